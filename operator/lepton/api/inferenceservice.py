@@ -1,0 +1,323 @@
+"""InferenceService: serve a model version with autoscaling and a metric-gated canary rollout."""
+
+from __future__ import annotations
+
+import itertools
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
+
+from lepton.api.autoscaling import MAX_REPLICAS, Autoscaling
+from lepton.api.common import (
+    DNS_LABEL_PATTERN,
+    ConditionList,
+    DnsLabel,
+    EnvVar,
+    LeptonModel,
+    ResourceRequirements,
+    Timestamp,
+    cel,
+    validations,
+)
+from lepton.api.common import ObjectBase as _ObjectBase
+from lepton.api.modelversion import LATEST
+
+KIND = "InferenceService"
+PLURAL = "inferenceservices"
+SINGULAR = "inferenceservice"
+SHORT_NAMES = ["lisvc"]
+
+DEFAULT_SERVER_IMAGE = "lepton/server:dev"
+DEFAULT_SERVER_PORT = 8080
+
+MAX_NAME_LENGTH = 52
+HOSTNAME_PATTERN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+class RolloutStrategy(StrEnum):
+    """How a new version replaces the current one."""
+
+    CANARY = "Canary"
+    RECREATE = "Recreate"
+
+
+class InferenceServicePhase(StrEnum):
+    """Where an InferenceService is."""
+
+    PENDING = "Pending"
+    DEPLOYING = "Deploying"
+    READY = "Ready"
+    ROLLING_OUT = "RollingOut"
+    DEGRADED = "Degraded"
+    SCALED_TO_ZERO = "ScaledToZero"
+    FAILED = "Failed"
+
+
+class InferenceServiceConditionType(StrEnum):
+    """Condition types of an InferenceService; `kubectl wait --for=condition=Ready lisvc/x` works."""
+
+    READY = "Ready"
+    ROLLOUT_PROGRESSING = "RolloutProgressing"
+    DEGRADED = "Degraded"
+
+
+class InferenceServiceReason(StrEnum):
+    """Reasons the operator gives in InferenceService conditions and events."""
+
+    MODEL_VERSION_NOT_FOUND = "ModelVersionNotFound"
+    MODEL_VERSION_NOT_READY = "ModelVersionNotReady"
+    DEPLOYING = "Deploying"
+    REPLICAS_READY = "ReplicasReady"
+    REPLICAS_UNAVAILABLE = "ReplicasUnavailable"
+    CANARY_STARTED = "CanaryStarted"
+    CANARY_STEP = "CanaryStep"
+    CANARY_PROMOTED = "CanaryPromoted"
+    ANALYSIS_FAILED = "AnalysisFailed"
+    ROLLED_BACK = "RolledBack"
+    SCALED = "Scaled"
+    SCALED_TO_ZERO = "ScaledToZero"
+    METRICS_UNAVAILABLE = "MetricsUnavailable"
+    NO_ROLLOUT = "NoRollout"
+
+
+class ModelRef(LeptonModel):
+    """Which model version to serve."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            [
+                cel(
+                    f"self.version == '{LATEST}' || self.version.matches('{DNS_LABEL_PATTERN}')",
+                    "model.version must be 'latest' or a DNS label (lower-case alphanumerics and '-')",
+                    field_path=".version",
+                )
+            ]
+        )
+    )
+
+    name: DnsLabel
+    """Name of the model (spec.model of its ModelVersions)."""
+    version: Annotated[str, StringConstraints(min_length=1, max_length=63)] = LATEST
+    """Version to serve, or "latest": the newest Ready ModelVersion of the model (new versions are
+    rolled out as they become Ready)."""
+
+
+class Batching(LeptonModel):
+    """Dynamic batching in the model server: requests wait up to maxLatencyMs to fill a batch."""
+
+    max_batch_size: Annotated[int, Field(ge=1, le=4096)] = 8
+    """Most requests combined into one forward pass."""
+    max_latency_ms: Annotated[int, Field(ge=0, le=10000)] = 5
+    """Longest a request waits for others to fill a batch, in milliseconds."""
+
+
+class ServerSpec(LeptonModel):
+    """The model-server containers."""
+
+    image: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = DEFAULT_SERVER_IMAGE
+    """Model-server image (serves Open Inference Protocol v2 on `port`)."""
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    """Image pull policy of the server container."""
+    resources: ResourceRequirements | None = None
+    """Compute resources of each replica, e.g. limits {"nvidia.com/gpu": 1}."""
+    env: (
+        Annotated[
+            list[EnvVar],
+            Field(
+                max_length=128,
+                json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+            ),
+        ]
+        | None
+    ) = None
+    """Extra environment variables of the server container (names unique)."""
+    port: Annotated[int, Field(ge=1, le=65535)] = DEFAULT_SERVER_PORT
+    """HTTP port of the server (inference, health, /metrics)."""
+    batching: Batching | None = None
+    """Dynamic batching; unset serves each request on its own."""
+    node_selector: dict[str, str] | None = None
+    """Node labels the replicas must run on (e.g. a GPU product)."""
+
+
+class CanaryStep(LeptonModel):
+    """One step of a canary rollout: send `weight` % of traffic to the new version, then wait."""
+
+    weight: Annotated[int, Field(ge=1, le=100)]
+    """Percentage of traffic sent to the new version during this step (1-100)."""
+    pause_seconds: Annotated[int, Field(ge=0, le=86400)] = 60
+    """Seconds to stay at this step (with analysis passing) before the next."""
+
+
+class Analysis(LeptonModel):
+    """Metric checks that gate each canary step; failing them rolls the new version back."""
+
+    interval_seconds: Annotated[int, Field(ge=5, le=3600)] = 30
+    """Seconds between checks."""
+    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
+    """Highest acceptable fraction of failed (5xx) requests of the new version."""
+    max_latency_p95_ms: Annotated[float, Field(gt=0)] | None = None
+    """Highest acceptable 95th percentile latency of the new version in milliseconds; unset: not checked."""
+    failure_limit: Annotated[int, Field(ge=1, le=100)] = 3
+    """Failed checks after which the rollout is rolled back."""
+    min_requests: Annotated[int, Field(ge=0)] = 10
+    """Requests the new version must have served in an interval for the check to count."""
+
+
+_STEPS_RULES = [
+    cel(
+        "self.map(s, s.weight).isSorted() && self.all(s, self.exists_one(t, t.weight == s.weight))",
+        "rollout.steps weights must be strictly increasing",
+    ),
+]
+
+
+def _default_steps() -> list[CanaryStep]:
+    return [CanaryStep(weight=20, pause_seconds=60), CanaryStep(weight=50, pause_seconds=60)]
+
+
+class Rollout(LeptonModel):
+    """How a new version (a new Ready ModelVersion under "latest", or a changed model.version) replaces
+    the serving one."""
+
+    strategy: RolloutStrategy = RolloutStrategy.CANARY
+    """Canary shifts traffic step by step, gated by analysis, then promotes; Recreate replaces all
+    replicas at once (steps and analysis are ignored)."""
+    steps: Annotated[
+        list[CanaryStep],
+        Field(min_length=1, max_length=10, json_schema_extra=validations(_STEPS_RULES)),
+    ] = Field(default_factory=_default_steps)
+    """Canary steps with strictly increasing weights; after the last step the new version gets 100 %."""
+    analysis: Analysis = Field(default_factory=Analysis)
+    """Checks that gate each step."""
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Rollout:
+        weights = [step.weight for step in self.steps]
+        if any(a >= b for a, b in itertools.pairwise(weights)):
+            raise ValueError(_STEPS_RULES[0].message)
+        return self
+
+
+class ParentRef(LeptonModel):
+    """A Gateway API parentRef: the Gateway the HTTPRoute attaches to."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=253)]
+    """Name of the Gateway."""
+    namespace: DnsLabel | None = None
+    """Namespace of the Gateway (default: the service's namespace)."""
+    section_name: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
+    """Listener of the Gateway to attach to."""
+
+
+class Traffic(LeptonModel):
+    """External traffic through the Gateway API; the canary split is done by HTTPRoute weights."""
+
+    gateway: ParentRef
+    """The Gateway the service's HTTPRoute attaches to."""
+    hostnames: (
+        Annotated[
+            list[Annotated[str, StringConstraints(max_length=253, pattern=HOSTNAME_PATTERN)]],
+            Field(max_length=16),
+        ]
+        | None
+    ) = None
+    """Hostnames the HTTPRoute matches; unset matches the Gateway's hostnames."""
+
+
+class InferenceServiceSpec(LeptonModel):
+    """Desired state of an InferenceService."""
+
+    model: ModelRef
+    """The model and version to serve."""
+    replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
+    """Desired replicas. With autoscaling set, the autoscaler owns this field (it writes it through the
+    scale subresource, as an HPA does for a Deployment) within minReplicas..maxReplicas."""
+    server: ServerSpec = Field(default_factory=ServerSpec)
+    """The model-server containers."""
+    autoscaling: Autoscaling | None = None
+    """Autoscaling; unset keeps `replicas` replicas."""
+    rollout: Rollout = Field(default_factory=Rollout)
+    """How new versions are rolled out."""
+    traffic: Traffic | None = None
+    """Gateway API routing; unset exposes only the in-cluster Service."""
+
+
+class CanaryStatus(LeptonModel):
+    """The canary rollout in progress."""
+
+    version: str
+    """Version being rolled out."""
+    weight: Annotated[int, Field(ge=0, le=100)] = 0
+    """Percentage of traffic the new version gets now."""
+    step: Annotated[int, Field(ge=0)] = 0
+    """Index of the current step in spec.rollout.steps."""
+    step_start_time: Timestamp | None = None
+    """When the current step began."""
+    failed_checks: Annotated[int, Field(ge=0)] = 0
+    """Analysis checks failed so far."""
+    message: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    """Result of the last analysis check."""
+
+
+class TrafficTarget(LeptonModel):
+    """Share of traffic one version receives."""
+
+    version: str
+    """Model version."""
+    weight: Annotated[int, Field(ge=0, le=100)]
+    """Percentage of traffic."""
+
+
+class AutoscalerStatus(LeptonModel):
+    """What the autoscaler saw and decided."""
+
+    desired_replicas: Annotated[int, Field(ge=0)] | None = None
+    """Replicas the autoscaler wants."""
+    metric_value: float | None = None
+    """Last observed value of the metric (per replica, latencyP95 in ms)."""
+    last_scale_time: Timestamp | None = None
+    """When the replica count was last changed."""
+    message: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    """Why the autoscaler decided as it did, or why it could not (e.g. Prometheus unreachable)."""
+
+
+class InferenceServiceStatus(LeptonModel):
+    """Observed state of an InferenceService, written by the operator."""
+
+    phase: InferenceServicePhase | None = None
+    """Pending, Deploying, Ready, RollingOut, Degraded, ScaledToZero or Failed."""
+    url: str | None = None
+    """URL of the service's Open Inference Protocol endpoint."""
+    replicas: Annotated[int, Field(ge=0)] = 0
+    """Model-server replicas that exist (all versions)."""
+    ready_replicas: Annotated[int, Field(ge=0)] = 0
+    """Replicas ready to serve."""
+    selector: str | None = None
+    """Label selector of the replicas, in string form (for the scale subresource and HPAs)."""
+    current_version: str | None = None
+    """Version serving the stable traffic."""
+    canary: CanaryStatus | None = None
+    """The rollout in progress, if any."""
+    traffic: list[TrafficTarget] | None = None
+    """Current traffic split by version."""
+    autoscaler: AutoscalerStatus | None = None
+    """State of the autoscaler."""
+    conditions: ConditionList | None = None
+    """Conditions of the service (types: Ready, RolloutProgressing, Degraded)."""
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    """metadata.generation the status was computed from."""
+
+
+class InferenceService(_ObjectBase):
+    """Serves a model version over Open Inference Protocol v2, autoscaled, with canary rollouts."""
+
+    KIND: ClassVar[str] = KIND
+    PLURAL: ClassVar[str] = PLURAL
+
+    kind: Literal["InferenceService"] = "InferenceService"
+    """Kind of the object: InferenceService."""
+    spec: InferenceServiceSpec
+    """Desired state of the service."""
+    status: InferenceServiceStatus | None = None
+    """Observed state of the service (written by the operator)."""
