@@ -14,7 +14,13 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   exit 2
 fi
 
-key=$( (cat "$root/pyproject.toml"; echo "$extras"; "$python" --version) | sha256sum | cut -c1-16)
+# Keyed by the dependency lists only, so editing tool settings in pyproject.toml reuses the env.
+key=$("$python" - "$root/pyproject.toml" "$extras" <<'PY' | sha256sum | cut -c1-16
+import json, sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print(json.dumps([project["dependencies"], project["optional-dependencies"], sys.argv[2], sys.version]))
+PY
+)
 venv="$cache/venv/$key"
 if [[ ! -x "$venv/bin/python" || ! -f "$venv/.complete" ]]; then
   echo ">> creating the Python environment in $venv (first time: torch takes a few minutes)" >&2

@@ -1,0 +1,93 @@
+# Lepton's entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+LEPTON_CACHE ?= $(HOME)/.cache/lepton
+LEPTON_CLUSTER_DIR ?= /tmp/lepton-cluster
+KUBECONFIG ?= $(LEPTON_CLUSTER_DIR)/kubeconfig
+GPU_NODES ?= 4
+GPUS_PER_NODE ?= 8
+CPU_NODES ?= 2
+PROMETHEUS ?= 0
+export LEPTON_CACHE LEPTON_CLUSTER_DIR KUBECONFIG GPU_NODES GPUS_PER_NODE CPU_NODES PROMETHEUS
+
+PY := .venv/bin/python
+CLUSTER := PYTHONPATH=e2e python3 -m localcluster
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: setup
+setup: ## install what the project needs: Debian packages, the pinned tools, the Python env
+	e2e/setup-host.sh
+	e2e/build-tools.sh >/dev/null
+	e2e/python-env.sh >/dev/null
+
+.PHONY: venv
+venv: ## make (or reuse) the Python environment, linked as .venv
+	e2e/python-env.sh >/dev/null
+
+.PHONY: tools
+tools: ## build (or reuse) the pinned Kubernetes, etcd and KWOK binaries; prints their folder
+	@e2e/build-tools.sh
+
+.PHONY: cluster
+cluster: ## start the local control plane (GPU_NODES=4 GPUS_PER_NODE=8 CPU_NODES=2 PROMETHEUS=0)
+	@$(CLUSTER) up
+
+.PHONY: cluster-down
+cluster-down: ## stop the local control plane and remove its state
+	@$(CLUSTER) down
+
+.PHONY: cluster-status
+cluster-status: ## say what runs
+	@$(CLUSTER) status
+
+.PHONY: kubeconfig
+kubeconfig: ## print the local cluster's kubeconfig path
+	@echo $(KUBECONFIG)
+
+.PHONY: kubectl
+kubectl: ## print a kubectl command line for the local cluster: eval "$$(make -s kubectl)"
+	@echo "alias kubectl='$$(e2e/build-tools.sh --print)/kubectl --kubeconfig $(KUBECONFIG)'"
+
+.PHONY: test
+test: venv ## the whole suite: unit tests, then integration tests against the local cluster
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: venv ## unit tests only (no cluster)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: test-integration
+test-integration: venv ## integration tests (start the local cluster when it is not running)
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: venv ## ruff, mypy --strict, import contracts, CRD drift
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	.venv/bin/lint-imports
+	$(PY) -m lepton.api.generate --check
+
+.PHONY: fmt
+fmt: venv ## format the code
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+.PHONY: crds
+crds: venv ## regenerate crds/ and the chart's CRDs from the pydantic models
+	$(PY) -m lepton.api.generate
+
+.PHONY: bench-cluster
+bench-cluster: venv ## cluster figures: warm start time, 1,000 fake GPU nodes
+	$(PY) bench/bench_cluster.py
+
+.PHONY: check
+check: ## what CI runs: lint, then the whole suite against the local cluster (started, then stopped)
+	$(MAKE) lint
+	PROMETHEUS=1 $(CLUSTER) up
+	$(MAKE) test
