@@ -1,0 +1,143 @@
+"""Copy a model artifact into a local directory: the init container of model-server pods.
+
+``python -m lepton.serving.fetch --source <uri> --dest <dir>`` (or ``lepton-serve fetch ...``).
+Sources: a local path or ``file://`` URI; ``pvc://<claim>/<path>``, read from
+``<pvc-root>/<claim>/<path>`` where the pod mounts the claim; ``s3://<bucket>/<prefix>`` with the
+optional ``s3`` extra (boto3; credentials and ``AWS_ENDPOINT_URL`` from the environment).
+Only ``manifest.json`` and the model file it names are copied, the manifest last, so a partial
+copy is never mistaken for an artifact. Digests are checked by the server when it loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from lepton.serving.termination import write_termination_message
+
+MANIFEST = "manifest.json"
+DEFAULT_PVC_ROOT = "/mnt/pvc"
+
+
+class FetchError(Exception):
+    """The artifact could not be found or copied; the message says why."""
+
+
+def resolve_local(source: str, pvc_root: Path) -> Path | None:
+    """The local directory a source names, or None for remote (s3://) sources."""
+    parsed = urlparse(source)
+    if parsed.scheme in ("", "file"):
+        return Path(unquote(parsed.path) if parsed.scheme else source)
+    if parsed.scheme == "pvc":
+        if not parsed.netloc:
+            raise FetchError(f"{source}: a pvc:// URI needs a claim name: pvc://<claim>/<path>")
+        inner = Path(unquote(parsed.path).lstrip("/"))
+        if ".." in inner.parts:
+            raise FetchError(f"{source}: the path must stay inside the claim")
+        return pvc_root / parsed.netloc / inner
+    if parsed.scheme == "s3":
+        return None
+    raise FetchError(
+        f"{source}: unsupported URI scheme {parsed.scheme!r} (use a path, file://, pvc:// or s3://)"
+    )
+
+
+def _model_file(manifest_bytes: bytes, where: str) -> str:
+    try:
+        manifest: Any = json.loads(manifest_bytes)
+        name = manifest["file"]
+    except (ValueError, KeyError, TypeError):
+        raise FetchError(f"{where}: {MANIFEST} is not a valid artifact manifest") from None
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise FetchError(f"{where}: {MANIFEST} names file {name!r}, which is not a plain file name")
+    return name
+
+
+def _install(dest: Path, name: str, write: Any) -> None:
+    partial = dest / f".{name}.partial"
+    write(partial)
+    os.replace(partial, dest / name)
+
+
+def fetch_local(source: Path, dest: Path) -> None:
+    if source.is_file() and source.name == MANIFEST:
+        source = source.parent
+    manifest = source / MANIFEST
+    if not manifest.is_file():
+        raise FetchError(f"{source}: no {MANIFEST}; not an artifact directory (or not mounted)")
+    data = manifest.read_bytes()
+    name = _model_file(data, str(source))
+    if not (source / name).is_file():
+        raise FetchError(f"{source}: model file {name} is missing")
+    _install(dest, name, lambda target: shutil.copyfile(source / name, target))
+    _install(dest, MANIFEST, lambda target: target.write_bytes(data))
+
+
+def fetch_s3(source: str, dest: Path) -> None:
+    try:
+        import boto3  # noqa: PLC0415 - optional extra, only s3:// sources need it
+    except ImportError:
+        raise FetchError(f"{source}: s3:// sources need boto3; install lepton[s3]") from None
+    parsed = urlparse(source)
+    bucket, prefix = parsed.netloc, parsed.path.strip("/")
+    key = f"{prefix}/{{}}" if prefix else "{}"
+    client = boto3.client("s3")
+    try:
+        data = client.get_object(Bucket=bucket, Key=key.format(MANIFEST))["Body"].read()
+        name = _model_file(data, source)
+        _install(dest, name, lambda target: client.download_file(bucket, key.format(name), str(target)))
+    except FetchError:
+        raise
+    except Exception as exc:
+        raise FetchError(f"{source}: cannot download: {exc}") from exc
+    _install(dest, MANIFEST, lambda target: target.write_bytes(data))
+
+
+def fetch(source: str, dest: str | Path, *, pvc_root: str | Path = DEFAULT_PVC_ROOT) -> Path:
+    """Copy the artifact at ``source`` into ``dest`` (created if missing) and return ``dest``."""
+    target = Path(dest)
+    local = resolve_local(source, Path(pvc_root))
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        if local is None:
+            fetch_s3(source, target)
+        else:
+            fetch_local(local, target)
+    except OSError as exc:
+        raise FetchError(f"{source}: cannot copy to {target}: {exc}") from exc
+    return target
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", required=True, help="artifact URI: path, file://, pvc:// or s3://")
+    parser.add_argument("--dest", required=True, help="directory to copy the artifact into")
+    parser.add_argument(
+        "--pvc-root",
+        default=os.environ.get("LEPTON_PVC_ROOT", DEFAULT_PVC_ROOT),
+        help="where claims are mounted: pvc://<claim>/<path> is read from <pvc-root>/<claim>/<path>",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lepton-serve fetch", description="Copy a model artifact.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        fetch(args.source, args.dest, pvc_root=args.pvc_root)
+    except FetchError as exc:
+        print(f"fetch failed: {exc}", file=sys.stderr)
+        write_termination_message({"fetched": False, "reason": str(exc)})
+        return 1
+    print(f"fetched {args.source} into {args.dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
