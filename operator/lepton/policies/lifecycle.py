@@ -1,0 +1,336 @@
+"""The TrainingJob state machine: from the job, its observed pods and the clock to one plan.
+
+A plan says which phase the job is in and what to do about it (pods to create or delete, whether
+the job should be deleted, when to look again). The handler executes plans; it decides nothing.
+Running ``plan`` again on the state a plan produced gives a plan with nothing to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lepton.policies import restart
+from lepton.policies.status import Counts, Phase, PodState, count
+
+
+@dataclass(frozen=True)
+class JobState:
+    """The spec fields and the recorded status the state machine reads."""
+
+    replicas: int
+    restart_policy: restart.RestartPolicy = restart.RestartPolicy.ON_FAILURE
+    backoff_limit: int = 3
+    active_deadline_seconds: float | None = None
+    ttl_seconds_after_finished: float | None = None
+    clean_pod_policy: str = "Running"  # Running | All | None
+    suspend: bool = False
+    elastic_min_replicas: int | None = None
+    invalid: str | None = None  # why the spec cannot run, e.g. a reserved env name
+    # Recorded status:
+    phase: Phase | None = None
+    reason: str = ""
+    message: str = ""
+    restart_count: int = 0
+    counted_restarts: int = 0
+    start_time: float | None = None
+    completion_time: float | None = None
+    phase_since: float | None = None  # lastTransitionTime of the phase's condition
+
+
+@dataclass(frozen=True)
+class Admission:
+    admitted: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Timing:
+    backoff: restart.Backoff = field(default_factory=restart.Backoff)
+    success_grace_seconds: float = 30.0
+    # How soon to look again while waiting for something that produces no event of our own.
+    poll_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    phase: Phase
+    reason: str
+    message: str
+    attempt: int
+    restart_count: int
+    counted_restarts: int
+    start_time: float | None
+    completion_time: float | None
+    counts: Counts = field(default_factory=Counts)
+    create: tuple[int, ...] = ()
+    delete: tuple[str, ...] = ()
+    force_delete: tuple[str, ...] = ()  # pods on lost nodes: no kubelet will ever confirm
+    delete_job: bool = False
+    requeue_after: float | None = None
+    result_pod: str | None = None  # rank 0's pod whose termination message is the job's result
+
+
+def needs_admission(job: JobState, pods: Sequence[PodState], now: float, timing: Timing) -> bool:
+    """Whether the job waits for GPUs now: the handler then runs admission before ``plan``."""
+    if job.invalid or job.suspend or (job.phase is not None and job.phase.finished):
+        return False
+    if job.phase is not None and job.phase.holds_admission:
+        return False
+    if any(p.deleting for p in pods):
+        return False
+    if job.phase is Phase.RESTARTING:
+        return not pods and now >= _restart_at(job, timing)
+    return True
+
+
+def _restart_at(job: JobState, timing: Timing) -> float:
+    # A restart after node loss did not count, and waited the first backoff step (restart.decide).
+    counted_before = 0 if job.reason == "NodeLost" else max(job.counted_restarts - 1, 0)
+    return (job.phase_since or 0.0) + timing.backoff.delay(counted_before)
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    job: JobState
+    base: Plan
+    pods: Sequence[PodState]
+    current: Sequence[PodState]
+    stale: tuple[str, ...]
+    now: float
+    lost_nodes: frozenset[str]
+    admission: Admission | None
+    timing: Timing
+
+    def on_lost(self, pods: Sequence[PodState]) -> tuple[str, ...]:
+        return tuple(p.name for p in pods if p.node is not None and p.node in self.lost_nodes)
+
+
+def plan(
+    job: JobState,
+    pods: Sequence[PodState],
+    *,
+    now: float,
+    lost_nodes: frozenset[str] = frozenset(),
+    admission: Admission | None = None,
+    timing: Timing | None = None,
+) -> Plan:
+    attempt = job.restart_count
+    current = [p for p in pods if p.attempt == attempt]
+    base = Plan(
+        phase=job.phase or Phase.CREATED,
+        reason=job.reason or "Created",
+        message=job.message,
+        attempt=attempt,
+        restart_count=job.restart_count,
+        counted_restarts=job.counted_restarts,
+        start_time=job.start_time,
+        completion_time=job.completion_time,
+        counts=count(current),
+    )
+    ctx = _Ctx(
+        job=job,
+        base=base,
+        pods=pods,
+        current=current,
+        stale=tuple(p.name for p in pods if p.attempt != attempt and not p.deleting),
+        now=now,
+        lost_nodes=lost_nodes,
+        admission=admission,
+        timing=timing or Timing(),
+    )
+    if job.phase is not None and job.phase.finished:
+        return _finished(ctx)
+    if job.invalid:
+        return _finish(ctx, Phase.FAILED, "InvalidSpec", job.invalid, clean="All")
+    deadline = job.active_deadline_seconds
+    if deadline is not None and job.start_time is not None and now >= job.start_time + deadline:
+        message = f"ran longer than activeDeadlineSeconds ({deadline:g}s)"
+        return _finish(ctx, Phase.FAILED, "DeadlineExceeded", message, clean="All")
+    if job.suspend:
+        return _with(
+            base,
+            phase=Phase.SUSPENDED,
+            reason="Suspended",
+            message="spec.runPolicy.suspend is true: workers stopped, GPUs released",
+            start_time=None,
+            delete=tuple(p.name for p in pods if not p.deleting),
+        )
+    if job.phase is Phase.RESTARTING:
+        return _restarting(ctx)
+    if job.phase is None or not job.phase.holds_admission:
+        if any(p.deleting for p in pods):
+            # Names are reused across attempts: wait for the old workers to go before admitting.
+            return _with(base, force_delete=ctx.on_lost(pods), requeue_after=ctx.timing.poll_seconds)
+        return _admit(ctx)
+    return _admitted(ctx)
+
+
+def _with(base: Plan, **changes: Any) -> Plan:
+    return replace(base, **changes)
+
+
+def _finished(ctx: _Ctx) -> Plan:
+    job = ctx.job
+    delete = _cleanup(ctx.pods, job.clean_pod_policy)
+    ttl = job.ttl_seconds_after_finished
+    if ttl is None or job.completion_time is None:
+        return _with(ctx.base, delete=delete)
+    remaining = job.completion_time + ttl - ctx.now
+    if remaining <= 0:
+        return _with(ctx.base, delete=delete, delete_job=True)
+    return _with(ctx.base, delete=delete, requeue_after=remaining)
+
+
+def _cleanup(pods: Sequence[PodState], policy: str) -> tuple[str, ...]:
+    if policy == "All":
+        return tuple(p.name for p in pods if not p.deleting)
+    if policy == "Running":
+        return tuple(p.name for p in pods if p.active)
+    return ()
+
+
+def _finish(
+    ctx: _Ctx,
+    phase: Phase,
+    reason: str,
+    message: str,
+    *,
+    clean: str = "Running",
+    result_pod: str | None = None,
+) -> Plan:
+    # Workers still running when the job finishes are stopped whatever cleanPodPolicy says: a
+    # finished job must not hold GPUs. cleanPodPolicy decides about the rest on the next pass.
+    return _with(
+        ctx.base,
+        phase=phase,
+        reason=reason,
+        message=message,
+        completion_time=ctx.now,
+        delete=_cleanup(ctx.pods, clean),
+        result_pod=result_pod,
+    )
+
+
+def _restarting(ctx: _Ctx) -> Plan:
+    if ctx.pods:
+        on_lost = ctx.on_lost(ctx.pods)
+        leftover = tuple(p.name for p in ctx.pods if not p.deleting and p.name not in on_lost)
+        return _with(ctx.base, delete=leftover, force_delete=on_lost, requeue_after=ctx.timing.poll_seconds)
+    restart_at = _restart_at(ctx.job, ctx.timing)
+    if ctx.now < restart_at:
+        return _with(ctx.base, requeue_after=restart_at - ctx.now)
+    return _admit(ctx)
+
+
+def _admit(ctx: _Ctx) -> Plan:
+    job, admission = ctx.job, ctx.admission
+    if admission is None or not admission.admitted:
+        message = admission.message if admission is not None else "waiting for admission"
+        return _with(ctx.base, phase=Phase.QUEUED, reason="WaitingForGPUs", message=message, delete=ctx.stale)
+    existing = {p.index for p in ctx.current}
+    return _with(
+        ctx.base,
+        phase=Phase.ADMITTED,
+        reason="Admitted",
+        message=admission.message or f"all {job.replicas} workers fit; creating them",
+        start_time=job.start_time if job.start_time is not None else ctx.now,
+        create=tuple(i for i in range(job.replicas) if i not in existing),
+        delete=ctx.stale,
+    )
+
+
+def _failures(ctx: _Ctx, phase: Phase) -> list[restart.WorkerFailure]:
+    failures: list[restart.WorkerFailure] = []
+    for pod in ctx.current:
+        on_lost_node = pod.node is not None and pod.node in ctx.lost_nodes
+        if pod.phase == "Failed":
+            failures.append(
+                restart.WorkerFailure(pod.index, pod.exit_code, pod.reason or "Error", on_lost_node)
+            )
+        elif pod.phase != "Succeeded" and on_lost_node:
+            failures.append(restart.WorkerFailure(pod.index, None, f"node {pod.node} NotReady", True))
+        elif pod.deleting and pod.phase != "Succeeded":
+            failures.append(restart.WorkerFailure(pod.index, None, pod.reason or "Deleted"))
+    if phase is Phase.RUNNING:
+        # Every worker ran in this attempt, so a missing one was deleted behind our back.
+        seen = {p.index for p in ctx.current}
+        failures.extend(
+            restart.WorkerFailure(i, None, "Deleted") for i in range(ctx.job.replicas) if i not in seen
+        )
+    return failures
+
+
+def _admitted(ctx: _Ctx) -> Plan:
+    job, current, base = ctx.job, ctx.current, ctx.base
+    phase = job.phase or Phase.ADMITTED
+    rank0 = next((p for p in current if p.index == 0), None)
+    if rank0 is not None and rank0.phase == "Succeeded":
+        return _rank0_succeeded(ctx, rank0)
+
+    failures = _failures(ctx, phase)
+    running = sum(1 for p in current if p.phase == "Running" and p.active and p.node not in ctx.lost_nodes)
+    verdict = restart.decide(
+        policy=job.restart_policy,
+        failures=failures,
+        backoff_limit=job.backoff_limit,
+        counted_restarts=job.counted_restarts,
+        backoff=ctx.timing.backoff,
+        elastic_min_replicas=job.elastic_min_replicas if all(f.lost for f in failures) else None,
+        running_workers=running,
+    )
+    if verdict is not None and verdict.action is restart.Action.FAIL:
+        return _finish(ctx, Phase.FAILED, verdict.reason, verdict.message)
+    if verdict is not None and verdict.action is restart.Action.RESTART:
+        on_lost = ctx.on_lost(current)
+        return _with(
+            base,
+            phase=Phase.RESTARTING,
+            reason=verdict.reason,
+            message=verdict.message,
+            restart_count=job.restart_count + 1,
+            counted_restarts=job.counted_restarts + int(verdict.counts),
+            delete=tuple(p.name for p in current if not p.deleting and p.name not in on_lost) + ctx.stale,
+            force_delete=on_lost,
+            requeue_after=ctx.timing.poll_seconds,
+        )
+    present = {p.index for p in current}
+    if verdict is not None:  # elastic: remove the lost workers, recreate each once its pod is gone
+        replaced = set(verdict.replace)
+        return _with(
+            base,
+            phase=Phase.RUNNING,
+            reason=verdict.reason,
+            message=verdict.message,
+            force_delete=tuple(p.name for p in current if p.index in replaced and not p.deleting),
+            create=tuple(i for i in sorted(replaced) if i not in present),
+            delete=ctx.stale,
+            requeue_after=ctx.timing.poll_seconds,
+        )
+    if len(current) == job.replicas and all(p.phase == "Running" for p in current):
+        message = f"{job.replicas} of {job.replicas} workers running"
+        return _with(base, phase=Phase.RUNNING, reason="AllWorkersRunning", message=message, delete=ctx.stale)
+    create = tuple(i for i in range(job.replicas) if i not in present)
+    return _with(base, phase=phase, create=create, delete=ctx.stale)
+
+
+def _rank0_succeeded(ctx: _Ctx, rank0: PodState) -> Plan:
+    active = [p for p in ctx.current if not p.terminal]
+    if not active:
+        succeeded = sum(p.phase == "Succeeded" for p in ctx.current)
+        message = f"rank 0 succeeded; {succeeded} of {ctx.job.replicas} workers succeeded"
+        finished = _finish(ctx, Phase.SUCCEEDED, "Succeeded", message, result_pod=rank0.name)
+        return _with(finished, delete=finished.delete + ctx.stale)
+    grace = ctx.timing.success_grace_seconds
+    grace_end = (rank0.finished_at if rank0.finished_at is not None else ctx.now) + grace
+    if ctx.now < grace_end:
+        return _with(ctx.base, phase=Phase.RUNNING, requeue_after=grace_end - ctx.now, delete=ctx.stale)
+    return _with(
+        ctx.base,
+        phase=Phase.RUNNING,
+        reason="StoppingWorkers",
+        message=f"rank 0 succeeded; stopping {len(active)} workers still running after {grace:g}s",
+        delete=tuple(p.name for p in active if not p.deleting) + ctx.stale,
+        requeue_after=ctx.timing.poll_seconds,
+    )

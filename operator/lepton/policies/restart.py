@@ -1,0 +1,129 @@
+"""Restart decisions: what a failed worker means for its job, and how long to wait before retrying.
+
+A worker failure is either retryable (the group is restarted, or the worker replaced when elastic)
+or permanent (the job fails). Losing a pod because its node failed is never the job's fault, so it
+never counts against backoffLimit.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class RestartPolicy(enum.StrEnum):
+    ON_FAILURE = "OnFailure"
+    NEVER = "Never"
+    EXIT_CODE = "ExitCode"
+
+
+class Action(enum.StrEnum):
+    RESTART = "Restart"  # delete the attempt's pods and recreate the whole group
+    REPLACE = "Replace"  # elastic: recreate only the lost workers
+    FAIL = "Fail"
+
+
+@dataclass(frozen=True)
+class WorkerFailure:
+    index: int
+    # None when the pod was lost without exiting (node failure, eviction, deletion).
+    exit_code: int | None
+    reason: str = "Error"
+    node_lost: bool = False
+
+    @property
+    def lost(self) -> bool:
+        return self.exit_code is None or self.node_lost
+
+    def describe(self) -> str:
+        if self.node_lost:
+            return f"worker {self.index} was lost with its node ({self.reason})"
+        if self.exit_code is None:
+            return f"worker {self.index} was lost ({self.reason})"
+        return f"worker {self.index} exited with code {self.exit_code} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    base_seconds: float = 10.0
+    cap_seconds: float = 300.0
+
+    def delay(self, counted_restarts: int) -> float:
+        """Exponential in the restarts already counted: base, 2*base, 4*base, ... up to the cap."""
+        exponent = min(max(counted_restarts, 0), 32)
+        return float(min(self.cap_seconds, self.base_seconds * (2**exponent)))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Action
+    counts: bool  # whether this restart counts against backoffLimit
+    reason: str
+    message: str
+    delay_seconds: float = 0.0
+    replace: tuple[int, ...] = ()
+
+
+def is_retryable(policy: RestartPolicy, failure: WorkerFailure) -> bool:
+    if policy is RestartPolicy.NEVER:
+        return False
+    if policy is RestartPolicy.ON_FAILURE:
+        return True
+    # ExitCode: 128-255 means killed by a signal (OOM, preemption, SIGTERM) and is worth retrying;
+    # 1-127 is the program saying it cannot succeed.
+    return failure.lost or (failure.exit_code is not None and 128 <= failure.exit_code <= 255)
+
+
+def decide(
+    *,
+    policy: RestartPolicy,
+    failures: Sequence[WorkerFailure],
+    backoff_limit: int,
+    counted_restarts: int,
+    backoff: Backoff,
+    elastic_min_replicas: int | None = None,
+    running_workers: int = 0,
+) -> Verdict | None:
+    """Decide what to do about the failures of the current attempt; None when there are none.
+
+    ``counted_restarts`` is how many earlier restarts counted against ``backoff_limit``;
+    ``running_workers`` how many workers of the attempt still run (for elastic replacement).
+    """
+    if not failures:
+        return None
+    ordered = sorted(failures, key=lambda f: f.index)
+    permanent = [f for f in ordered if not is_retryable(policy, f)]
+    if permanent:
+        first = permanent[0]
+        return Verdict(
+            Action.FAIL,
+            counts=False,
+            reason="WorkerFailed",
+            message=f"{first.describe()}; not retryable under restartPolicy {policy.value}",
+        )
+    counts = not all(f.node_lost for f in ordered)
+    summary = "; ".join(f.describe() for f in ordered)
+    if counts and counted_restarts >= backoff_limit:
+        return Verdict(
+            Action.FAIL,
+            counts=False,
+            reason="BackoffLimitExceeded",
+            message=f"{summary}; backoffLimit {backoff_limit} reached after {counted_restarts} restarts",
+        )
+    delay = backoff.delay(counted_restarts if counts else 0)
+    if elastic_min_replicas is not None and running_workers >= elastic_min_replicas:
+        return Verdict(
+            Action.REPLACE,
+            counts=counts,
+            reason="WorkerReplaced",
+            message=f"{summary}; replacing it while {running_workers} workers keep running",
+            replace=tuple(f.index for f in ordered),
+        )
+    return Verdict(
+        Action.RESTART,
+        counts=counts,
+        reason="NodeLost" if not counts else "WorkerFailed",
+        message=f"{summary}; restarting all workers in {delay:g}s",
+        delay_seconds=delay,
+    )
