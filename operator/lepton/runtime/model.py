@@ -1,0 +1,113 @@
+"""Saving the trained model: the artifact, then the termination message the operator reads."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from lepton.artifacts import ArtifactInfo, save_artifact
+from lepton.runtime import env
+from lepton.runtime.context import context
+from lepton.runtime.metrics import latest_metrics
+
+log = logging.getLogger(__name__)
+
+# Kubernetes keeps at most 4096 bytes of a container's termination message.
+MAX_TERMINATION_MESSAGE = 4096
+# Kept first when the message must shrink.
+_PRIORITY = ("loss", "epoch", "step", "accuracy", "samples_per_second")
+
+
+def termination_message(info: ArtifactInfo, metrics: Mapping[str, Any]) -> str:
+    """The DESIGN.md termination message, trimmed to fit: metrics are dropped (least important
+    first) before the artifact reference is ever touched."""
+    artifact = {"uri": info.uri, "digest": info.digest, "format": info.format}
+    ordered = [k for k in _PRIORITY if k in metrics] + [k for k in metrics if k not in _PRIORITY]
+    kept: dict[str, Any] = {}
+    for key in ordered:
+        candidate = {**kept, key: metrics[key]}
+        if len(_encode(candidate, artifact)) <= MAX_TERMINATION_MESSAGE:
+            kept = candidate
+    return _encode(kept, artifact)
+
+
+def _encode(metrics: Mapping[str, Any], artifact: Mapping[str, str]) -> str:
+    return json.dumps({"metrics": dict(metrics), "artifact": dict(artifact)}, separators=(",", ":"))
+
+
+def termination_message_path() -> Path:
+    return Path(os.environ.get(env.TERMINATION_MESSAGE_PATH) or env.DEFAULT_TERMINATION_MESSAGE_PATH)
+
+
+def write_termination_message(message: str) -> bool:
+    path = termination_message_path()
+    try:
+        # Not atomic on purpose: /dev/termination-log is a file the kubelet mounted, not ours to replace.
+        path.write_text(message)
+    except OSError as exc:
+        log.warning("cannot write the termination message to %s: %s", path, exc)
+        return False
+    return True
+
+
+def save_model(
+    model: torch.nn.Module,
+    example_input: torch.Tensor,
+    *,
+    format: str = "torch-export",
+    metrics: Mapping[str, Any] | None = None,
+    directory: str | Path | None = None,
+    architecture: str | None = None,
+    architecture_args: Mapping[str, Any] | None = None,
+    input_names: Sequence[str] = ("input",),
+    output_names: Sequence[str] = ("output",),
+) -> ArtifactInfo:
+    """Write the model as an artifact in LEPTON_OUTPUT_DIR (rank 0) and the termination message.
+
+    With a process group this is a collective: call it on every rank. Rank 0 writes the artifact;
+    every rank gets its ArtifactInfo back, and the first worker of every pod writes the termination
+    message, so the operator finds it whichever pod rank 0 ended up in (elastic jobs).
+    """
+    ctx = context()
+    merged = {**latest_metrics(), **(metrics or {})}
+    result: ArtifactInfo | BaseException | None = None
+    if ctx.rank == 0:
+        try:
+            saved = save_artifact(
+                model,
+                Path(directory) if directory is not None else ctx.output_dir,
+                format=format,
+                example_input=example_input,
+                input_names=input_names,
+                output_names=output_names,
+                architecture=architecture,
+                architecture_args=architecture_args,
+                metrics=merged,
+            )
+            result = dataclasses.replace(saved, uri=ctx.output_uri) if ctx.output_uri else saved
+        except Exception as exc:  # sent to the other ranks, then raised everywhere
+            result = exc
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        box: list[Any] = [result if not isinstance(result, BaseException) else RuntimeError(str(result))]
+        dist.broadcast_object_list(box, src=0)
+        if ctx.rank != 0:
+            result = box[0]
+    if isinstance(result, BaseException):
+        raise result
+    if result is None:
+        raise RuntimeError("save_model: rank 0 did not report an artifact")
+    if ctx.local_rank == 0:
+        write_termination_message(termination_message(result, merged))
+    if ctx.rank == 0:
+        log.info(
+            "saved model %s (%s, %s bytes) to %s", result.digest, result.format, result.size_bytes, result.uri
+        )
+    return result
