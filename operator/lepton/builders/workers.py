@@ -1,0 +1,121 @@
+"""Worker pods and the headless Service of a TrainingJob (DESIGN.md, "Training pods")."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from lepton.api.common import API_VERSION
+from lepton.api.trainingjob import TRAINER_CONTAINER, TrainingJob
+from lepton.builders.env import worker_env
+
+JOB_LABEL = "lepton.ai/job-name"
+INDEX_LABEL = "lepton.ai/replica-index"
+ATTEMPT_LABEL = "lepton.ai/restart-attempt"
+TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+# Volcano and the scheduler-plugins coscheduler find a pod's PodGroup through these.
+VOLCANO_GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
+COSCHEDULING_GROUP_LABEL = "scheduling.x-k8s.io/pod-group"
+
+
+def worker_name(job_name: str, index: int) -> str:
+    return f"{job_name}-worker-{index}"
+
+
+def owner_reference(job: TrainingJob) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "TrainingJob",
+        "name": job.name,
+        "uid": job.metadata.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def job_selector(job_name: str) -> dict[str, str]:
+    return {JOB_LABEL: job_name}
+
+
+def construct_worker_pod(
+    job: TrainingJob, index: int, attempt: int, *, pod_group: str | None = None
+) -> dict[str, Any]:
+    """The pod of worker ``index`` in restart attempt ``attempt``.
+
+    The template is kept as the user wrote it (nodeSelector, tolerations, affinity, volumes, GPU
+    resources...); the operator adds identity, DNS name, rendezvous environment and termination
+    message settings, and forces restartPolicy Never because restarts are the operator's job.
+    ``pod_group`` names the PodGroup for Volcano or the coscheduler when one is used.
+    """
+    spec = job.spec
+    template = spec.template.model_dump(by_alias=True, exclude_none=True)
+    meta = template.get("metadata") or {}
+    pod_spec: dict[str, Any] = copy.deepcopy(template["spec"])
+    name = worker_name(job.name, index)
+
+    labels = {
+        **(meta.get("labels") or {}),
+        JOB_LABEL: job.name,
+        INDEX_LABEL: str(index),
+        ATTEMPT_LABEL: str(attempt),
+    }
+    annotations = dict(meta.get("annotations") or {})
+    if pod_group is not None:
+        labels[COSCHEDULING_GROUP_LABEL] = pod_group
+        annotations[VOLCANO_GROUP_ANNOTATION] = pod_group
+
+    pod_spec["hostname"] = name
+    pod_spec["subdomain"] = job.name
+    pod_spec["restartPolicy"] = "Never"
+    pod_spec["terminationGracePeriodSeconds"] = spec.run_policy.termination_grace_period_seconds
+    if spec.scheduling.scheduler_name:
+        pod_spec["schedulerName"] = spec.scheduling.scheduler_name
+    if spec.scheduling.priority_class_name:
+        pod_spec["priorityClassName"] = spec.scheduling.priority_class_name
+
+    for container in pod_spec["containers"]:
+        if container["name"] != TRAINER_CONTAINER:
+            continue
+        user_env = list(container.get("env") or [])
+        container["env"] = user_env + worker_env(job, index, attempt)
+        container["terminationMessagePath"] = TERMINATION_MESSAGE_PATH
+        # On a crash with an empty message, the log tail explains the failure in the pod status.
+        container["terminationMessagePolicy"] = "FallbackToLogsOnError"
+        if spec.checkpoint:
+            mounts = list(container.get("volumeMounts") or [])
+            if not any(m.get("mountPath") == spec.checkpoint.path for m in mounts):
+                mounts.append({"name": spec.checkpoint.volume, "mountPath": spec.checkpoint.path})
+            container["volumeMounts"] = mounts
+
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": job.namespace,
+        "labels": labels,
+        "ownerReferences": [owner_reference(job)],
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
+
+
+def construct_service(job: TrainingJob) -> dict[str, Any]:
+    """Headless Service giving each worker the DNS name <pod>.<job>.<ns>.svc, ready or not: the
+    rendezvous needs worker 0's address before any worker is ready."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": job.name,
+            "namespace": job.namespace,
+            "labels": {JOB_LABEL: job.name},
+            "ownerReferences": [owner_reference(job)],
+        },
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": job_selector(job.name),
+            "ports": [
+                {"name": "rendezvous", "port": job.spec.master_port, "targetPort": job.spec.master_port}
+            ],
+        },
+    }

@@ -1,0 +1,184 @@
+"""Worker pods, the headless Service and PodGroups built from a TrainingJob."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lepton.api import TrainingJob
+from lepton.builders.env import reserved_env_violation
+from lepton.builders.podgroup import GangScheduler, construct_pod_group, gang_scheduler
+from lepton.builders.workers import construct_service, construct_worker_pod
+
+
+def job(
+    env: list[dict[str, str]] | None = None, volumes: list[dict[str, Any]] | None = None, **spec: Any
+) -> TrainingJob:
+    template = spec.pop(
+        "template",
+        {
+            "metadata": {"labels": {"team": "vision"}, "annotations": {"sim.lepton.ai/exit-code": "0"}},
+            "spec": {
+                "nodeSelector": {"nvidia.com/gpu.product": "H100"},
+                "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+                "affinity": {"podAntiAffinity": {}},
+                "containers": [
+                    {
+                        "name": "trainer",
+                        "image": "lepton/trainer:dev",
+                        "env": [{"name": "EPOCHS", "value": "3"}, *(env or [])],
+                        "resources": {"limits": {"nvidia.com/gpu": 8}},
+                    },
+                    {"name": "sidecar", "image": "busybox"},
+                ],
+                **({"volumes": volumes} if volumes else {}),
+            },
+        },
+    )
+    body = {
+        "apiVersion": "lepton.ai/v1alpha1",
+        "kind": "TrainingJob",
+        "metadata": {"name": "resnet", "namespace": "ml", "uid": "uid-1"},
+        "spec": {"replicas": 4, "template": template, **spec},
+    }
+    return TrainingJob.model_validate(body)
+
+
+def env_of(pod: dict[str, Any]) -> dict[str, str]:
+    trainer = next(c for c in pod["spec"]["containers"] if c["name"] == "trainer")
+    return {e["name"]: e.get("value") for e in trainer["env"]}
+
+
+def test_identity_dns_and_ownership():
+    pod = construct_worker_pod(job(), 2, 1)
+    meta, spec = pod["metadata"], pod["spec"]
+    assert meta["name"] == "resnet-worker-2"
+    assert meta["labels"] == {
+        "team": "vision",
+        "lepton.ai/job-name": "resnet",
+        "lepton.ai/replica-index": "2",
+        "lepton.ai/restart-attempt": "1",
+    }
+    assert meta["annotations"] == {"sim.lepton.ai/exit-code": "0"}
+    assert meta["ownerReferences"][0] | {} == {
+        "apiVersion": "lepton.ai/v1alpha1",
+        "kind": "TrainingJob",
+        "name": "resnet",
+        "uid": "uid-1",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    assert (spec["hostname"], spec["subdomain"], spec["restartPolicy"]) == (
+        "resnet-worker-2",
+        "resnet",
+        "Never",
+    )
+    assert spec["terminationGracePeriodSeconds"] == 30
+
+
+def test_user_scheduling_fields_and_gpus_are_kept():
+    spec = construct_worker_pod(job(), 0, 0)["spec"]
+    assert spec["nodeSelector"] == {"nvidia.com/gpu.product": "H100"}
+    assert spec["tolerations"][0]["key"] == "kwok.x-k8s.io/node"
+    assert spec["affinity"] == {"podAntiAffinity": {}}
+    trainer = spec["containers"][0]
+    assert trainer["resources"]["limits"]["nvidia.com/gpu"] == 8
+    assert (trainer["terminationMessagePath"], trainer["terminationMessagePolicy"]) == (
+        "/dev/termination-log",
+        "FallbackToLogsOnError",
+    )
+    assert "env" not in spec["containers"][1], "only the trainer gets the rendezvous environment"
+
+
+ENV_CASES = [
+    (
+        "static 4 x 8 GPUs",
+        {},
+        3,
+        {
+            "MASTER_ADDR": "resnet-worker-0.resnet.ml.svc",
+            "PET_MASTER_ADDR": "resnet-worker-0.resnet.ml.svc",
+            "MASTER_PORT": "29500",
+            "WORLD_SIZE": "32",
+            "NNODES": "4",
+            "PET_NNODES": "4",
+            "NODE_RANK": "3",
+            "PET_NODE_RANK": "3",
+            "NPROC_PER_NODE": "8",
+            "PET_NPROC_PER_NODE": "8",
+            "LEPTON_JOB_NAME": "resnet",
+            "LEPTON_NAMESPACE": "ml",
+            "LEPTON_RESTART_ATTEMPT": "0",
+            "EPOCHS": "3",
+        },
+    ),
+    ("nprocPerNode overrides GPUs", {"nprocPerNode": 2}, 0, {"WORLD_SIZE": "8", "PET_NPROC_PER_NODE": "2"}),
+    ("custom master port", {"masterPort": 23456}, 0, {"MASTER_PORT": "23456", "PET_MASTER_PORT": "23456"}),
+    (
+        "elastic c10d rendezvous",
+        {"elastic": {"minReplicas": 2, "maxReplicas": 6, "maxRestarts": 5}},
+        1,
+        {
+            "PET_NNODES": "2:6",
+            "PET_RDZV_BACKEND": "c10d",
+            "PET_RDZV_ENDPOINT": "resnet-worker-0.resnet.ml.svc:29500",
+            "PET_RDZV_ID": "uid-1",
+            "PET_MAX_RESTARTS": "5",
+        },
+    ),
+    (
+        "output and checkpoint",
+        {
+            "output": {"model": "resnet", "uri": "pvc://models/resnet"},
+            "checkpoint": {"volume": "ckpt", "path": "/ckpt"},
+        },
+        0,
+        {"LEPTON_OUTPUT_URI": "pvc://models/resnet", "LEPTON_CHECKPOINT_DIR": "/ckpt"},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", ENV_CASES, ids=[c[0] for c in ENV_CASES])
+def test_environment(case):
+    _, spec, index, expected = case
+    tj = job(volumes=[{"name": "ckpt", "emptyDir": {}}], **spec)
+    env = env_of(construct_worker_pod(tj, index, 0))
+    assert {k: env.get(k) for k in expected} == expected
+    if "elastic" not in spec:
+        assert "PET_RDZV_BACKEND" not in env
+
+
+def test_reserved_env_is_refused_with_names():
+    message = reserved_env_violation(
+        job(env=[{"name": "WORLD_SIZE", "value": "1"}, {"name": "MASTER_ADDR", "value": "x"}])
+    )
+    assert message is not None
+    assert "MASTER_ADDR, WORLD_SIZE" in message
+    assert reserved_env_violation(job()) is None
+
+
+def test_headless_service():
+    svc = construct_service(job())
+    assert svc["metadata"]["name"] == "resnet"
+    assert svc["spec"]["clusterIP"] == "None"
+    assert svc["spec"]["publishNotReadyAddresses"] is True
+    assert svc["spec"]["selector"] == {"lepton.ai/job-name": "resnet"}
+
+
+def test_pod_groups():
+    tj = job(scheduling={"schedulerName": "volcano", "queue": "research"})
+    scheduler = gang_scheduler(tj)
+    assert scheduler is GangScheduler.VOLCANO
+    group = construct_pod_group(tj, scheduler)
+    assert group["apiVersion"] == "scheduling.volcano.sh/v1beta1"
+    assert group["spec"] == {"minMember": 4, "minResources": {"nvidia.com/gpu": "32"}, "queue": "research"}
+    pod = construct_worker_pod(tj, 0, 0, pod_group="resnet")
+    assert pod["metadata"]["annotations"]["scheduling.k8s.io/group-name"] == "resnet"
+    assert pod["spec"]["schedulerName"] == "volcano"
+    assert gang_scheduler(job()) is None
+    cosched = construct_pod_group(
+        job(scheduling={"schedulerName": "coscheduler"}), GangScheduler.COSCHEDULING
+    )
+    assert cosched["apiVersion"] == "scheduling.x-k8s.io/v1alpha1"
+    assert cosched["spec"] == {"minMember": 4}
