@@ -258,12 +258,17 @@ def crd(kind: Kind) -> Schema:
     props = schema["properties"]
     props["apiVersion"] = {"type": "string", "description": _description(_API_VERSION_DOC)}
     props["kind"] = {"type": "string", "description": _description(_KIND_DOC)}
-    metadata: Schema = {"type": "object"}
+    metadata: Schema = {"description": "Standard object metadata.", "type": "object"}
     if kind.name_max_length is not None:
         # The name becomes a Service name and a pod hostname prefix: it must be a DNS-1035 label
         # short enough for the suffixes the operator appends.
         metadata["properties"] = {
-            "name": {"type": "string", "maxLength": kind.name_max_length, "pattern": DNS1035_LABEL_PATTERN}
+            "name": {
+                "description": f"Name: a DNS-1035 label of at most {kind.name_max_length} characters.",
+                "type": "string",
+                "maxLength": kind.name_max_length,
+                "pattern": DNS1035_LABEL_PATTERN,
+            }
         }
     props["metadata"] = metadata
     props = {k: props[k] for k in ("apiVersion", "kind", "metadata", "spec", "status")}
