@@ -1,0 +1,112 @@
+"""``lepton-train``: one torchelastic agent per pod, configured from the injected environment.
+
+This is torchrun's code path (``torch.distributed.launcher.api``), fed from environment variables
+instead of flags, plus three things a pod needs: the distributed backend exported for user code,
+SIGTERM passed on to the workers, and the workers' exit status as the container's exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from lepton.runtime import env
+from lepton.runtime.launch_env import LaunchSettings, UsageError, settings_from_env, worker_command
+
+if TYPE_CHECKING:
+    from torch.distributed.launcher.api import LaunchConfig
+
+log = logging.getLogger("lepton.runtime.launcher")
+
+# Exit code when the agent itself fails (rendezvous timeout, bad configuration): not a user error
+# the script made, but the operator's restart policy still sees a failure.
+AGENT_FAILURE_EXIT_CODE = 1
+
+
+def exit_code_of(returncode: int) -> int:
+    """A process's status as a shell reports it: 128 + N for death by signal N."""
+    if returncode < 0:
+        return 128 + (-returncode)
+    return min(returncode, 255)
+
+
+def _launch_config(settings: LaunchSettings) -> LaunchConfig:
+    from torch.distributed.launcher.api import LaunchConfig  # noqa: PLC0415 - heavy, only when launching
+
+    return LaunchConfig(
+        min_nodes=settings.min_nodes,
+        max_nodes=settings.max_nodes,
+        nproc_per_node=settings.nproc_per_node,
+        run_id=settings.run_id,
+        rdzv_endpoint=settings.rdzv_endpoint,
+        rdzv_backend=settings.rdzv_backend,
+        rdzv_configs=dict(settings.rdzv_configs),
+        max_restarts=settings.max_restarts,
+        monitor_interval=settings.monitor_interval,
+        start_method="spawn",
+        local_addr=settings.local_addr,
+    )
+
+
+def prepare_environment(settings: LaunchSettings) -> None:
+    """Variables the workers inherit: the backend user code should use, and torchrun's thread cap."""
+    from lepton.runtime.context import default_backend  # noqa: PLC0415 - imports torch
+
+    os.environ.setdefault(env.DIST_BACKEND, default_backend())
+    if settings.nproc_per_node > 1:
+        # torchrun's default: N processes with all cores each would oversubscribe the pod.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def run(argv: Sequence[str]) -> int:
+    try:
+        settings = settings_from_env(os.environ)
+        program, args = worker_command(argv)
+    except UsageError as exc:
+        print(f"lepton-train: {exc}", file=sys.stderr)
+        return 2
+    prepare_environment(settings)
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException  # noqa: PLC0415
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError  # noqa: PLC0415
+    from torch.distributed.launcher.api import elastic_launch  # noqa: PLC0415
+
+    log.info(
+        "lepton-train: nodes %d:%d, %d processes per node, node rank %d, rendezvous %s at %s, backend %s",
+        settings.min_nodes,
+        settings.max_nodes,
+        settings.nproc_per_node,
+        settings.node_rank,
+        settings.rdzv_backend,
+        settings.rdzv_endpoint,
+        os.environ[env.DIST_BACKEND],
+    )
+    try:
+        # The agent installs SIGTERM/SIGINT handlers, sends the signal on to every worker, and gives
+        # them TORCH_ELASTIC_SHUTDOWN_TIMEOUT seconds (default 30) to checkpoint before SIGKILL.
+        elastic_launch(_launch_config(settings), program)(*args)
+    except ChildFailedError as exc:
+        rank, failure = exc.get_first_failure()
+        code = exit_code_of(int(failure.exitcode))
+        print(f"lepton-train: worker rank {rank} failed with exit code {code}\n{exc}", file=sys.stderr)
+        return code
+    except SignalException as exc:
+        print(f"lepton-train: stopped by {signal.Signals(exc.sigval).name}", file=sys.stderr)
+        return 128 + int(exc.sigval)
+    except Exception as exc:  # the agent itself failed: rendezvous timeout, closed rendezvous, ...
+        print(f"lepton-train: launch failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return AGENT_FAILURE_EXIT_CODE
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(run(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    main()
