@@ -30,6 +30,9 @@ REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 DnsLabel = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
 """A name usable as a DNS label (RFC 1123): lower-case alphanumerics and '-', at most 63 characters."""
 
+Metrics = Annotated[dict[str, float], Field(max_length=64)]
+"""Named numeric results (loss, accuracy, ...): at most 64, as a 4 KiB termination message holds."""
+
 Quantity = int | str
 """A Kubernetes resource quantity: an integer or a string such as "500m", "4Gi"."""
 
@@ -260,7 +263,7 @@ class ModelSource(LeptonModel):
     format: ArtifactFormat = ArtifactFormat.TORCH_EXPORT
     """Format of the model file: torch-export (a torch.export program, .pt2), safetensors (a state_dict
     plus a registered architecture named in manifest.json) or torchscript (deprecated, load only)."""
-    digest: Annotated[str, StringConstraints(pattern=DIGEST_PATTERN)] | None = None
+    digest: Annotated[str, StringConstraints(max_length=71, pattern=DIGEST_PATTERN)] | None = None
     """sha256 digest of the model file ("sha256:<64 hex>"); verified before the version is Ready."""
 
 

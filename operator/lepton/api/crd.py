@@ -25,7 +25,7 @@ from lepton.api.common import API_VERSION, CATEGORY, DNS1035_LABEL_PATTERN, GROU
 Schema = dict[str, Any]
 
 _COPIED = ("description", "default", "enum", "pattern", "minLength", "maxLength", "minItems", "maxItems",
-           "minimum", "maximum", "required")  # fmt: skip
+           "minimum", "maximum", "required", "maxProperties", "minProperties")  # fmt: skip
 _FORMATS = {"date-time"}
 _IGNORED = {"title", "$defs"}
 

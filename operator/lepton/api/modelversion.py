@@ -11,6 +11,7 @@ from lepton.api.common import (
     ConditionList,
     DnsLabel,
     LeptonModel,
+    Metrics,
     ModelSource,
     ObjectBase,
     Timestamp,
@@ -104,7 +105,7 @@ class ModelVersionSpec(LeptonModel):
     """Framework the model was built with."""
     description: Annotated[str, StringConstraints(max_length=4096)] | None = None
     """Free text for humans: what changed in this version."""
-    metrics: dict[str, float] | None = None
+    metrics: Metrics | None = None
     """Metrics of the model at the end of training (e.g. loss, accuracy)."""
     origin: Origin | None = None
     """Lineage: the TrainingJob that produced the model."""

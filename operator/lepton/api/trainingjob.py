@@ -14,6 +14,7 @@ from lepton.api.common import (
     Container,
     DnsLabel,
     LeptonModel,
+    Metrics,
     ModelSource,
     ObjectBase,
     PodTemplate,
@@ -337,7 +338,7 @@ class TrainingJobStatus(LeptonModel):
     """Name of the ModelVersion recording the job's result."""
     artifact: ModelSource | None = None
     """The artifact rank 0 reported in its termination message."""
-    metrics: dict[str, float] | None = None
+    metrics: Metrics | None = None
     """Final metrics reported by rank 0 (e.g. loss, accuracy)."""
     observed_generation: Annotated[int, Field(ge=0)] | None = None
     """metadata.generation the status was computed from."""

@@ -17,7 +17,7 @@ CRDS = {kind.kind: crd(kind) for kind in CRD_KINDS}
 ALLOWED = {
     "description", "type", "properties", "items", "additionalProperties", "required", "default", "enum",
     "pattern", "minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "format", "x-kubernetes-validations", "x-kubernetes-int-or-string",
+    "exclusiveMaximum", "format", "maxProperties", "x-kubernetes-validations", "x-kubernetes-int-or-string",
     "x-kubernetes-preserve-unknown-fields", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
 }  # fmt: skip
 
