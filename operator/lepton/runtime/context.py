@@ -11,6 +11,7 @@ import torch
 import torch.distributed as dist
 
 from lepton.runtime import env
+from lepton.runtime.output import resolve_output
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Context:
     checkpoint_dir: Path | None
     output_dir: Path
     output_uri: str | None
+    # LEPTON_OUTPUT_FORMAT: the format save_model writes unless told otherwise.
+    output_format: str
     restart_attempt: int
     # Restarts the elastic agent made inside this pod (membership changes, worker failures).
     local_restart_count: int
@@ -61,6 +64,7 @@ def context() -> Context:
     else:
         device = torch.device("cpu")
     checkpoint_dir = env.get(env.CHECKPOINT_DIR)
+    output = resolve_output(os.environ)
     return Context(
         rank=env.get_int("RANK", default=0),
         world_size=env.get_int("WORLD_SIZE", default=1),
@@ -70,8 +74,9 @@ def context() -> Context:
         device=device,
         backend=backend,
         checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
-        output_dir=Path(env.get(env.OUTPUT_DIR, default="lepton-output") or "lepton-output"),
-        output_uri=env.get(env.OUTPUT_URI),
+        output_dir=output.directory,
+        output_uri=output.uri,
+        output_format=env.get(env.OUTPUT_FORMAT, default="torch-export") or "torch-export",
         restart_attempt=env.get_int(env.RESTART_ATTEMPT, default=0),
         local_restart_count=env.get_int("TORCHELASTIC_RESTART_COUNT", default=0),
         job_name=env.get(env.JOB_NAME),

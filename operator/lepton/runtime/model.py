@@ -17,6 +17,7 @@ from lepton.artifacts import ArtifactInfo, save_artifact
 from lepton.runtime import env
 from lepton.runtime.context import context
 from lepton.runtime.metrics import latest_metrics
+from lepton.runtime.output import resolve_output, upload_s3
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def save_model(
     model: torch.nn.Module,
     example_input: torch.Tensor,
     *,
-    format: str = "torch-export",
+    format: str | None = None,
     metrics: Mapping[str, Any] | None = None,
     directory: str | Path | None = None,
     architecture: str | None = None,
@@ -70,7 +71,10 @@ def save_model(
     input_names: Sequence[str] = ("input",),
     output_names: Sequence[str] = ("output",),
 ) -> ArtifactInfo:
-    """Write the model as an artifact in LEPTON_OUTPUT_DIR (rank 0) and the termination message.
+    """Write the model as an artifact (rank 0) and the termination message.
+
+    The artifact goes to ``directory``, else LEPTON_OUTPUT_DIR, else where LEPTON_OUTPUT_URI points
+    (see lepton.runtime.output); ``format`` defaults to LEPTON_OUTPUT_FORMAT, else torch-export.
 
     With a process group this is a collective: call it on every rank. Rank 0 writes the artifact;
     every rank gets its ArtifactInfo back, and the first worker of every pod writes the termination
@@ -84,7 +88,7 @@ def save_model(
             saved = save_artifact(
                 model,
                 Path(directory) if directory is not None else ctx.output_dir,
-                format=format,
+                format=format or ctx.output_format,
                 example_input=example_input,
                 input_names=input_names,
                 output_names=output_names,
@@ -92,6 +96,9 @@ def save_model(
                 architecture_args=architecture_args,
                 metrics=merged,
             )
+            upload_to = resolve_output(os.environ).upload_to
+            if directory is None and upload_to:
+                upload_s3(ctx.output_dir, upload_to)
             result = dataclasses.replace(saved, uri=ctx.output_uri) if ctx.output_uri else saved
         except Exception as exc:  # sent to the other ranks, then raised everywhere
             result = exc

@@ -52,7 +52,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32, help="per process")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--format", default="torch-export", choices=["torch-export", "safetensors"])
+    parser.add_argument(
+        "--format",
+        choices=["torch-export", "safetensors"],
+        help="default: LEPTON_OUTPUT_FORMAT, else torch-export",
+    )
     parser.add_argument("--keep-checkpoints", type=int, default=3)
     parser.add_argument(
         "--step-delay", type=float, default=0.0, help="seconds to sleep per step (tests slow training down)"
