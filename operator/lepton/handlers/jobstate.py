@@ -1,0 +1,123 @@
+"""Between the API objects and the state machine: a TrainingJob read as a JobState, and a plan
+written back as the job's status."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from lepton.api.common import Condition, find_condition, rfc3339
+from lepton.api.trainingjob import TrainingJob
+from lepton.builders.env import reserved_env_violation
+from lepton.handlers.observe import timestamp
+from lepton.policies import restart
+from lepton.policies.lifecycle import JobState, Plan
+from lepton.policies.status import Phase, conditions_for
+
+# Restarts caused by node failure do not count against backoffLimit; the status has one restart
+# counter, so the operator remembers how many of those restarts were node losses here.
+NODE_LOSS_RESTARTS = "lepton.ai/node-loss-restarts"
+
+
+def node_loss_restarts(job: TrainingJob) -> int:
+    raw = (job.metadata.annotations or {}).get(NODE_LOSS_RESTARTS, "0")
+    try:
+        return max(int(raw), 0)
+    except ValueError:
+        return 0
+
+
+def job_state(job: TrainingJob) -> JobState:
+    spec, status = job.spec, job.status
+    run = spec.run_policy
+    phase = Phase(status.phase.value) if status is not None and status.phase is not None else None
+    own = find_condition(status.conditions if status else None, phase.value) if phase else None
+    restart_count = status.restart_count if status else 0
+    if phase is Phase.RESTARTING and status is not None and status.last_restart_time:
+        since = timestamp(status.last_restart_time)
+    else:
+        since = timestamp(own.last_transition_time) if own else None
+    return JobState(
+        replicas=spec.replicas,
+        restart_policy=restart.RestartPolicy(run.restart_policy.value),
+        backoff_limit=run.backoff_limit,
+        active_deadline_seconds=run.active_deadline_seconds,
+        ttl_seconds_after_finished=run.ttl_seconds_after_finished,
+        clean_pod_policy=run.clean_pod_policy.value,
+        suspend=run.suspend,
+        elastic_min_replicas=spec.elastic.min_replicas if spec.elastic else None,
+        invalid=reserved_env_violation(job),
+        phase=phase,
+        reason=own.reason if own else "",
+        message=own.message if own else "",
+        restart_count=restart_count,
+        counted_restarts=max(restart_count - node_loss_restarts(job), 0),
+        start_time=timestamp(status.start_time) if status else None,
+        completion_time=timestamp(status.completion_time) if status else None,
+        phase_since=since,
+    )
+
+
+def _time(value: float | None) -> str | None:
+    return rfc3339_of(value) if value is not None else None
+
+
+def rfc3339_of(value: float) -> str:
+    return rfc3339(dt.datetime.fromtimestamp(value, dt.UTC))
+
+
+def build_status(
+    job: TrainingJob,
+    plan: Plan,
+    *,
+    now: float,
+    result: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole status the plan implies. ``result`` adds modelVersion/metrics/artifact on success."""
+    previous = job.status
+    at = rfc3339_of(now)
+    conditions: list[Condition] = conditions_for(
+        plan.phase,
+        plan.reason,
+        plan.message,
+        list(previous.conditions or []) if previous else [],
+        generation=job.metadata.generation,
+        at=at,
+    )
+    gpus = job.spec.replicas * job.spec.gpus_per_replica() if plan.phase.holds_admission else 0
+    restarted = plan.restart_count > (previous.restart_count if previous else 0)
+    status: dict[str, Any] = {
+        "phase": plan.phase.value,
+        "conditions": [c.model_dump(by_alias=True, exclude_none=True) for c in conditions],
+        "replicas": {
+            "active": plan.counts.active,
+            "ready": plan.counts.ready,
+            "succeeded": plan.counts.succeeded,
+            "failed": plan.counts.failed,
+        },
+        "restartCount": plan.restart_count,
+        "gpus": gpus,
+        "admissionMessage": plan.message if plan.phase is Phase.QUEUED else None,
+        "startTime": _time(plan.start_time),
+        "completionTime": _time(plan.completion_time),
+        "lastRestartTime": at if restarted else (previous.last_restart_time if previous else None),
+        "observedGeneration": job.metadata.generation,
+    }
+    if previous is not None:
+        kept = previous.model_dump(
+            by_alias=True, exclude_none=True, include={"model_version", "metrics", "artifact"}
+        )
+        status.update(kept)
+    if result:
+        status.update(result)
+    return status
+
+
+def status_patch(current: dict[str, Any] | None, desired: dict[str, Any]) -> dict[str, Any] | None:
+    """The merge patch turning ``current`` into ``desired`` (None values delete), or None if equal."""
+    current = current or {}
+    patch = {k: v for k, v in desired.items() if current.get(k) != v and not (v is None and k not in current)}
+    for key in current:
+        if key not in desired:
+            patch[key] = None
+    return patch or None

@@ -1,0 +1,151 @@
+"""Admission across jobs: one lock, one pass over the whole queue, reservations that outlive the
+watch lag, and wake-ups for jobs whose turn may have come."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lepton.handlers.observe import NodeInfo
+from lepton.policies import admission
+from lepton.policies.lifecycle import Admission
+from lepton.policies.status import Phase, PodState
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """What admission needs to know about every TrainingJob (the value of the jobs index)."""
+
+    key: str
+    uid: str
+    created: float
+    replicas: int
+    gpus_per_pod: int
+    placement: admission.Placement
+    priority_class: str | None
+    phase: str | None
+    suspend: bool
+    gang: bool
+
+    @property
+    def holds_admission(self) -> bool:
+        return self.phase in (Phase.ADMITTED, Phase.RUNNING)
+
+    @property
+    def waiting(self) -> bool:
+        return not self.suspend and self.phase in (
+            None,
+            Phase.CREATED,
+            Phase.QUEUED,
+            Phase.RESTARTING,
+            Phase.SUSPENDED,
+        )
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The cluster as the indices show it."""
+
+    jobs: Iterable[JobSummary]
+    pods_by_job: Mapping[str, Iterable[PodState]]
+    nodes: Iterable[NodeInfo]
+    gpus_by_node: Mapping[str, Iterable[int]]
+    priorities: Mapping[str, int]
+
+
+class Queue:
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        # Jobs admitted by this process whose status may not show it yet in the index (watch lag).
+        self._admitted: dict[str, str] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._job_locks: dict[str, asyncio.Lock] = {}
+        # The job as our last status write returned it: fresher than the watch for a moment.
+        self.last_written: dict[str, Mapping[str, Any]] = {}
+        # When each job asked to be looked at again (epoch seconds).
+        self.requeue_at: dict[str, float] = {}
+
+    def job_lock(self, key: str) -> asyncio.Lock:
+        return self._job_locks.setdefault(key, asyncio.Lock())
+
+    def wake_event(self, key: str) -> asyncio.Event:
+        return self._wake.setdefault(key, asyncio.Event())
+
+    def kick(self, key: str) -> None:
+        event = self._wake.get(key)
+        if event is not None:
+            event.set()
+
+    def kick_all(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.kick(key)
+
+    def release(self, key: str) -> None:
+        self._admitted.pop(key, None)
+
+    def forget(self, key: str) -> None:
+        self.release(key)
+        self._wake.pop(key, None)
+        self._job_locks.pop(key, None)
+        self.last_written.pop(key, None)
+        self.requeue_at.pop(key, None)
+
+    def is_admitted(self, key: str, uid: str) -> bool:
+        return self._admitted.get(key) == uid
+
+    async def admit(self, key: str, uid: str, observed: Observed) -> tuple[Admission, tuple[str, ...]]:
+        """Run one admission pass; whether ``key`` is admitted, and the other jobs admitted by the pass
+        (to be woken: their GPUs are set aside for them now)."""
+        async with self._lock:
+            if self.is_admitted(key, uid):
+                return Admission(True), ()
+            decision = decide(observed, self._admitted)
+            for admitted_key in decision.admitted:
+                self._admitted[admitted_key] = _uid_of(observed, admitted_key)
+            others = tuple(k for k in decision.admitted if k != key)
+            if key in decision.admitted:
+                return Admission(True, "all workers fit on the free GPUs"), others
+            message = decision.waiting.get(key, "waiting for admission")
+            return Admission(False, message), others
+
+
+def _uid_of(observed: Observed, key: str) -> str:
+    return next((j.uid for j in observed.jobs if j.key == key), "")
+
+
+def decide(observed: Observed, in_memory: Mapping[str, str]) -> admission.Decision:
+    used: dict[str, int] = {name: sum(gpus) for name, gpus in observed.gpus_by_node.items()}
+    nodes = [
+        admission.Node(
+            name=n.name,
+            allocatable_gpus=n.allocatable_gpus,
+            free_gpus=n.allocatable_gpus - used.get(n.name, 0),
+            labels=n.labels,
+            taints=n.taints,
+            schedulable=n.ready and not n.unschedulable,
+        )
+        for n in observed.nodes
+        if n.allocatable_gpus > 0
+    ]
+    demand: list[admission.Demand] = []
+    queue: list[admission.Gang] = []
+    for job in observed.jobs:
+        if job.holds_admission or in_memory.get(job.key) == job.uid:
+            bound = sum(1 for p in observed.pods_by_job.get(job.key, ()) if p.node and not p.terminal)
+            pending = max(job.replicas - bound, 0)
+            if pending and job.gpus_per_pod:
+                demand.append(admission.Demand(pending, job.gpus_per_pod, job.placement))
+        elif job.waiting and job.gang:
+            queue.append(
+                admission.Gang(
+                    key=job.key,
+                    pods=job.replicas,
+                    gpus_per_pod=job.gpus_per_pod,
+                    priority=observed.priorities.get(job.priority_class or "", 0),
+                    created=job.created,
+                    placement=job.placement,
+                )
+            )
+    return admission.decide(nodes, demand, queue)

@@ -1,0 +1,138 @@
+"""kopf handlers of TrainingJob: indices over pods, nodes, jobs and PriorityClasses, and the
+handlers (create, update, resume, a per-job resync daemon, pod and node events) that all end in
+``reconcile``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import kopf
+
+from lepton.api.common import GROUP, VERSION
+from lepton.api.trainingjob import PLURAL, TrainingJob
+from lepton.builders.workers import JOB_LABEL
+from lepton.handlers.observe import bound_gpus, node_info, placement, pod_job_key, pod_state, timestamp
+from lepton.handlers.queue import JobSummary
+from lepton.handlers.reconcile import Indices, reconcile
+
+if TYPE_CHECKING:
+    from lepton.operator import Memo
+
+log = logging.getLogger("lepton.trainingjob")
+
+
+@kopf.index("pods", labels={JOB_LABEL: kopf.PRESENT})
+def tj_pods(body: kopf.Body, **_: Any) -> dict[str, Any]:
+    key, state = pod_job_key(body), pod_state(body)
+    return {key: state} if key and state else {}
+
+
+@kopf.index("pods")
+def tj_gpu_pods(body: kopf.Body, **_: Any) -> dict[str, int]:
+    bound = bound_gpus(body)
+    return {bound[0]: bound[1]} if bound else {}
+
+
+@kopf.index("nodes")
+def tj_nodes(body: kopf.Body, **_: Any) -> dict[None, Any]:
+    return {None: node_info(body)}
+
+
+@kopf.index("scheduling.k8s.io", "v1", "priorityclasses")
+def tj_priorities(body: kopf.Body, **_: Any) -> dict[str, int]:
+    return {str(body["metadata"]["name"]): int(body.get("value") or 0)}
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
+    try:
+        job = TrainingJob.model_validate(dict(body))
+    except ValueError:
+        return {}
+    spec = job.spec
+    raw_spec = dict(body.get("spec", {}).get("template", {}).get("spec", {}))
+    summary = JobSummary(
+        key=f"{job.namespace}/{job.name}",
+        uid=job.metadata.uid or "",
+        created=timestamp(job.metadata.creation_timestamp) or 0.0,
+        replicas=spec.replicas,
+        gpus_per_pod=spec.gpus_per_replica(),
+        placement=placement(raw_spec),
+        priority_class=spec.scheduling.priority_class_name,
+        phase=job.status.phase.value if job.status and job.status.phase else None,
+        suspend=spec.run_policy.suspend,
+        gang=spec.scheduling.gang,
+    )
+    return {None: summary}
+
+
+def _indices(kwargs: dict[str, Any]) -> Indices:
+    return Indices(
+        pods=kwargs["tj_pods"],
+        gpu_pods=kwargs["tj_gpu_pods"],
+        nodes=kwargs["tj_nodes"],
+        jobs=kwargs["tj_jobs"],
+        priorities=kwargs["tj_priorities"],
+    )
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="resume")
+@kopf.on.create(GROUP, VERSION, PLURAL, id="create")
+@kopf.on.update(GROUP, VERSION, PLURAL, id="update")
+async def on_change(body: kopf.Body, memo: Memo, **kwargs: Any) -> None:
+    await reconcile(body, memo, _indices(kwargs))
+    memo.queue.kick(_key(body))  # the daemon re-arms its timer from the new requeue time
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, id="resync", cancellation_timeout=5.0)
+async def resync(body: kopf.Body, memo: Memo, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
+    """Reconcile when woken (pod events, freed GPUs) or when the job asked to be looked at again,
+    and every resync period in any case. kopf keeps ``body`` current for daemons."""
+    key = _key(body)
+    wake = memo.queue.wake_event(key)
+    try:
+        while not stopped:
+            timeout = memo.settings.resync_seconds
+            due = memo.queue.requeue_at.get(key)
+            if due is not None:
+                timeout = max(0.0, min(timeout, due - memo.clock()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=timeout)
+            wake.clear()
+            if stopped:
+                break
+            try:
+                await reconcile(body, memo, _indices(kwargs))
+            except (kopf.TemporaryError, kopf.PermanentError) as exc:
+                log.warning("reconcile of %s failed: %s", key, exc)
+                memo.queue.requeue_at[key] = memo.clock() + 5.0
+    finally:
+        memo.queue.forget(key)
+        memo.metrics.job_phase(key, None)
+
+
+@kopf.on.event("pods", labels={JOB_LABEL: kopf.PRESENT})
+def pod_changed(body: kopf.Body, memo: Memo, **_: Any) -> None:
+    key = pod_job_key(body)
+    if key:
+        memo.queue.kick(key)
+
+
+def _not_ready(body: kopf.Body, **_: Any) -> bool:
+    return not node_info(body).ready
+
+
+@kopf.on.event("nodes", when=_not_ready)
+def node_lost(body: kopf.Body, memo: Memo, **kwargs: Any) -> None:
+    name = body["metadata"]["name"]
+    tj_pods: kopf.Index[str, Any] = kwargs["tj_pods"]
+    for key in list(tj_pods):
+        if any(p.node == name and not p.terminal for p in tj_pods[key]):
+            memo.queue.kick(key)
+
+
+def _key(body: kopf.Body) -> str:
+    return f"{body['metadata']['namespace']}/{body['metadata']['name']}"

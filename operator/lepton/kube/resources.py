@@ -1,0 +1,177 @@
+"""Idempotent operations on objects given as dicts: create-by-name, delete, delete by label,
+merge-patch, events. Errors come back as kopf Temporary/Permanent errors (see kube.errors)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from lepton.kube.client import Kube
+from lepton.kube.errors import to_kopf
+
+MERGE_PATCH = "application/merge-patch+json"
+COMPONENT = "lepton-operator"
+
+
+def base_path(api_version: str) -> str:
+    return f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+
+
+def collection_path(api_version: str, plural: str, namespace: str) -> str:
+    return f"{base_path(api_version)}/namespaces/{namespace}/{plural}"
+
+
+def object_path(api_version: str, plural: str, namespace: str, name: str) -> str:
+    return f"{collection_path(api_version, plural, namespace)}/{name}"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where one object lives."""
+
+    api_version: str
+    plural: str
+    namespace: str
+    name: str
+
+    @property
+    def path(self) -> str:
+        return object_path(self.api_version, self.plural, self.namespace, self.name)
+
+    def __str__(self) -> str:
+        return f"{self.plural}/{self.name}"
+
+
+async def create(kube: Kube, body: Mapping[str, Any], plural: str) -> bool:
+    """Create the object; False when one of that name exists already (the name is the identity)."""
+    meta = body["metadata"]
+    path = collection_path(body["apiVersion"], plural, meta["namespace"])
+    try:
+        await kube.request("POST", path, body=body)
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        raise to_kopf(exc, f"creating {plural}/{meta['name']}") from exc
+    return True
+
+
+async def delete(
+    kube: Kube, ref: Ref, *, grace_seconds: int | None = None, propagation: str = "Background"
+) -> bool:
+    """Delete the object; False when it is gone already."""
+    options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+    if grace_seconds is not None:
+        options["gracePeriodSeconds"] = grace_seconds
+    try:
+        await kube.request("DELETE", ref.path, body=options)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise to_kopf(exc, f"deleting {ref}") from exc
+    return True
+
+
+async def delete_collection(kube: Kube, api_version: str, plural: str, namespace: str, selector: str) -> None:
+    """Delete every object matching a label selector, in one request."""
+    try:
+        await kube.request(
+            "DELETE",
+            collection_path(api_version, plural, namespace),
+            query={"labelSelector": selector},
+            body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
+        )
+    except ApiException as exc:
+        raise to_kopf(exc, f"deleting {plural} with {selector}") from exc
+
+
+async def patch(
+    kube: Kube, ref: Ref, body: Mapping[str, Any], *, subresource: str | None = None
+) -> dict[str, Any] | None:
+    """JSON merge-patch; None when the object is gone (nothing left to patch)."""
+    path = ref.path + (f"/{subresource}" if subresource else "")
+    try:
+        return await kube.request("PATCH", path, body=body, content_type=MERGE_PATCH)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise to_kopf(exc, f"patching {ref}{'/' + subresource if subresource else ''}") from exc
+
+
+async def get(kube: Kube, ref: Ref) -> dict[str, Any] | None:
+    try:
+        return await kube.request("GET", ref.path)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise to_kopf(exc, f"reading {ref}") from exc
+
+
+def _timestamp(now: float) -> str:
+    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def post_event(
+    kube: Kube,
+    involved: Mapping[str, Any],
+    event_type: str,
+    reason: str,
+    message: str,
+    *,
+    now: float | None = None,
+    instance: str = "",
+) -> None:
+    """Record a core/v1 Event about ``involved`` (its apiVersion, kind, name, namespace, uid).
+
+    Events are best effort: a lost event must not fail or retry a reconcile that already acted.
+    """
+    at = _timestamp(time.time() if now is None else now)
+    namespace = involved["namespace"]
+    body = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{involved['name']}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+        "involvedObject": dict(involved),
+        "type": event_type,
+        "reason": reason,
+        "message": message[:1024],
+        "source": {"component": COMPONENT},
+        "reportingComponent": f"lepton.ai/{COMPONENT}",
+        "reportingInstance": instance or COMPONENT,
+        "firstTimestamp": at,
+        "lastTimestamp": at,
+        "count": 1,
+    }
+    try:
+        await kube.request("POST", collection_path("v1", "events", namespace), body=body)
+    except ApiException:
+        return
+
+
+class Discovery:
+    """Whether an API resource is served (e.g. a PodGroup CRD is installed), cached for a while."""
+
+    def __init__(self, kube: Kube, ttl_seconds: float = 60.0) -> None:
+        self._kube = kube
+        self._ttl = ttl_seconds
+        self._cache: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+
+    async def served(self, group: str, version: str, plural: str) -> bool:
+        key = (group, version)
+        cached = self._cache.get(key)
+        if cached is None or time.monotonic() - cached[0] > self._ttl:
+            try:
+                listing = await self._kube.request("GET", f"/apis/{group}/{version}")
+                names = frozenset(str(r.get("name")) for r in listing.get("resources", []))
+            except ApiException as exc:
+                if exc.status not in (404, 503):
+                    raise to_kopf(exc, f"discovering {group}/{version}") from exc
+                names = frozenset()
+            cached = (time.monotonic(), names)
+            self._cache[key] = cached
+        return plural in cached[1]

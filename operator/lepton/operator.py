@@ -1,0 +1,99 @@
+"""The operator process: settings, the API connection, metrics, and kopf configured once at startup."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from lepton.handlers.queue import Queue
+from lepton.kube.client import Kube
+from lepton.kube.resources import Discovery
+from lepton.metrics import Metrics
+from lepton.settings import Settings
+
+log = logging.getLogger("lepton.operator")
+
+
+@dataclass
+class Memo:
+    """Shared by every handler (kopf gives each object a shallow copy: the fields are shared)."""
+
+    kube: Kube
+    settings: Settings
+    metrics: Metrics
+    discovery: Discovery
+    clock: Callable[[], float] = time.time
+    queue: Queue = field(default_factory=Queue)
+
+
+def build_memo(settings: Settings) -> Memo:
+    metrics = Metrics()
+    kube = Kube.connect(settings.kubeconfig, workers=settings.api_workers, observe=metrics.observe_request)
+    return Memo(kube=kube, settings=settings, metrics=metrics, discovery=Discovery(kube))
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: Memo, **_: Any) -> None:
+    ours = memo.settings
+    settings.persistence.finalizer = ours.finalizer
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="lepton.ai")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="lepton.ai", key="last-handled-configuration"
+    )
+    # The controller posts its own Events for every transition; kopf's per-handler chatter would
+    # cost API requests and say nothing users need.
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 60
+    settings.execution.max_workers = ours.api_workers
+    if ours.peering is None:
+        settings.peering.standalone = True
+    else:
+        settings.peering.name = ours.peering
+        settings.peering.mandatory = True
+        settings.peering.clusterwide = ours.clusterwide
+    if ours.metrics_port:
+        memo.metrics.serve(ours.metrics_host, ours.metrics_port)
+    log.info(
+        "lepton operator started",
+        extra={"namespaces": list(ours.namespaces) or "all", "metrics_port": ours.metrics_port},
+    )
+
+
+@kopf.on.cleanup()
+async def shutdown(memo: Memo, **_: Any) -> None:
+    memo.kube.close()
+
+
+def configure_logging(settings: Settings) -> None:
+    fmt = kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL
+    kopf.configure(
+        debug=settings.log_level == "debug", quiet=settings.log_level in ("warning", "error"), log_format=fmt
+    )
+
+
+def run(settings: Settings) -> None:
+    """Run the operator until SIGINT/SIGTERM."""
+    import lepton.handlers.trainingjob  # noqa: F401, PLC0415 - registers the handlers with kopf
+
+    configure_logging(settings)
+    memo = build_memo(settings)
+    liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    asyncio.run(
+        kopf.operator(
+            clusterwide=settings.clusterwide,
+            namespaces=list(settings.namespaces),
+            standalone=settings.peering is None,
+            peering_name=settings.peering,
+            liveness_endpoint=liveness,
+            memo=memo,
+        )
+    )

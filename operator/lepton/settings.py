@@ -1,0 +1,143 @@
+"""Operator settings: environment variables (LEPTON_*), overridable by command-line flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+
+class SettingsError(ValueError):
+    """A setting has a value the operator cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    namespaces: tuple[str, ...] = ()
+    """Namespaces to watch; empty watches the whole cluster."""
+    kubeconfig: str | None = None
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 8080
+    """Port of the Prometheus endpoint; 0 disables it."""
+    health_port: int = 8081
+    """Port of the liveness endpoint (/healthz); 0 disables it."""
+    log_format: str = "json"
+    log_level: str = "info"
+    peering: str | None = None
+    """kopf peering object name for several replicas with leader handover; None runs standalone."""
+    restart_backoff_seconds: float = 10.0
+    restart_backoff_cap_seconds: float = 300.0
+    success_grace_seconds: float = 30.0
+    """How long other workers may keep running after rank 0 succeeded before they are stopped."""
+    resync_seconds: float = 30.0
+    """How often every active job is reconciled even when nothing happened."""
+    api_workers: int = 16
+    """Threads (and connections) for requests to the API server."""
+    finalizer: str = "lepton.ai/finalizer"
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    raw_namespaces = env.get("LEPTON_NAMESPACES") or env.get("LEPTON_NAMESPACE") or ""
+    namespaces = tuple(n.strip() for n in raw_namespaces.split(",") if n.strip() and n.strip() != "*")
+    settings = Settings(
+        namespaces=namespaces,
+        kubeconfig=env.get("LEPTON_KUBECONFIG") or None,
+        metrics_host=env.get("LEPTON_METRICS_HOST", Settings.metrics_host),
+        metrics_port=int(_number(env, "LEPTON_METRICS_PORT", Settings.metrics_port)),
+        health_port=int(_number(env, "LEPTON_HEALTH_PORT", Settings.health_port)),
+        log_format=env.get("LEPTON_LOG_FORMAT", Settings.log_format),
+        log_level=env.get("LEPTON_LOG_LEVEL", Settings.log_level),
+        peering=env.get("LEPTON_PEERING") or None,
+        restart_backoff_seconds=_number(
+            env, "LEPTON_RESTART_BACKOFF_SECONDS", Settings.restart_backoff_seconds
+        ),
+        restart_backoff_cap_seconds=_number(
+            env, "LEPTON_RESTART_BACKOFF_CAP_SECONDS", Settings.restart_backoff_cap_seconds
+        ),
+        success_grace_seconds=_number(env, "LEPTON_SUCCESS_GRACE_SECONDS", Settings.success_grace_seconds),
+        resync_seconds=_number(env, "LEPTON_RESYNC_SECONDS", Settings.resync_seconds),
+        api_workers=int(_number(env, "LEPTON_API_WORKERS", Settings.api_workers)),
+    )
+    return validate(settings)
+
+
+def validate(settings: Settings) -> Settings:
+    if settings.log_format not in ("json", "text"):
+        raise SettingsError(f"log format must be json or text, not {settings.log_format!r}")
+    if settings.log_level not in ("debug", "info", "warning", "error"):
+        raise SettingsError(f"log level must be debug, info, warning or error, not {settings.log_level!r}")
+    if settings.api_workers < 1:
+        raise SettingsError("LEPTON_API_WORKERS must be at least 1")
+    if settings.resync_seconds <= 0:
+        raise SettingsError("LEPTON_RESYNC_SECONDS must be positive")
+    return settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        dest="namespaces",
+        metavar="NS",
+        help="watch this namespace (repeatable; default: LEPTON_NAMESPACES, else all)",
+    )
+    parser.add_argument("--all-namespaces", "-A", action="store_true", help="watch the whole cluster")
+    parser.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
+    )
+    parser.add_argument("--metrics-host", help="address of the Prometheus endpoint")
+    parser.add_argument("--metrics-port", type=int, help="port of the Prometheus endpoint (0: off)")
+    parser.add_argument("--health-port", type=int, help="port of the /healthz endpoint (0: off)")
+    parser.add_argument("--log-format", choices=["json", "text"])
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--peering", help="kopf peering name, for several operator replicas (default: standalone)"
+    )
+
+
+def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
+    settings = from_env(env)
+    changes: dict[str, object] = {}
+    if args.all_namespaces:
+        changes["namespaces"] = ()
+    elif args.namespaces:
+        changes["namespaces"] = tuple(args.namespaces)
+    for name in (
+        "kubeconfig",
+        "metrics_host",
+        "metrics_port",
+        "health_port",
+        "log_format",
+        "log_level",
+        "peering",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = value
+    return validate(replace(settings, **changes))  # type: ignore[arg-type]
+
+
+def parse(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser(prog="lepton operator", description="Run the Lepton operator.")
+    add_arguments(parser)
+    return from_args(parser.parse_args(list(argv)), env)
