@@ -99,14 +99,17 @@ def save_model(
             upload_to = resolve_output(os.environ).upload_to
             if directory is None and upload_to:
                 upload_s3(ctx.output_dir, upload_to)
-            result = dataclasses.replace(saved, uri=ctx.output_uri) if ctx.output_uri else saved
+            uri = ctx.output_uri if directory is None else None
+            result = dataclasses.replace(saved, uri=uri) if uri else saved
         except Exception as exc:  # sent to the other ranks, then raised everywhere
             result = exc
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        box: list[Any] = [result if not isinstance(result, BaseException) else RuntimeError(str(result))]
+        # Rank 0's metrics too: every pod then writes the same message.
+        sent = result if not isinstance(result, BaseException) else RuntimeError(str(result))
+        box: list[Any] = [(sent, merged)]
         dist.broadcast_object_list(box, src=0)
         if ctx.rank != 0:
-            result = box[0]
+            result, merged = box[0]
     if isinstance(result, BaseException):
         raise result
     if result is None:
