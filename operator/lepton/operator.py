@@ -86,7 +86,9 @@ def run(settings: Settings) -> None:
 
     configure_logging(settings)
     memo = build_memo(settings)
-    liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    liveness = (
+        f"http://{settings.metrics_host}:{settings.health_port}/healthz" if settings.health_port else None
+    )
     asyncio.run(
         kopf.operator(
             clusterwide=settings.clusterwide,

@@ -18,6 +18,7 @@ class Settings:
     """Namespaces to watch; empty watches the whole cluster."""
     kubeconfig: str | None = None
     metrics_host: str = "0.0.0.0"
+    """Address of the metrics and health endpoints."""
     metrics_port: int = 8080
     """Port of the Prometheus endpoint; 0 disables it."""
     health_port: int = 8081
@@ -56,6 +57,7 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
+    # Comma-separated names or globs ("team-*"); empty or "*" watches the whole cluster.
     raw_namespaces = env.get("LEPTON_NAMESPACES") or env.get("LEPTON_NAMESPACE") or ""
     namespaces = tuple(n.strip() for n in raw_namespaces.split(",") if n.strip() and n.strip() != "*")
     settings = Settings(

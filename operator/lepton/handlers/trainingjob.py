@@ -136,3 +136,9 @@ def node_lost(body: kopf.Body, memo: Memo, **kwargs: Any) -> None:
 
 def _key(body: kopf.Body) -> str:
     return f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+
+
+@kopf.on.probe(id="nodes")
+def nodes_seen(**kwargs: Any) -> int:
+    """Nodes in the index: /healthz shows it, and a positive count means the watches are live."""
+    return len(kwargs["tj_nodes"].get(None, ()))

@@ -1,0 +1,100 @@
+"""The operator process: restarts that converge, results recorded as ModelVersions, deletion, metrics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kubernetes import client
+from tjkit import Jobs, manifest
+
+from support.wait import wait_for
+
+pytestmark = pytest.mark.integration
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.fixture
+def jobs(kube, namespace, operator):
+    return Jobs(kube, namespace)
+
+
+def test_tj_operator_killed_during_admission_converges_without_duplicates(jobs, operator):
+    operator.kill()
+    jobs.create(manifest("crash", replicas=4, gpus=2))
+    operator.start()
+    # Kill it again as soon as it starts acting on the job: mid-admission or mid-creation.
+    wait_for(lambda: jobs.pods("crash") or jobs.phase("crash"), 30, "the operator to act on the job")
+    operator.kill()
+    before = {p.metadata.name: p.metadata.uid for p in jobs.pods("crash")}
+    operator.start()
+    wait_for(
+        lambda: jobs.phase("crash") == "Running",
+        60,
+        "Running after restarts",
+        seen=lambda: jobs.status("crash"),
+    )
+    pods = jobs.pods("crash")
+    assert [p.metadata.name for p in pods] == [f"crash-worker-{i}" for i in range(4)]
+    after = {p.metadata.name: p.metadata.uid for p in pods}
+    assert all(after[name] == uid for name, uid in before.items()), (
+        "pods that existed were kept, not replaced"
+    )
+    assert jobs.status("crash").get("restartCount", 0) == 0
+
+
+def test_tj_result_becomes_a_model_version_that_outlives_the_job(jobs, namespace, kube):
+    message = {
+        "metrics": {"loss": 0.125, "accuracy": 0.97},
+        "artifact": {"uri": "pvc://models/mnist/v1", "digest": DIGEST, "format": "torch-export"},
+    }
+    annotations = {
+        "sim.lepton.ai/exit-code": "0",
+        "sim.lepton.ai/exit-after": "1s",
+        "sim.lepton.ai/termination-message": json.dumps(message),
+    }
+    jobs.create(
+        manifest(
+            "mnist", replicas=2, gpus=1, annotations=annotations, output={"model": "mnist", "version": "v1"}
+        )
+    )
+    wait_for(lambda: jobs.phase("mnist") == "Succeeded", 60, "Succeeded", seen=lambda: jobs.status("mnist"))
+    status = jobs.status("mnist")
+    assert status["modelVersion"] == "mnist-v1"
+    assert status["metrics"] == {"loss": 0.125, "accuracy": 0.97}
+
+    custom = client.CustomObjectsApi(kube)
+    mv = custom.get_namespaced_custom_object("lepton.ai", "v1alpha1", namespace, "modelversions", "mnist-v1")
+    assert mv["spec"]["metrics"] == {"loss": 0.125, "accuracy": 0.97}
+    assert mv["spec"]["source"] == {
+        "uri": "pvc://models/mnist/v1",
+        "digest": DIGEST,
+        "format": "torch-export",
+    }
+    assert mv["spec"]["origin"]["trainingJob"]["name"] == "mnist"
+    assert not mv["metadata"].get("ownerReferences")
+    assert "ModelVersionCreated" in jobs.events("mnist")
+
+    jobs.delete("mnist")
+    wait_for(lambda: not jobs.exists("mnist"), 60, "job deleted")
+    wait_for(lambda: jobs.pods("mnist") == [], 60, "pods garbage-collected")
+    custom.get_namespaced_custom_object("lepton.ai", "v1alpha1", namespace, "modelversions", "mnist-v1")
+
+
+def test_tj_operator_metrics(jobs, operator):
+    jobs.create(manifest("metered", replicas=1, gpus=1))
+    wait_for(lambda: jobs.phase("metered") == "Running", 60, "Running")
+
+    def running_gauge() -> str | None:
+        text = operator.metrics()
+        return text if 'lepton_operator_trainingjobs{phase="Running"}' in text else None
+
+    text = wait_for(running_gauge, 30, "the Running gauge")
+    for name in (
+        "lepton_operator_admissions_total",
+        "lepton_operator_queue_length",
+        "lepton_operator_reconcile_duration_seconds_bucket",
+        'lepton_operator_api_requests_total{code="201",resource="pods",verb="post"}',
+    ):
+        assert name in text, name

@@ -1,0 +1,109 @@
+"""Helpers for the TrainingJob integration tests: manifests and reads through the real API."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kubernetes import client
+
+GROUP, VERSION, PLURAL = "lepton.ai", "v1alpha1", "trainingjobs"
+TOLERATION = {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
+
+
+def manifest(
+    name: str,
+    *,
+    replicas: int = 4,
+    gpus: int = 8,
+    annotations: dict[str, str] | None = None,
+    env: list[dict[str, str]] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "trainer", "image": "lepton/trainer:test"}
+    if gpus:
+        container["resources"] = {"limits": {"nvidia.com/gpu": gpus}}
+    if env:
+        container["env"] = env
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "TrainingJob",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "template": {
+                "metadata": {"annotations": dict(annotations or {})},
+                "spec": {"tolerations": [TOLERATION], "containers": [container]},
+            },
+            **spec,
+        },
+    }
+
+
+class Jobs:
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+        self.namespace = namespace
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(
+            self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, copy.deepcopy(body)
+            )
+        )
+
+    def get(self, name: str) -> dict[str, Any]:
+        return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name))
+
+    def patch_spec(self, name: str, spec: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            self.namespace,
+            PLURAL,
+            name,
+            {"spec": spec},
+            _content_type="application/merge-patch+json",
+        )
+
+    def delete(self, name: str) -> None:
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.get(name)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def status(self, name: str) -> dict[str, Any]:
+        return dict(self.get(name).get("status") or {})
+
+    def phase(self, name: str) -> str | None:
+        return self.status(name).get("phase")
+
+    def condition(self, name: str, type_: str) -> dict[str, Any] | None:
+        return next((c for c in self.status(name).get("conditions") or [] if c["type"] == type_), None)
+
+    def pods(self, name: str) -> list[client.V1Pod]:
+        pods = self.core.list_namespaced_pod(
+            self.namespace, label_selector=f"lepton.ai/job-name={name}"
+        ).items
+        return sorted(pods, key=lambda p: p.metadata.name)
+
+    def live_pods(self, name: str) -> list[client.V1Pod]:
+        return [p for p in self.pods(name) if p.metadata.deletion_timestamp is None]
+
+    def events(self, name: str) -> list[str]:
+        events = self.core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name}"
+        ).items
+        return [e.reason for e in events]
+
+
+def env_of(pod: client.V1Pod) -> dict[str, str]:
+    trainer = next(c for c in pod.spec.containers if c.name == "trainer")
+    return {e.name: e.value for e in trainer.env or []}

@@ -1,0 +1,184 @@
+"""Watched objects reduced to index values, admission over the indices, and status writing."""
+
+from __future__ import annotations
+
+import pytest
+
+from lepton.api import TrainingJob
+from lepton.handlers.jobstate import build_status, job_state, status_patch
+from lepton.handlers.observe import NodeInfo, bound_gpus, node_info, placement, pod_state
+from lepton.handlers.queue import JobSummary, Observed, decide
+from lepton.policies.admission import Placement, Toleration
+from lepton.policies.lifecycle import Admission, plan
+from lepton.policies.status import Phase, PodState
+from lepton.settings import SettingsError, from_env, parse
+
+
+def pod_body(phase="Running", node="gpu-0", index="0", *, exit_code=None, deleting=False, reason=None):
+    status = {"phase": phase, "conditions": [{"type": "Ready", "status": "True"}]}
+    if exit_code is not None:
+        status["containerStatuses"] = [
+            {
+                "name": "trainer",
+                "state": {
+                    "terminated": {
+                        "exitCode": exit_code,
+                        "message": "{}",
+                        "finishedAt": "2026-01-01T00:00:00Z",
+                    }
+                },
+            }
+        ]
+    if reason:
+        status["reason"] = reason
+    meta = {
+        "name": f"j-worker-{index}",
+        "namespace": "ns",
+        "labels": {
+            "lepton.ai/job-name": "j",
+            "lepton.ai/replica-index": index,
+            "lepton.ai/restart-attempt": "2",
+        },
+    }
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {
+        "metadata": meta,
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "trainer", "resources": {"limits": {"nvidia.com/gpu": "8"}}}],
+        },
+        "status": status,
+    }
+
+
+POD_CASES = [
+    ("running", pod_body(), {"phase": "Running", "ready": True, "exit_code": None, "attempt": 2, "gpus": 8}),
+    ("failed with code", pod_body("Failed", exit_code=137), {"phase": "Failed", "exit_code": 137}),
+    (
+        "evicted is pod loss",
+        pod_body("Failed", exit_code=137, reason="Evicted"),
+        {"exit_code": None, "reason": "Evicted"},
+    ),
+    ("deleting", pod_body(deleting=True), {"deleting": True}),
+    (
+        "rank 0 keeps its message",
+        pod_body("Succeeded", exit_code=0),
+        {"termination_message": "{}", "finished_at": 1767225600.0},
+    ),
+    ("other ranks drop it", pod_body("Succeeded", index="1", exit_code=0), {"termination_message": None}),
+]
+
+
+@pytest.mark.parametrize("case", POD_CASES, ids=[c[0] for c in POD_CASES])
+def test_pod_state(case):
+    _, body, expected = case
+    state = pod_state(body)
+    assert state is not None
+    assert {k: getattr(state, k) for k in expected} == expected
+
+
+def test_unlabelled_pod_is_not_a_worker_and_finished_pods_hold_no_gpus():
+    assert pod_state({"metadata": {"name": "x", "labels": {}}}) is None
+    assert bound_gpus(pod_body()) == ("gpu-0", 8)
+    assert bound_gpus(pod_body("Succeeded", exit_code=0)) is None
+    assert bound_gpus(pod_body(node=None)) is None
+
+
+def test_node_info_and_placement():
+    node = node_info(
+        {
+            "metadata": {"name": "n", "labels": {"a": "b"}},
+            "spec": {"taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}], "unschedulable": True},
+            "status": {
+                "allocatable": {"nvidia.com/gpu": "8"},
+                "conditions": [{"type": "Ready", "status": "False"}],
+            },
+        }
+    )
+    assert (node.allocatable_gpus, node.ready, node.unschedulable) == (8, False, True)
+    assert placement(
+        {"nodeSelector": {"a": "b"}, "tolerations": [{"key": "k", "operator": "Exists"}]}
+    ) == Placement.of(
+        {"a": "b"},
+        [Toleration("k", "Exists")],
+    )
+
+
+def summary(key, phase=None, created=0.0, replicas=2):
+    return JobSummary(key, key, created, replicas, 8, Placement(), None, phase, False, True)
+
+
+def test_queue_counts_unbound_pods_of_admitted_jobs():
+    nodes = [NodeInfo(f"gpu-{i}", 8, True) for i in range(3)]
+    observed = Observed(
+        jobs=[summary("ns/running", Phase.RUNNING), summary("ns/waiting", Phase.QUEUED, created=5)],
+        pods_by_job={"ns/running": [PodState("running-worker-0", 0, 0, "Running", node="gpu-0")]},
+        nodes=nodes,
+        gpus_by_node={"gpu-0": [8]},
+        priorities={},
+    )
+    decision = decide(observed, {})
+    # gpu-0 is used, one of the running job's pods is not bound yet and takes gpu-1: one node left.
+    assert decision.waiting == {"ns/waiting": "needs 2 pods x 8 GPUs; 1 fit now"}
+
+
+def job(status=None):
+    body = {
+        "metadata": {"name": "j", "namespace": "ns", "uid": "u", "generation": 3},
+        "spec": {
+            "replicas": 2,
+            "template": {
+                "spec": {"containers": [{"name": "trainer", "resources": {"limits": {"nvidia.com/gpu": 4}}}]}
+            },
+        },
+    }
+    if status:
+        body["status"] = status
+    return TrainingJob.model_validate(body)
+
+
+def test_status_round_trip_is_stable():
+    first = plan(job_state(job()), [], now=1000.0, admission=Admission(True))
+    status = build_status(job(), first, now=1000.0)
+    assert (status["phase"], status["gpus"], status["observedGeneration"]) == ("Admitted", 8, 3)
+    again = job(status)
+    second = plan(
+        job_state(again),
+        [PodState("j-worker-0", 0, 0, "Pending"), PodState("j-worker-1", 1, 0, "Pending")],
+        now=1001.0,
+    )
+    assert status_patch(status, build_status(again, second, now=1001.0)) == {
+        "replicas": {"active": 2, "ready": 0, "succeeded": 0, "failed": 0}
+    }
+
+
+def test_status_patch_deletes_dropped_fields():
+    assert status_patch({"a": 1, "b": 2}, {"a": 1, "b": None}) == {"b": None}
+    assert status_patch({"a": 1}, {"a": 1, "c": None}) is None
+
+
+SETTINGS_CASES = [
+    ({}, {"namespaces": (), "metrics_port": 8080, "log_format": "json"}),
+    ({"LEPTON_NAMESPACES": "a, b"}, {"namespaces": ("a", "b")}),
+    ({"LEPTON_NAMESPACE": "*"}, {"namespaces": ()}),
+    (
+        {"LEPTON_METRICS_PORT": "9999", "LEPTON_LOG_FORMAT": "text"},
+        {"metrics_port": 9999, "log_format": "text"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("env", "expected"), SETTINGS_CASES, ids=["defaults", "namespaces", "star", "ports"])
+def test_settings_from_env(env, expected):
+    settings = from_env(env)
+    assert {k: getattr(settings, k) for k in expected} == expected
+
+
+def test_flags_override_env_and_bad_values_are_refused():
+    settings = parse(["-n", "x", "--metrics-port", "1234"], env={"LEPTON_NAMESPACES": "y"})
+    assert (settings.namespaces, settings.metrics_port) == (("x",), 1234)
+    with pytest.raises(SettingsError, match="LEPTON_RESYNC_SECONDS"):
+        from_env({"LEPTON_RESYNC_SECONDS": "soon"})
+    with pytest.raises(SettingsError, match="log format"):
+        from_env({"LEPTON_LOG_FORMAT": "xml"})
