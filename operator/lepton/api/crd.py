@@ -258,7 +258,8 @@ def crd(kind: Kind) -> Schema:
     props = schema["properties"]
     props["apiVersion"] = {"type": "string", "description": _description(_API_VERSION_DOC)}
     props["kind"] = {"type": "string", "description": _description(_KIND_DOC)}
-    metadata: Schema = {"description": "Standard object metadata.", "type": "object"}
+    # The API server allows only type and name/generateName restrictions here (no description).
+    metadata: Schema = {"type": "object"}
     if kind.name_max_length is not None:
         # The name becomes a Service name and a pod hostname prefix: it must be a DNS-1035 label
         # short enough for the suffixes the operator appends.
