@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,6 +160,8 @@ def _numbers_from_json(item: RequestInput, dtype: np.dtype[Any], count: int) -> 
         raise _size_error(item, array.size, count)
     if count == 0:
         return np.zeros(0, dtype=dtype)
+    if dtype.kind in "iu" and array.dtype.kind in "fO":
+        return _big_integers(item, dtype, count)
     if array.dtype.kind not in _ACCEPTED_KINDS[dtype.kind]:
         raise InvalidInput(f"input {item.name!r}: data does not hold {item.datatype} values")
     if dtype.kind in "iu" and array.dtype != dtype:
@@ -166,6 +169,30 @@ def _numbers_from_json(item: RequestInput, dtype: np.dtype[Any], count: int) -> 
         if array.min() < info.min or array.max() > info.max:
             raise InvalidInput(f"input {item.name!r}: values out of range for {item.datatype}")
     return np.ascontiguousarray(array, dtype=dtype).reshape(-1)
+
+
+def _big_integers(item: RequestInput, dtype: np.dtype[Any], count: int) -> npt.NDArray[Any]:
+    # numpy turns integers beyond int64 (UINT64's upper half) into float64 or objects; look at
+    # the JSON values themselves to tell them from floats, which an integer input refuses.
+    flat = list(_flatten(item.data))
+    if len(flat) != count or not all(type(value) is int for value in flat):
+        raise InvalidInput(f"input {item.name!r}: data does not hold {item.datatype} values")
+    try:
+        return np.array(flat, dtype=dtype)
+    except OverflowError:
+        raise InvalidInput(f"input {item.name!r}: values out of range for {item.datatype}") from None
+
+
+def _flatten(data: Any) -> Iterator[Any]:
+    stack = [iter(data if isinstance(data, list) else [data])]
+    while stack:
+        for value in stack[-1]:
+            if isinstance(value, list):
+                stack.append(iter(value))
+                break
+            yield value
+        else:
+            stack.pop()
 
 
 def _bytes_from_json(item: RequestInput, count: int) -> npt.NDArray[Any]:

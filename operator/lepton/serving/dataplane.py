@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
@@ -19,10 +20,12 @@ import numpy.typing as npt
 import lepton
 from lepton.serving.batching import DynamicBatcher
 from lepton.serving.codec import DecodedRequest
-from lepton.serving.errors import InvalidInput, ModelNotFound, ServerNotReady
+from lepton.serving.errors import InferenceFailed, InvalidInput, ModelNotFound, ServerNotReady
 from lepton.serving.metrics import ServingMetrics
 from lepton.serving.model import ModelRunner, TensorSpec
 from lepton.serving.protocol import ModelMetadata, ServerMetadata, TensorMetadata
+
+log = logging.getLogger(__name__)
 
 Outputs = list[tuple[str, npt.NDArray[Any]]]
 
@@ -125,7 +128,11 @@ class ServedModel:
         runner = await self.wait_ready()
         array = _validate(decoded, runner.input, runner.output)
         assert self.batcher is not None
-        result = await self.batcher.submit(array)
+        try:
+            result = await self.batcher.submit(array)
+        except Exception as exc:
+            log.warning("model %s failed on a request: %s: %s", self.name, type(exc).__name__, exc)
+            raise InferenceFailed(f"inference failed: {type(exc).__name__}: {exc}") from exc
         return [(runner.output.name, result)]
 
 

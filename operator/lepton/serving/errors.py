@@ -1,7 +1,8 @@
 """The model server's errors and the one table that maps them to HTTP status codes.
 
 The data plane raises these; the REST layer turns any of them into ``{"error": "<message>"}`` with
-the status from :func:`http_status`. Anything else that escapes a handler is a server bug (500).
+the status from :func:`http_status`. Anything else that escapes a handler is a server bug: also a
+JSON 500, logged with its traceback.
 """
 
 from __future__ import annotations
@@ -27,11 +28,16 @@ class ServerNotReady(ServingError):
     """The model is still loading past the wait bound, failed to load, or the server is draining."""
 
 
+class InferenceFailed(ServingError):
+    """The model raised on an input that passed validation: a model or server fault."""
+
+
 _STATUS: tuple[tuple[type[ServingError], int], ...] = (
     (InvalidInput, 400),
     (ModelNotFound, 404),
     (PayloadTooLarge, 413),
     (ServerNotReady, 503),
+    (InferenceFailed, 500),
 )
 
 
