@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from lepton.handlers.queue import Queue
-from lepton.kube.client import Kube
+from lepton.kube.client import Kube, credentials_of
 from lepton.kube.resources import Discovery
 from lepton.metrics import Metrics
 from lepton.settings import Settings
@@ -66,6 +66,11 @@ async def configure(settings: kopf.OperatorSettings, memo: Memo, **_: Any) -> No
         "lepton operator started",
         extra={"namespaces": list(ours.namespaces) or "all", "metrics_port": ours.metrics_port},
     )
+
+
+@kopf.on.login()
+def login(memo: Memo, **_: Any) -> kopf.ConnectionInfo:
+    return kopf.ConnectionInfo(**credentials_of(memo.kube))
 
 
 @kopf.on.cleanup()

@@ -88,7 +88,7 @@ def build_status(
     restarted = plan.restart_count > (previous.restart_count if previous else 0)
     status: dict[str, Any] = {
         "phase": plan.phase.value,
-        "conditions": [c.model_dump(by_alias=True, exclude_none=True) for c in conditions],
+        "conditions": [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in conditions],
         "replicas": {
             "active": plan.counts.active,
             "ready": plan.counts.ready,

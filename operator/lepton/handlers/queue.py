@@ -82,6 +82,10 @@ class Queue:
         for key in keys:
             self.kick(key)
 
+    def hold(self, key: str, uid: str) -> None:
+        """Remember that ``key`` holds its admission, whatever the index says yet."""
+        self._admitted[key] = uid
+
     def release(self, key: str) -> None:
         self._admitted.pop(key, None)
 

@@ -131,7 +131,7 @@ async def _reconcile(body: Mapping[str, Any], key: str, memo: Memo, indices: Ind
         if written is not None:
             memo.queue.last_written[key] = written
     await _report(job, state, plan, memo)
-    _account(key, state, plan, memo, indices)
+    _account(job, state, plan, memo, indices)
     if plan.delete_job:
         await resources.delete(memo.kube, _ref(job))
     return plan.requeue_after
@@ -230,7 +230,10 @@ async def _report(job: TrainingJob, state: lifecycle.JobState, plan: lifecycle.P
     )
 
 
-def _account(key: str, state: lifecycle.JobState, plan: lifecycle.Plan, memo: Memo, indices: Indices) -> None:
+def _account(
+    job: TrainingJob, state: lifecycle.JobState, plan: lifecycle.Plan, memo: Memo, indices: Indices
+) -> None:
+    key, uid = f"{job.namespace}/{job.name}", job.metadata.uid or ""
     metrics, queue = memo.metrics, memo.queue
     metrics.job_phase(key, plan.phase.value)
     if plan.phase is Phase.ADMITTED and state.phase is not Phase.ADMITTED:
@@ -240,6 +243,8 @@ def _account(key: str, state: lifecycle.JobState, plan: lifecycle.Plan, memo: Me
     releasing = not plan.phase.holds_admission
     if releasing:
         queue.release(key)
+    else:
+        queue.hold(key, uid)
     freed = (state.phase is not None and state.phase.holds_admission and releasing) or bool(
         plan.delete or plan.force_delete
     )

@@ -5,7 +5,6 @@ handlers (create, update, resume, a per-job resync daemon, pod and node events) 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -23,31 +22,33 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lepton.trainingjob")
 
+DEBOUNCE_SECONDS = 0.2
+
 
 @kopf.index("pods", labels={JOB_LABEL: kopf.PRESENT})
-def tj_pods(body: kopf.Body, **_: Any) -> dict[str, Any]:
+async def tj_pods(body: kopf.Body, **_: Any) -> dict[str, Any]:
     key, state = pod_job_key(body), pod_state(body)
     return {key: state} if key and state else {}
 
 
 @kopf.index("pods")
-def tj_gpu_pods(body: kopf.Body, **_: Any) -> dict[str, int]:
+async def tj_gpu_pods(body: kopf.Body, **_: Any) -> dict[str, int]:
     bound = bound_gpus(body)
     return {bound[0]: bound[1]} if bound else {}
 
 
 @kopf.index("nodes")
-def tj_nodes(body: kopf.Body, **_: Any) -> dict[None, Any]:
+async def tj_nodes(body: kopf.Body, **_: Any) -> dict[None, Any]:
     return {None: node_info(body)}
 
 
 @kopf.index("scheduling.k8s.io", "v1", "priorityclasses")
-def tj_priorities(body: kopf.Body, **_: Any) -> dict[str, int]:
+async def tj_priorities(body: kopf.Body, **_: Any) -> dict[str, int]:
     return {str(body["metadata"]["name"]): int(body.get("value") or 0)}
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
+async def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
     try:
         job = TrainingJob.model_validate(dict(body))
     except ValueError:
@@ -84,7 +85,8 @@ def _indices(kwargs: dict[str, Any]) -> Indices:
 @kopf.on.update(GROUP, VERSION, PLURAL, id="update")
 async def on_change(body: kopf.Body, memo: Memo, **kwargs: Any) -> None:
     await reconcile(body, memo, _indices(kwargs))
-    memo.queue.kick(_key(body))  # the daemon re-arms its timer from the new requeue time
+    if _key(body) in memo.queue.requeue_at:
+        memo.queue.kick(_key(body))  # the daemon re-arms its timer from the new requeue time
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, id="resync", cancellation_timeout=5.0)
@@ -99,8 +101,13 @@ async def resync(body: kopf.Body, memo: Memo, stopped: kopf.DaemonStopped, **kwa
             due = memo.queue.requeue_at.get(key)
             if due is not None:
                 timeout = max(0.0, min(timeout, due - memo.clock()))
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(wake.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+            else:
+                # Pod events come in bursts (created, bound, running): one reconcile for the burst.
+                await asyncio.sleep(DEBOUNCE_SECONDS)
             wake.clear()
             if stopped:
                 break
@@ -115,7 +122,7 @@ async def resync(body: kopf.Body, memo: Memo, stopped: kopf.DaemonStopped, **kwa
 
 
 @kopf.on.event("pods", labels={JOB_LABEL: kopf.PRESENT})
-def pod_changed(body: kopf.Body, memo: Memo, **_: Any) -> None:
+async def pod_changed(body: kopf.Body, memo: Memo, **_: Any) -> None:
     key = pod_job_key(body)
     if key:
         memo.queue.kick(key)
@@ -126,7 +133,7 @@ def _not_ready(body: kopf.Body, **_: Any) -> bool:
 
 
 @kopf.on.event("nodes", when=_not_ready)
-def node_lost(body: kopf.Body, memo: Memo, **kwargs: Any) -> None:
+async def node_lost(body: kopf.Body, memo: Memo, **kwargs: Any) -> None:
     name = body["metadata"]["name"]
     tj_pods: kopf.Index[str, Any] = kwargs["tj_pods"]
     for key in list(tj_pods):

@@ -122,3 +122,23 @@ def _resource_of(path: str) -> str:
             return "namespaces"
         return rest[0] + ("/" + rest[2] if len(rest) > 2 else "")
     return parts[-1] if parts else ""
+
+
+def credentials_of(kube: Kube) -> dict[str, Any]:
+    """The connection settings of ``kube`` as keyword arguments for kopf.ConnectionInfo, so kopf's
+    own watches use exactly the credentials the operator was configured with."""
+    cfg = kube.api.configuration
+    header = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix("authorization")
+    parts = header.split(" ", 1) if header else []
+    scheme, token = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0] if parts else None)
+    return {
+        "server": cfg.host,
+        "ca_path": cfg.ssl_ca_cert,
+        "insecure": not cfg.verify_ssl,
+        "username": cfg.username or None,
+        "password": cfg.password or None,
+        "scheme": scheme,
+        "token": token,
+        "certificate_path": cfg.cert_file,
+        "private_key_path": cfg.key_file,
+    }

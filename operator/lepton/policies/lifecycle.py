@@ -80,6 +80,8 @@ def needs_admission(job: JobState, pods: Sequence[PodState], now: float, timing:
         return False
     if any(p.deleting for p in pods):
         return False
+    if any(p.attempt == job.restart_count and p.active for p in pods):
+        return False  # workers exist: admitted before the status could say so (operator restart)
     if job.phase is Phase.RESTARTING:
         return not pods and now >= _restart_at(job, timing)
     return True
@@ -226,6 +228,8 @@ def _restarting(ctx: _Ctx) -> Plan:
 
 def _admit(ctx: _Ctx) -> Plan:
     job, admission = ctx.job, ctx.admission
+    if admission is None and any(p.active for p in ctx.current):
+        admission = Admission(True, "workers of an earlier admission exist")
     if admission is None or not admission.admitted:
         message = admission.message if admission is not None else "waiting for admission"
         return _with(ctx.base, phase=Phase.QUEUED, reason="WaitingForGPUs", message=message, delete=ctx.stale)

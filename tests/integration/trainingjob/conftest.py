@@ -19,10 +19,8 @@ from support.ports import free_port
 from support.wait import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
-CRDS = REPO / "crds"
-# Test namespaces are named after the test (see tests/integration/conftest.py): every test here is
-# called test_tj_*, so this operator only ever touches this suite's namespaces.
-NAMESPACES = "t-test-tj-*"
+# LEPTON_TEST_CRDS points the suite at other CRD files (say, a candidate generator output).
+CRDS = Path(os.environ.get("LEPTON_TEST_CRDS") or REPO / "crds")
 
 
 class Operator:
@@ -37,7 +35,9 @@ class Operator:
         env = {
             **os.environ,
             "LEPTON_KUBECONFIG": self.kubeconfig,
-            "LEPTON_NAMESPACES": NAMESPACES,
+            # Cluster-wide, as deployed: kopf starts the watches of cluster-scoped kinds (nodes,
+            # PriorityClasses) only while some watched namespace exists, and tests make theirs later.
+            "LEPTON_NAMESPACES": "",
             "LEPTON_METRICS_HOST": "127.0.0.1",
             "LEPTON_METRICS_PORT": str(self.metrics_port),
             "LEPTON_HEALTH_PORT": str(self.health_port),
@@ -100,5 +100,7 @@ def crds(kubectl: Any) -> None:
 def operator(kubeconfig: str, crds: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     op = Operator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
     op.start()
-    yield op
-    op.stop()
+    try:
+        yield op
+    finally:
+        op.stop()

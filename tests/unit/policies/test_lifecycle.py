@@ -320,6 +320,7 @@ def test_deadline_counts_from_admission():
             True,
         ),
         ("old pods still terminating", replace(JOB, phase=Phase.QUEUED), [pod(0, deleting=True)], False),
+        ("workers exist without status", JobState(replicas=2), [pod(0)], False),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )

@@ -1,0 +1,358 @@
+"""TrainingJob controller figures on a cluster of its own (other state dir and ports, audit log on).
+
+Throughput: N fake 8-GPU nodes, J jobs of 4 x 8 GPUs applied at once: apply -> all pods bound (per
+job p50/p99 and total), pods bound per second, API requests per job (from the audit log, by user
+agent), the operator's peak RSS.
+Queueing: jobs needing twice a node pool's GPUs, each finishing after a set time (simulation hooks):
+the share of the pool's GPU-time held by complete gangs (the only ones that make progress), with
+Lepton's gang admission, and with the same pods created directly in random order (no admission).
+
+    python bench/bench_trainingjob.py [--nodes 1000] [--jobs 200] [--pool 32] [--job-seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+E2E = REPO / "e2e"
+sys.path.insert(0, str(E2E))
+sys.path.insert(0, str(REPO / "operator"))
+
+from kubernetes import client, config, watch  # noqa: E402
+
+from localcluster import cluster  # noqa: E402
+from localcluster.config import Config, Ports  # noqa: E402
+
+GROUP, VERSION = "lepton.ai", "v1alpha1"
+POOL_LABEL = "bench.lepton.ai/pool"
+
+
+def bench_env(nodes: int) -> dict[str, str]:
+    env = {
+        "LEPTON_CLUSTER_DIR": "/tmp/lepton-bench-trainingjob",
+        "GPU_NODES": str(nodes),
+        "CPU_NODES": "0",
+        "PROMETHEUS": "0",
+        "LEPTON_AUDIT": "1",
+    }
+    for name in Ports.__dataclass_fields__:
+        env[f"LEPTON_PORT_{name.upper()}"] = str(getattr(Ports(), name) + 2000)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Operator:
+    def __init__(self, kubeconfig: Path, log: Path) -> None:
+        self.health = free_port()
+        env = {
+            **os.environ,
+            "LEPTON_KUBECONFIG": str(kubeconfig),
+            "LEPTON_METRICS_HOST": "127.0.0.1",
+            "LEPTON_METRICS_PORT": str(free_port()),
+            "LEPTON_HEALTH_PORT": str(self.health),
+            "LEPTON_LOG_FORMAT": "text",
+            "LEPTON_LOG_LEVEL": "warning",
+        }
+        with log.open("ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "lepton"], env=env, stdout=out, stderr=out)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"operator exited; see {log}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.health}/healthz", timeout=2) as rsp:
+                    if json.loads(rsp.read()).get("nodes", 0) > 0:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise SystemExit("operator not ready after 120s")
+
+    def peak_rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def job_body(
+    name: str, *, replicas: int, gpus: int, annotations: dict[str, str], selector: dict[str, str]
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+        "containers": [
+            {
+                "name": "trainer",
+                "image": "lepton/trainer:bench",
+                "resources": {"limits": {"nvidia.com/gpu": gpus}},
+            }
+        ],
+    }
+    if selector:
+        spec["nodeSelector"] = selector
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "TrainingJob",
+        "metadata": {"name": name},
+        "spec": {"replicas": replicas, "template": {"metadata": {"annotations": annotations}, "spec": spec}},
+    }
+
+
+def make_namespace(api: client.ApiClient, name: str) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    deadline = time.monotonic() + 60
+    while not core.list_namespaced_service_account(name, field_selector="metadata.name=default").items:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no default ServiceAccount in {name}")
+        time.sleep(0.2)
+
+
+def audit_count(path: Path, since: float, until: float) -> collections.Counter[str]:
+    """Requests by (user agent family, verb, resource) between two times, from the audit log."""
+    counts: collections.Counter[str] = collections.Counter()
+    if not path.exists():
+        return counts
+    with path.open() as lines:
+        for line in lines:
+            event = json.loads(line)
+            agent = event.get("userAgent", "")
+            family = (
+                "lepton"
+                if agent.startswith("lepton-operator")
+                else "kopf"
+                if agent.startswith("kopf")
+                else None
+            )
+            if family is None:
+                continue
+            stamp = (
+                time.mktime(time.strptime(event["requestReceivedTimestamp"][:19], "%Y-%m-%dT%H:%M:%S"))
+                - time.timezone
+            )
+            if not since - 1 <= stamp <= until + 1:
+                continue
+            ref = event.get("objectRef", {})
+            resource = ref.get("resource", "") + ("/" + ref["subresource"] if ref.get("subresource") else "")
+            counts[f"{family} {event['verb']} {resource}"] += 1
+    return counts
+
+
+def throughput(api: client.ApiClient, cfg: Config, jobs: int) -> dict[str, Any]:
+    namespace = "bench-throughput"
+    make_namespace(api, namespace)
+    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    bound: dict[str, float] = {}
+    done = threading.Event()
+    expected = jobs * 4
+
+    def watch_binds() -> None:
+        for event in watch.Watch().stream(core.list_namespaced_pod, namespace, timeout_seconds=900):
+            pod = event["object"]
+            if pod.spec.node_name and pod.metadata.name not in bound:
+                bound[pod.metadata.name] = time.time()
+                if len(bound) >= expected:
+                    done.set()
+                    return
+
+    watcher = threading.Thread(target=watch_binds, daemon=True)
+    watcher.start()
+    time.sleep(1)  # the watch must be open before the first job; nothing else waits on it
+    applied: dict[str, float] = {}
+    began = time.time()
+
+    def apply(i: int) -> None:
+        name = f"tput-{i:04d}"
+        applied[name] = time.time()
+        custom.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            namespace,
+            "trainingjobs",
+            job_body(name, replicas=4, gpus=8, annotations={}, selector={}),
+        )
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(apply, range(jobs)))
+    if not done.wait(timeout=900):
+        raise SystemExit(f"only {len(bound)} of {expected} pods bound after 900s")
+    ended = time.time()
+    per_job = []
+    for name, at in applied.items():
+        per_job.append(max(bound[f"{name}-worker-{i}"] for i in range(4)) - at)
+    per_job.sort()
+    time.sleep(3)  # let the audit log flush its last lines
+    requests = audit_count(cfg.state_dir / "audit.log", began, ended)
+    total_requests = sum(requests.values())
+    return {
+        "jobs": jobs,
+        "pods": expected,
+        "total_s": round(ended - began, 2),
+        "per_job_p50_s": round(statistics.median(per_job), 2),
+        "per_job_p99_s": round(per_job[min(len(per_job) - 1, int(len(per_job) * 0.99))], 2),
+        "pods_bound_per_s": round(expected / (ended - began), 1),
+        "api_requests_per_job": round(total_requests / jobs, 2),
+        "api_requests": dict(requests.most_common()),
+    }
+
+
+def sample_gangs(core: client.CoreV1Api, namespace: str, gpus: int, replicas: int) -> tuple[int, int, int]:
+    """(GPUs held by bound pods, GPUs of complete running gangs, finished jobs) right now."""
+    pods = core.list_namespaced_pod(namespace).items
+    running: collections.Counter[str] = collections.Counter()
+    succeeded: collections.Counter[str] = collections.Counter()
+    held = 0
+    for pod in pods:
+        job = pod.metadata.name.rsplit("-worker-", 1)[0]
+        if pod.status.phase == "Succeeded":
+            succeeded[job] += 1
+        elif pod.spec.node_name and pod.metadata.deletion_timestamp is None:
+            held += gpus
+            running[job] += pod.status.phase == "Running"
+    useful = sum(gpus * replicas for n in running.values() if n == replicas)
+    return held, useful, sum(1 for n in succeeded.values() if n == replicas)
+
+
+def queueing(
+    api: client.ApiClient, *, mode: str, pool_nodes: int, seconds: float, window: float
+) -> dict[str, Any]:
+    namespace = f"bench-queue-{mode}"
+    make_namespace(api, namespace)
+    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    capacity = pool_nodes * 8
+    jobs = 2 * capacity // 32
+    annotations = {"sim.lepton.ai/exit-code": "0", "sim.lepton.ai/exit-after": f"{seconds:g}s"}
+    selector = {POOL_LABEL: "queue"}
+    began = time.time()
+    if mode == "gang":
+        for i in range(jobs):
+            body = job_body(f"q-{i:03d}", replicas=4, gpus=8, annotations=annotations, selector=selector)
+            custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "trainingjobs", body)
+    else:
+        # Without admission, workers that started wait in the rendezvous for peers that may never be
+        # scheduled: no exit hook, and pods created in random order as concurrent controllers would.
+        order = [(i, r) for i in range(jobs) for r in range(4)]
+        random.Random(7).shuffle(order)
+        for i, r in order:
+            template = job_body(f"q-{i:03d}", replicas=4, gpus=8, annotations={}, selector=selector)["spec"][
+                "template"
+            ]
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"q-{i:03d}-worker-{r}"},
+                "spec": {**template["spec"], "restartPolicy": "Never"},
+            }
+            core.create_namespaced_pod(namespace, pod)
+    held_integral = useful_integral = 0.0
+    finished = 0
+    last = time.time()
+    while time.time() - began < window and finished < jobs:
+        held, useful, finished = sample_gangs(core, namespace, 8, 4)
+        now = time.time()
+        held_integral += held * (now - last)
+        useful_integral += useful * (now - last)
+        last = now
+        time.sleep(0.5)
+    elapsed = last - began
+    return {
+        "mode": mode,
+        "jobs": jobs,
+        "pool_gpus": capacity,
+        "elapsed_s": round(elapsed, 1),
+        "jobs_finished": finished,
+        "useful_gpu_share": round(useful_integral / (capacity * elapsed), 3),
+        "held_gpu_share": round(held_integral / (capacity * elapsed), 3),
+    }
+
+
+def drain(api: client.ApiClient, namespace: str) -> None:
+    """Delete a namespace and wait until its pods are gone, so they hold no GPUs any more."""
+    core = client.CoreV1Api(api)
+    core.delete_namespace(namespace)
+    deadline = time.monotonic() + 300
+    while core.list_namespaced_pod(namespace, limit=1).items:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"pods of {namespace} still there after 300s")
+        time.sleep(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--pool", type=int, default=32, help="nodes of the queueing pool")
+    parser.add_argument("--job-seconds", type=float, default=10.0)
+    parser.add_argument("--keep", action="store_true", help="leave the benchmark cluster running")
+    args = parser.parse_args()
+    os.environ.update(bench_env(args.nodes))
+    cfg = Config.from_env()
+    cluster.up(cfg)
+    operator = None
+    try:
+        bin_dir = cluster.tools_dir()
+        kubectl = [str(bin_dir / "kubectl"), "--kubeconfig", str(cfg.kubeconfig)]
+        subprocess.run(
+            [*kubectl, "apply", "--server-side", "-f", str(REPO / "crds")], check=True, capture_output=True
+        )
+        subprocess.run(
+            [*kubectl, "wait", "--for=condition=Established", "-f", str(REPO / "crds")],
+            check=True,
+            capture_output=True,
+        )
+        pool = [f"lepton-gpu-{i}" for i in range(args.nodes - args.pool, args.nodes)]
+        subprocess.run(
+            [*kubectl, "label", "node", *pool, f"{POOL_LABEL}=queue", "--overwrite"],
+            check=True,
+            capture_output=True,
+        )
+        operator = Operator(cfg.kubeconfig, cfg.state_dir / "operator.log")
+        api = config.new_client_from_config(config_file=str(cfg.kubeconfig))
+        api.configuration.connection_pool_maxsize = 32
+        results: dict[str, Any] = {"throughput": throughput(api, cfg, args.jobs)}
+        results["operator_peak_rss_mib"] = round(operator.peak_rss_mib(), 1)
+        drain(api, "bench-throughput")
+        window = args.job_seconds * 6
+        results["queue_gang"] = queueing(
+            api, mode="gang", pool_nodes=args.pool, seconds=args.job_seconds, window=window
+        )
+        results["queue_plain"] = queueing(
+            api, mode="plain", pool_nodes=args.pool, seconds=args.job_seconds, window=window
+        )
+        print(json.dumps(results, indent=2))
+    finally:
+        if operator is not None:
+            operator.stop()
+        if not args.keep:
+            cluster.down(cfg, quiet=True)
+
+
+if __name__ == "__main__":
+    main()
