@@ -57,6 +57,11 @@ def prepare_environment(settings: LaunchSettings) -> None:
     from lepton.runtime.context import default_backend  # noqa: PLC0415 - imports torch
 
     os.environ.setdefault(env.DIST_BACKEND, default_backend())
+    if settings.rdzv_backend != "static":
+        # torch's c10d rendezvous, when sharing its TCPStore with the workers, publishes the workers'
+        # master address only in the first round an agent is rank 0 of; an agent joining a later
+        # round (a replacement pod) then waits for it forever. Not sharing republishes it each round.
+        os.environ.setdefault("TORCH_DISABLE_SHARE_RDZV_TCP_STORE", "1")
     if settings.nproc_per_node > 1:
         # torchrun's default: N processes with all cores each would oversubscribe the pod.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
