@@ -24,7 +24,12 @@ from localcluster.config import Config, Ports  # noqa: E402
 
 
 def bench_env() -> dict[str, str]:
-    env = {"LEPTON_CLUSTER_DIR": "/tmp/lepton-bench-cluster", "GPU_NODES": "4", "CPU_NODES": "2", "PROMETHEUS": "0"}
+    env = {
+        "LEPTON_CLUSTER_DIR": "/tmp/lepton-bench-cluster",
+        "GPU_NODES": "4",
+        "CPU_NODES": "2",
+        "PROMETHEUS": "0",
+    }
     for name in Ports.__dataclass_fields__:
         env[f"LEPTON_PORT_{name.upper()}"] = str(getattr(Ports(), name) + 1000)
     return env
@@ -52,9 +57,14 @@ def main() -> None:
         began = time.monotonic()
         cluster.ensure_nodes(cfg, bin_dir, args.nodes, 8, 0, timeout=900)
         nodes_s = time.monotonic() - began
-        listing = json.loads(subprocess.run(
-            [str(bin_dir / "kubectl"), "--kubeconfig", str(cfg.kubeconfig), "get", "nodes", "-o", "json"],
-            capture_output=True, text=True, check=True).stdout)
+        listing = json.loads(
+            subprocess.run(
+                [str(bin_dir / "kubectl"), "--kubeconfig", str(cfg.kubeconfig), "get", "nodes", "-o", "json"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         gpus = sum(int(n["status"]["allocatable"].get("nvidia.com/gpu", "0")) for n in listing["items"])
     finally:
         cluster.down(cfg, quiet=True)
@@ -62,9 +72,14 @@ def main() -> None:
     print()
     print("| figure | value |")
     print("|---|---|")
-    print(f"| cluster start, warm cache (median of {len(starts)}) | {statistics.median(starts):.1f} s "
-          f"(min {min(starts):.1f}, max {max(starts):.1f}) |")
-    print(f"| {args.nodes} fake GPU nodes created and Ready | {nodes_s:.1f} s ({args.nodes / nodes_s:.0f} nodes/s) |")
+    print(
+        f"| cluster start, warm cache (median of {len(starts)}) | {statistics.median(starts):.1f} s "
+        f"(min {min(starts):.1f}, max {max(starts):.1f}) |"
+    )
+    print(
+        f"| {args.nodes} fake GPU nodes created and Ready | {nodes_s:.1f} s "
+        f"({args.nodes / nodes_s:.0f} nodes/s) |"
+    )
     print(f"| GPUs allocatable afterwards | {gpus} |")
 
 

@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
     elif command == "kubeconfig":
         print(cfg.kubeconfig)
     elif command == "nodes" and 2 <= len(argv) <= 4:
-        counts = [int(a) for a in argv[1:]] + [cfg.gpus_per_node, cfg.cpu_nodes][len(argv) - 2:]
+        counts = [int(a) for a in argv[1:]] + [cfg.gpus_per_node, cfg.cpu_nodes][len(argv) - 2 :]
         cluster.ensure_nodes(cfg, cluster.tools_dir(), counts[0], counts[1], counts[2], timeout=600)
     else:
         print(__doc__, file=sys.stderr)

@@ -36,13 +36,18 @@ def running(cfg: Config) -> dict[str, bool]:
 
 
 def apiserver_probe(cfg: Config, path: str = "/readyz") -> Probe:
-    return Probe(cfg.server + path, ca=cfg.pki / "ca.crt", cert=(cfg.pki / "admin.crt", cfg.pki / "admin.key"))
+    return Probe(
+        cfg.server + path, ca=cfg.pki / "ca.crt", cert=(cfg.pki / "admin.crt", cfg.pki / "admin.key")
+    )
 
 
 def kubectl(cfg: Config, bin_dir: Path, *args: str, stdin: str | None = None) -> str:
     out = subprocess.run(
         [str(bin_dir / "kubectl"), "--kubeconfig", str(cfg.kubeconfig), *args],
-        input=stdin, capture_output=True, text=True, check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         raise ClusterError(f"kubectl {' '.join(args)} failed: {out.stderr.strip()}")
@@ -63,9 +68,12 @@ def up(cfg: Config) -> None:
 
     bin_dir = tools_dir()
     wanted = {
-        "etcd client": cfg.ports.etcd_client, "etcd peer": cfg.ports.etcd_peer,
-        "kube-apiserver": cfg.ports.apiserver, "kube-controller-manager": cfg.ports.controller_manager,
-        "kube-scheduler": cfg.ports.scheduler, "kwok": cfg.ports.kwok,
+        "etcd client": cfg.ports.etcd_client,
+        "etcd peer": cfg.ports.etcd_peer,
+        "kube-apiserver": cfg.ports.apiserver,
+        "kube-controller-manager": cfg.ports.controller_manager,
+        "kube-scheduler": cfg.ports.scheduler,
+        "kwok": cfg.ports.kwok,
     }
     if cfg.prometheus:
         wanted["prometheus"] = cfg.ports.prometheus
@@ -81,19 +89,31 @@ def up(cfg: Config) -> None:
         (cfg.state_dir / name).chmod(0o600)
 
     timings: dict[str, float] = {}
-    _start(cfg, "etcd", _etcd_argv(cfg, bin_dir), Probe(f"http://127.0.0.1:{cfg.ports.etcd_client}/health"),
-           timings)
+    _start(
+        cfg,
+        "etcd",
+        _etcd_argv(cfg, bin_dir),
+        Probe(f"http://127.0.0.1:{cfg.ports.etcd_client}/health"),
+        timings,
+    )
     _start(cfg, "kube-apiserver", _apiserver_argv(cfg, bin_dir), apiserver_probe(cfg), timings, timeout=90)
     started = {
         "kube-controller-manager": (
-            _controller_manager_argv(cfg, bin_dir), Probe(f"https://127.0.0.1:{cfg.ports.controller_manager}/healthz")),
-        "kube-scheduler": (_scheduler_argv(cfg, bin_dir), Probe(f"https://127.0.0.1:{cfg.ports.scheduler}/healthz")),
+            _controller_manager_argv(cfg, bin_dir),
+            Probe(f"https://127.0.0.1:{cfg.ports.controller_manager}/healthz"),
+        ),
+        "kube-scheduler": (
+            _scheduler_argv(cfg, bin_dir),
+            Probe(f"https://127.0.0.1:{cfg.ports.scheduler}/healthz"),
+        ),
         "kwok": (_kwok_argv(cfg, bin_dir), Probe(f"http://127.0.0.1:{cfg.ports.kwok}/healthz")),
     }
     pids = {name: procs.start(cfg.run, cfg.logs, name, argv) for name, (argv, _) in started.items()}
     for name, (_, probe) in started.items():
         timings[name] = procs.wait_ready(name, probe, pids[name], cfg.logs, timeout=60)
 
+    # Pods are refused until the ServiceAccount controller made `default`: ready means usable.
+    _wait_default_service_account(cfg, bin_dir)
     nodes_began = time.monotonic()
     ensure_nodes(cfg, bin_dir, cfg.gpu_nodes, cfg.gpus_per_node, cfg.cpu_nodes)
     timings["nodes"] = time.monotonic() - nodes_began
@@ -107,8 +127,9 @@ def up(cfg: Config) -> None:
         print(f"prometheus: {cfg.prometheus_url} (file_sd targets in {cfg.prometheus_targets})")
 
 
-def _start(cfg: Config, name: str, argv: list[str], probe: Probe, timings: dict[str, float],
-           timeout: float = 60) -> None:
+def _start(
+    cfg: Config, name: str, argv: list[str], probe: Probe, timings: dict[str, float], timeout: float = 60
+) -> None:
     pid = procs.start(cfg.run, cfg.logs, name, argv)
     timings[name] = procs.wait_ready(name, probe, pid, cfg.logs, timeout)
 
@@ -120,15 +141,22 @@ def _start_prometheus(cfg: Config) -> None:
     procs.wait_ready("prometheus", Probe(cfg.prometheus_url + "/-/ready"), pid, cfg.logs, timeout=60)
 
 
-def ensure_nodes(cfg: Config, bin_dir: Path, gpu_nodes: int, gpus_per_node: int, cpu_nodes: int,
-                 timeout: float = 120) -> None:
+def ensure_nodes(
+    cfg: Config, bin_dir: Path, gpu_nodes: int, gpus_per_node: int, cpu_nodes: int, timeout: float = 120
+) -> None:
     """Create the fake nodes that do not exist yet and wait until all of them are Ready."""
     wanted = node_list(gpu_nodes, gpus_per_node, cpu_nodes)
     existing = set(kubectl(cfg, bin_dir, "get", "nodes", "-o", "name").split())
     missing = [n for n in wanted if f"node/{n['metadata']['name']}" not in existing]
     if missing:
-        kubectl(cfg, bin_dir, "create", "-f", "-",
-                stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": missing}))
+        kubectl(
+            cfg,
+            bin_dir,
+            "create",
+            "-f",
+            "-",
+            stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": missing}),
+        )
     names = {n["metadata"]["name"] for n in wanted}
     deadline = time.monotonic() + timeout
     not_ready: set[str] = names
@@ -144,16 +172,48 @@ def ensure_nodes(cfg: Config, bin_dir: Path, gpu_nodes: int, gpus_per_node: int,
         if not not_ready:
             return
         time.sleep(0.5)
-    raise ClusterError(f"{len(not_ready)} fake nodes not Ready after {timeout:g}s (e.g. {sorted(not_ready)[:3]}); "
-                       f"see {cfg.logs / 'kwok.log'}")
+    raise ClusterError(
+        f"{len(not_ready)} fake nodes not Ready after {timeout:g}s (e.g. {sorted(not_ready)[:3]}); "
+        f"see {cfg.logs / 'kwok.log'}"
+    )
+
+
+def _wait_default_service_account(cfg: Config, bin_dir: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (
+            subprocess.run(
+                [
+                    str(bin_dir / "kubectl"),
+                    "--kubeconfig",
+                    str(cfg.kubeconfig),
+                    "get",
+                    "serviceaccount",
+                    "default",
+                    "-n",
+                    "default",
+                ],
+                capture_output=True,
+                check=False,
+            ).returncode
+            == 0
+        ):
+            return
+        time.sleep(0.3)
+    raise ClusterError(
+        f"ServiceAccount default/default not created after {timeout:g}s; "
+        f"see {cfg.logs / 'kube-controller-manager.log'}"
+    )
 
 
 def down(cfg: Config, quiet: bool = False) -> None:
     stopped = [name for name in reversed(COMPONENTS) if procs.stop(cfg.run, name)]
     shutil.rmtree(cfg.state_dir, ignore_errors=True)
     if not quiet:
-        print(f"local cluster down (stopped: {', '.join(stopped) or 'nothing was running'}; "
-              f"removed {cfg.state_dir})")
+        print(
+            f"local cluster down (stopped: {', '.join(stopped) or 'nothing was running'}; "
+            f"removed {cfg.state_dir})"
+        )
 
 
 def status(cfg: Config) -> int:
@@ -172,10 +232,16 @@ def status(cfg: Config) -> int:
 def _etcd_argv(cfg: Config, bin_dir: Path) -> list[str]:
     client, peer = f"http://127.0.0.1:{cfg.ports.etcd_client}", f"http://127.0.0.1:{cfg.ports.etcd_peer}"
     return [
-        str(bin_dir / "etcd"), "--name=lepton", f"--data-dir={cfg.state_dir / 'etcd'}",
-        f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-        f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-        f"--initial-cluster=lepton={peer}", "--unsafe-no-fsync", "--log-level=warn",
+        str(bin_dir / "etcd"),
+        "--name=lepton",
+        f"--data-dir={cfg.state_dir / 'etcd'}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=lepton={peer}",
+        "--unsafe-no-fsync",
+        "--log-level=warn",
     ]
 
 
@@ -184,54 +250,83 @@ def _apiserver_argv(cfg: Config, bin_dir: Path) -> list[str]:
     argv = [
         str(bin_dir / "kube-apiserver"),
         f"--etcd-servers=http://127.0.0.1:{cfg.ports.etcd_client}",
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={cfg.ports.apiserver}",
-        f"--tls-cert-file={p / 'apiserver.crt'}", f"--tls-private-key-file={p / 'apiserver.key'}",
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        f"--secure-port={cfg.ports.apiserver}",
+        f"--tls-cert-file={p / 'apiserver.crt'}",
+        f"--tls-private-key-file={p / 'apiserver.key'}",
         f"--client-ca-file={p / 'ca.crt'}",
-        f"--requestheader-client-ca-file={p / 'ca.crt'}", "--requestheader-allowed-names=front-proxy-client",
-        "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+        f"--requestheader-client-ca-file={p / 'ca.crt'}",
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-        f"--service-account-key-file={p / 'sa.pub'}", f"--service-account-signing-key-file={p / 'sa.key'}",
+        f"--service-account-key-file={p / 'sa.pub'}",
+        f"--service-account-signing-key-file={p / 'sa.key'}",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         "--service-cluster-ip-range=10.96.0.0/16",
-        "--authorization-mode=Node,RBAC", "--allow-privileged=true",
+        "--authorization-mode=Node,RBAC",
+        "--allow-privileged=true",
         "--endpoint-reconciler-type=none",
         f"--kubelet-client-certificate={p / 'apiserver-kubelet-client.crt'}",
         f"--kubelet-client-key={p / 'apiserver-kubelet-client.key'}",
         "--kubelet-preferred-address-types=InternalIP",
-        "--profiling=false", "--event-ttl=1h",
+        "--profiling=false",
+        "--event-ttl=1h",
     ]
     if cfg.audit:
         policy = cfg.state_dir / "audit-policy.json"
         # Metadata for every request, once (at ResponseComplete): enough to count requests by user agent.
-        policy.write_text(json.dumps({
-            "apiVersion": "audit.k8s.io/v1", "kind": "Policy",
-            "omitStages": ["RequestReceived", "ResponseStarted"], "rules": [{"level": "Metadata"}],
-        }))
-        argv += [f"--audit-policy-file={policy}", f"--audit-log-path={cfg.state_dir / 'audit.log'}",
-                 "--audit-log-maxsize=0"]
+        policy.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "audit.k8s.io/v1",
+                    "kind": "Policy",
+                    "omitStages": ["RequestReceived", "ResponseStarted"],
+                    "rules": [{"level": "Metadata"}],
+                }
+            )
+        )
+        argv += [
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={cfg.state_dir / 'audit.log'}",
+            "--audit-log-maxsize=0",
+        ]
     return argv
 
 
 def _component_auth(cfg: Config, stem: str) -> list[str]:
     kc = cfg.state_dir / f"{stem}.kubeconfig"
-    return [f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
-            "--leader-elect=false", "--bind-address=127.0.0.1"]
+    return [
+        f"--kubeconfig={kc}",
+        f"--authentication-kubeconfig={kc}",
+        f"--authorization-kubeconfig={kc}",
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+    ]
 
 
 def _controller_manager_argv(cfg: Config, bin_dir: Path) -> list[str]:
     p = cfg.pki
     return [
-        str(bin_dir / "kube-controller-manager"), *_component_auth(cfg, "controller-manager"),
+        str(bin_dir / "kube-controller-manager"),
+        *_component_auth(cfg, "controller-manager"),
         f"--secure-port={cfg.ports.controller_manager}",
-        f"--service-account-private-key-file={p / 'sa.key'}", f"--root-ca-file={p / 'ca.crt'}",
-        "--use-service-account-credentials=true", "--controllers=*,-nodeipam",
-        f"--cluster-signing-cert-file={p / 'ca.crt'}", f"--cluster-signing-key-file={p / 'ca.key'}",
+        f"--service-account-private-key-file={p / 'sa.key'}",
+        f"--root-ca-file={p / 'ca.crt'}",
+        "--use-service-account-credentials=true",
+        "--controllers=*,-nodeipam",
+        f"--cluster-signing-cert-file={p / 'ca.crt'}",
+        f"--cluster-signing-key-file={p / 'ca.key'}",
     ]
 
 
 def _scheduler_argv(cfg: Config, bin_dir: Path) -> list[str]:
-    return [str(bin_dir / "kube-scheduler"), *_component_auth(cfg, "scheduler"),
-            f"--secure-port={cfg.ports.scheduler}"]
+    return [
+        str(bin_dir / "kube-scheduler"),
+        *_component_auth(cfg, "scheduler"),
+        f"--secure-port={cfg.ports.scheduler}",
+    ]
 
 
 def _kwok_argv(cfg: Config, bin_dir: Path) -> list[str]:
@@ -239,8 +334,13 @@ def _kwok_argv(cfg: Config, bin_dir: Path) -> list[str]:
     stages = cfg.state_dir / "kwok-stages.yaml"
     stages.write_text("\n---\n".join(f.read_text() for f in sorted(STAGES_DIR.glob("*.yaml"))))
     return [
-        str(bin_dir / "kwok"), f"--kubeconfig={cfg.state_dir / 'kwok.kubeconfig'}", f"--config={stages}",
-        "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-        "--cidr=10.240.0.0/16", "--node-ip=10.239.0.1", "--node-lease-duration-seconds=40",
+        str(bin_dir / "kwok"),
+        f"--kubeconfig={cfg.state_dir / 'kwok.kubeconfig'}",
+        f"--config={stages}",
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        "--cidr=10.240.0.0/16",
+        "--node-ip=10.239.0.1",
+        "--node-lease-duration-seconds=40",
         f"--server-address=127.0.0.1:{cfg.ports.kwok}",
     ]

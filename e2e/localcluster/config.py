@@ -33,10 +33,12 @@ class Ports:
     @classmethod
     def from_env(cls) -> Ports:
         base = cls()
-        return cls(**{
-            name: _int(f"LEPTON_PORT_{name.upper()}", getattr(base, name))
-            for name in base.__dataclass_fields__
-        })
+        return cls(
+            **{
+                name: _int(f"LEPTON_PORT_{name.upper()}", getattr(base, name))
+                for name in base.__dataclass_fields__
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ GPU_PRODUCT = "NVIDIA-H100-80GB-HBM3"
 ZONES = ("local-a", "local-b")
 
 
-def _node(name: str, index: int, instance_type: str, capacity: dict[str, str],
-          extra_labels: dict[str, str]) -> dict[str, Any]:
+def _node(
+    name: str, index: int, instance_type: str, capacity: dict[str, str], extra_labels: dict[str, str]
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -34,17 +35,31 @@ def _node(name: str, index: int, instance_type: str, capacity: dict[str, str],
 
 def gpu_node(index: int, gpus: int) -> dict[str, Any]:
     return _node(
-        f"lepton-gpu-{index}", index, f"sim.{gpus}x-h100",
-        {"cpu": "96", "memory": "1Ti", "pods": "110", "ephemeral-storage": "1Ti", "nvidia.com/gpu": str(gpus)},
-        {"nvidia.com/gpu.product": GPU_PRODUCT, "nvidia.com/gpu.count": str(gpus),
-         "nvidia.com/gpu.present": "true"},
+        f"lepton-gpu-{index}",
+        index,
+        f"sim.{gpus}x-h100",
+        {
+            "cpu": "96",
+            "memory": "1Ti",
+            "pods": "110",
+            "ephemeral-storage": "1Ti",
+            "nvidia.com/gpu": str(gpus),
+        },
+        {
+            "nvidia.com/gpu.product": GPU_PRODUCT,
+            "nvidia.com/gpu.count": str(gpus),
+            "nvidia.com/gpu.present": "true",
+        },
     )
 
 
 def cpu_node(index: int) -> dict[str, Any]:
     return _node(
-        f"lepton-cpu-{index}", index, "sim.cpu-32",
-        {"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "512Gi"}, {},
+        f"lepton-cpu-{index}",
+        index,
+        "sim.cpu-32",
+        {"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "512Gi"},
+        {},
     )
 
 

@@ -39,8 +39,22 @@ def _sign(pki: Path, stem: str, subject: str, extensions: str) -> None:
     _openssl("req", "-new", "-key", str(key), "-subj", subject, "-out", str(csr))
     ext.write_text(extensions)
     _openssl(
-        "x509", "-req", "-in", str(csr), "-CA", str(pki / "ca.crt"), "-CAkey", str(pki / "ca.key"),
-        "-CAcreateserial", "-days", "30", "-sha256", "-extfile", str(ext), "-out", str(crt),
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(pki / "ca.crt"),
+        "-CAkey",
+        str(pki / "ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-sha256",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(crt),
     )
     csr.unlink()
     ext.unlink()
@@ -50,11 +64,23 @@ def make_pki(pki: Path) -> None:
     pki.mkdir(parents=True, exist_ok=True)
     _key(pki / "ca.key")
     _openssl(
-        "req", "-x509", "-new", "-key", str(pki / "ca.key"), "-subj", "/CN=lepton-local-ca",
-        "-days", "30", "-sha256", "-out", str(pki / "ca.crt"),
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        str(pki / "ca.key"),
+        "-subj",
+        "/CN=lepton-local-ca",
+        "-days",
+        "30",
+        "-sha256",
+        "-out",
+        str(pki / "ca.crt"),
     )
     _sign(
-        pki, "apiserver", "/CN=kube-apiserver",
+        pki,
+        "apiserver",
+        "/CN=kube-apiserver",
         f"subjectAltName={SERVING_SANS}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
     )
     for stem, cn, org in CLIENTS:
@@ -68,13 +94,27 @@ def kubeconfig(server: str, pki: Path, stem: str) -> str:
     """A kubeconfig in JSON (valid YAML) for the client cert ``stem``."""
     import json
 
-    return json.dumps({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "lepton-local", "cluster": {
-            "server": server, "certificate-authority": str(pki / "ca.crt")}}],
-        "users": [{"name": stem, "user": {
-            "client-certificate": str(pki / f"{stem}.crt"), "client-key": str(pki / f"{stem}.key")}}],
-        "contexts": [{"name": "lepton-local", "context": {"cluster": "lepton-local", "user": stem}}],
-        "current-context": "lepton-local",
-    }, indent=2)
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "lepton-local",
+                    "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")},
+                }
+            ],
+            "users": [
+                {
+                    "name": stem,
+                    "user": {
+                        "client-certificate": str(pki / f"{stem}.crt"),
+                        "client-key": str(pki / f"{stem}.key"),
+                    },
+                }
+            ],
+            "contexts": [{"name": "lepton-local", "context": {"cluster": "lepton-local", "user": stem}}],
+            "current-context": "lepton-local",
+        },
+        indent=2,
+    )

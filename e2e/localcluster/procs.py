@@ -90,8 +90,12 @@ def start(run: Path, logs: Path, name: str, argv: Sequence[str], env: dict[str, 
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"{name}.log", "ab") as log:
         proc = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env={**os.environ, **(env or {})},
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
     (run / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
@@ -104,11 +108,15 @@ def wait_ready(name: str, probe: Probe, pid: int, logs: Path, timeout: float) ->
         if probe.ok():
             return time.monotonic() - began
         if not alive(pid):
-            raise ClusterError(f"{name} exited during start-up; last lines of {logs / (name + '.log')}:\n"
-                               + tail(logs / f"{name}.log"))
+            raise ClusterError(
+                f"{name} exited during start-up; last lines of {logs / (name + '.log')}:\n"
+                + tail(logs / f"{name}.log")
+            )
         time.sleep(0.2)
-    raise ClusterError(f"{name} not ready after {timeout:g}s ({probe.url}); see {logs / (name + '.log')}:\n"
-                       + tail(logs / f"{name}.log"))
+    raise ClusterError(
+        f"{name} not ready after {timeout:g}s ({probe.url}); see {logs / (name + '.log')}:\n"
+        + tail(logs / f"{name}.log")
+    )
 
 
 def tail(path: Path, lines: int = 15) -> str:

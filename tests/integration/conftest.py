@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import uuid
@@ -10,10 +11,14 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config
+
 from support.cluster import LocalCluster, ensure_cluster, stop_cluster
+from support.paths import CRDS_DIR
 from support.wait import wait_for
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+LEPTON_RESOURCES = ("trainingjobs.lepton.ai", "modelversions.lepton.ai", "inferenceservices.lepton.ai")
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +45,11 @@ def kubectl(cluster: LocalCluster) -> Kubectl:
     def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 60) -> Any:
         out = subprocess.run(
             [cluster.kubectl_path, "--kubeconfig", cluster.kubeconfig, *args],
-            input=input, capture_output=True, text=True, timeout=timeout, check=False,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if check and out.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}")
@@ -58,7 +67,39 @@ def namespace(kube: client.ApiClient, request: pytest.FixtureRequest) -> Iterato
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     wait_for(
         lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
-        timeout=30, what=f"ServiceAccount default in namespace {name}",
+        timeout=30,
+        what=f"ServiceAccount default in namespace {name}",
     )
     yield name
-    core.delete_namespace(name, propagation_policy="Background")
+    try:
+        core.delete_namespace(name, propagation_policy="Background")
+    except client.ApiException as exc:
+        if exc.status != 404:  # a test may have deleted it itself
+            raise
+
+
+@pytest.fixture(scope="session")
+def lepton_crds(kubectl: Kubectl) -> list[str]:
+    """Apply crds/*.yaml server-side, wait for Established and for discovery to list the kinds."""
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS_DIR))
+
+    def established() -> dict[str, bool]:
+        out = kubectl("get", "crd", *LEPTON_RESOURCES, "-o", "json").stdout
+        return {
+            item["metadata"]["name"]: any(
+                c["type"] == "Established" and c["status"] == "True"
+                for c in item.get("status", {}).get("conditions", [])
+            )
+            for item in json.loads(out)["items"]
+        }
+
+    wait_for(
+        lambda: all(established().values()), timeout=60, what="Lepton CRDs Established", seen=established
+    )
+    # Established precedes discovery; kubectl resolves short names and categories through discovery.
+    wait_for(
+        lambda: kubectl("get", "tj,mv,lisvc", "-A", "-o", "name", check=False).returncode == 0,
+        timeout=60,
+        what="lepton.ai kinds in discovery",
+    )
+    return list(LEPTON_RESOURCES)

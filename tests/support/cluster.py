@@ -39,8 +39,11 @@ def ensure_cluster() -> LocalCluster:
     was_up = is_up(cfg)
     if not was_up or not cluster.running(cfg).get("prometheus"):
         subprocess.run(
-            [sys.executable, "-m", "localcluster", "up"], cwd=E2E_DIR, env={**env, "PYTHONPATH": str(E2E_DIR)},
-            check=True, timeout=1800,
+            [sys.executable, "-m", "localcluster", "up"],
+            cwd=E2E_DIR,
+            env={**env, "PYTHONPATH": str(E2E_DIR)},
+            check=True,
+            timeout=1800,
         )
     cfg = Config.from_env()
     return LocalCluster(config=cfg, bin_dir=cluster.tools_dir(), started_here=not was_up)

@@ -27,7 +27,7 @@ def wait_for(
     while True:
         try:
             value = predicate()
-        except Exception as exc:  # noqa: BLE001 - a failing probe is "not yet", reported on timeout
+        except Exception as exc:
             last = exc
         else:
             if value:
@@ -37,7 +37,7 @@ def wait_for(
             if seen is not None:
                 try:
                     last = seen()
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     last = exc
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last seen: {last!r}")
         time.sleep(interval)

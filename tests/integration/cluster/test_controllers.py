@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client
+
 from support.wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -20,8 +21,13 @@ def _deployment(replicas: int) -> client.V1Deployment:
             selector=client.V1LabelSelector(match_labels=LABELS),
             template=client.V1PodTemplateSpec(
                 metadata=client.V1ObjectMeta(labels=LABELS),
-                spec=client.V1PodSpec(containers=[client.V1Container(
-                    name="web", image="nginx", ports=[client.V1ContainerPort(container_port=80)])]),
+                spec=client.V1PodSpec(
+                    containers=[
+                        client.V1Container(
+                            name="web", image="nginx", ports=[client.V1ContainerPort(container_port=80)]
+                        )
+                    ]
+                ),
             ),
         ),
     )
@@ -35,30 +41,46 @@ def _running(core: client.CoreV1Api, namespace: str) -> list[client.V1Pod]:
 def test_deployment_gets_its_replicas_running(kube, namespace):
     apps, core = client.AppsV1Api(kube), client.CoreV1Api(kube)
     apps.create_namespaced_deployment(namespace, _deployment(3))
-    wait_for(lambda: len(_running(core, namespace)) == 3, timeout=60, what="3 running pods of Deployment web",
-             seen=lambda: [(p.metadata.name, p.status.phase) for p in core.list_namespaced_pod(namespace).items])
-    wait_for(lambda: apps.read_namespaced_deployment("web", namespace).status.available_replicas == 3,
-             timeout=60, what="Deployment web availableReplicas=3",
-             seen=lambda: apps.read_namespaced_deployment("web", namespace).status)
+    wait_for(
+        lambda: len(_running(core, namespace)) == 3,
+        timeout=60,
+        what="3 running pods of Deployment web",
+        seen=lambda: [(p.metadata.name, p.status.phase) for p in core.list_namespaced_pod(namespace).items],
+    )
+    wait_for(
+        lambda: apps.read_namespaced_deployment("web", namespace).status.available_replicas == 3,
+        timeout=60,
+        what="Deployment web availableReplicas=3",
+        seen=lambda: apps.read_namespaced_deployment("web", namespace).status,
+    )
 
 
 def test_headless_service_gets_endpoints_of_ready_pods(kube, namespace):
     apps, core = client.AppsV1Api(kube), client.CoreV1Api(kube)
     discovery = client.DiscoveryV1Api(kube)
     apps.create_namespaced_deployment(namespace, _deployment(2))
-    core.create_namespaced_service(namespace, client.V1Service(
-        metadata=client.V1ObjectMeta(name="web"),
-        spec=client.V1ServiceSpec(cluster_ip="None", selector=LABELS,
-                                  ports=[client.V1ServicePort(port=80, name="http")]),
-    ))
+    core.create_namespaced_service(
+        namespace,
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name="web"),
+            spec=client.V1ServiceSpec(
+                cluster_ip="None", selector=LABELS, ports=[client.V1ServicePort(port=80, name="http")]
+            ),
+        ),
+    )
 
     def addresses() -> list[str]:
         slices = discovery.list_namespaced_endpoint_slice(
-            namespace, label_selector="kubernetes.io/service-name=web").items
+            namespace, label_selector="kubernetes.io/service-name=web"
+        ).items
         return sorted(a for s in slices for e in s.endpoints or [] if e.conditions.ready for a in e.addresses)
 
-    found = wait_for(lambda: len(addresses()) == 2 and addresses(), timeout=60,
-                     what="2 ready endpoint addresses for Service web", seen=addresses)
+    found = wait_for(
+        lambda: len(addresses()) == 2 and addresses(),
+        timeout=60,
+        what="2 ready endpoint addresses for Service web",
+        seen=addresses,
+    )
     assert found == sorted(p.status.pod_ip for p in _running(core, namespace))
 
 
@@ -75,6 +97,10 @@ def test_deleting_a_namespace_removes_its_pods(kube, namespace):
             return exc.status == 404
         return False
 
-    wait_for(gone, timeout=90, what=f"namespace {namespace} deleted with its pods",
-             seen=lambda: [p.metadata.name for p in core.list_namespaced_pod(namespace).items])
+    wait_for(
+        gone,
+        timeout=90,
+        what=f"namespace {namespace} deleted with its pods",
+        seen=lambda: [p.metadata.name for p in core.list_namespaced_pod(namespace).items],
+    )
     assert core.list_namespaced_pod(namespace).items == []

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
+
 from support.ports import free_port
 from support.wait import wait_for
 
@@ -33,6 +34,7 @@ def exporter(cluster) -> Iterator[tuple[str, Counter]]:
     yield job, counter
     target.unlink(missing_ok=True)
     server.shutdown()
+    server.server_close()
     thread.join(timeout=5)
 
 
@@ -54,7 +56,8 @@ def test_prometheus_scrapes_a_target_a_test_adds(prometheus_url, exporter):
     counter.inc(7)
     samples = wait_for(
         lambda: _query(prometheus_url, f'lepton_test_events_total{{job="{job}"}}'),
-        timeout=30, what=f"a scraped sample of lepton_test_events_total for job {job}",
+        timeout=30,
+        what=f"a scraped sample of lepton_test_events_total for job {job}",
     )
     assert float(samples[0]["value"][1]) == 7.0
     assert _query(prometheus_url, f'up{{job="{job}"}}')[0]["value"][1] == "1"

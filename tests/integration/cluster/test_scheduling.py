@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client
+
 from support.wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -13,7 +14,9 @@ def _pod(name: str, gpus: int | None) -> client.V1Pod:
     resources = client.V1ResourceRequirements(limits={"nvidia.com/gpu": str(gpus)}) if gpus else None
     return client.V1Pod(
         metadata=client.V1ObjectMeta(name=name),
-        spec=client.V1PodSpec(containers=[client.V1Container(name="main", image="busybox", resources=resources)]),
+        spec=client.V1PodSpec(
+            containers=[client.V1Container(name="main", image="busybox", resources=resources)]
+        ),
     )
 
 
@@ -27,7 +30,8 @@ def test_pod_that_fits_runs_on_a_matching_node(kube, namespace, gpus, node_prefi
     core.create_namespaced_pod(namespace, _pod("fits", gpus))
     pod = wait_for(
         lambda: (p := core.read_namespaced_pod("fits", namespace)).status.phase == "Running" and p,
-        timeout=30, what="pod 'fits' Running",
+        timeout=30,
+        what="pod 'fits' Running",
         seen=lambda: core.read_namespaced_pod("fits", namespace).status,
     )
     assert pod.spec.node_name.startswith(node_prefix), pod.spec.node_name
@@ -46,8 +50,12 @@ def test_pod_asking_more_gpus_than_any_node_has_stays_pending_unschedulable(kube
         status = core.read_namespaced_pod("too-big", namespace).status
         return any(c.type == "PodScheduled" and c.reason == "Unschedulable" for c in status.conditions or [])
 
-    wait_for(unschedulable, timeout=30, what="PodScheduled=False reason Unschedulable",
-             seen=lambda: core.read_namespaced_pod("too-big", namespace).status.conditions)
+    wait_for(
+        unschedulable,
+        timeout=30,
+        what="PodScheduled=False reason Unschedulable",
+        seen=lambda: core.read_namespaced_pod("too-big", namespace).status.conditions,
+    )
     pod = core.read_namespaced_pod("too-big", namespace)
     assert pod.status.phase == "Pending"
     assert pod.spec.node_name is None
