@@ -87,7 +87,9 @@ def configure_logging(settings: Settings) -> None:
 
 def run(settings: Settings) -> None:
     """Run the operator until SIGINT/SIGTERM."""
-    import lepton.handlers.trainingjob  # noqa: F401, PLC0415 - registers the handlers with kopf
+    # Importing registers the handlers with kopf.
+    import lepton.handlers.serving  # noqa: PLC0415
+    import lepton.handlers.trainingjob  # noqa: F401, PLC0415
 
     configure_logging(settings)
     memo = build_memo(settings)

@@ -1,0 +1,1 @@
+"""kopf handlers of ModelVersion and InferenceService (registered by lepton.operator.run)."""

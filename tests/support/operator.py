@@ -1,0 +1,81 @@
+"""The operator under test: `python -m lepton` as a subprocess against the local cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from support.ports import free_port
+from support.wait import wait_for
+
+
+class Operator:
+    def __init__(self, kubeconfig: str, log_path: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_path = log_path
+        self.metrics_port = free_port()
+        self.health_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "LEPTON_KUBECONFIG": self.kubeconfig,
+            # Cluster-wide, as deployed: kopf starts the watches of cluster-scoped kinds (nodes,
+            # PriorityClasses) only while some watched namespace exists, and tests make theirs later.
+            "LEPTON_NAMESPACES": "",
+            "LEPTON_METRICS_HOST": "127.0.0.1",
+            "LEPTON_METRICS_PORT": str(self.metrics_port),
+            "LEPTON_HEALTH_PORT": str(self.health_port),
+            "LEPTON_LOG_FORMAT": "text",
+            "LEPTON_RESTART_BACKOFF_SECONDS": "1",
+            "LEPTON_RESTART_BACKOFF_CAP_SECONDS": "4",
+            "LEPTON_SUCCESS_GRACE_SECONDS": "2",
+            "LEPTON_RESYNC_SECONDS": "5",
+        }
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lepton"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        wait_for(
+            self.ready, timeout=60, what="the operator's /healthz to report indexed nodes", seen=self.tail
+        )
+
+    def ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"operator exited with {self.process.returncode}:\n{self.tail()}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as response:
+            return int(json.loads(response.read()).get("nodes", 0)) > 0
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, as when the operator's node dies."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.process = None
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
