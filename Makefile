@@ -91,3 +91,6 @@ check: ## what CI runs: lint, then the whole suite against the local cluster (st
 	$(MAKE) lint
 	PROMETHEUS=1 $(CLUSTER) up
 	$(MAKE) test
+
+# Targets of the real-node / image / demo tooling live beside it.
+-include e2e/make/*.mk
