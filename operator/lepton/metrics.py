@@ -35,6 +35,11 @@ class Metrics:
             ["verb", "resource", "code"],
             registry=r,
         )
+        self.watching = Gauge(
+            f"{PREFIX}watching",
+            "1 once the operator's watches deliver objects (its first node is indexed).",
+            registry=r,
+        )
         self._phases: dict[str, str] = {}
 
     def observe_request(self, verb: str, resource: str, status: int) -> None:

@@ -218,7 +218,10 @@ async def _report(job: TrainingJob, state: lifecycle.JobState, plan: lifecycle.P
     if plan.phase is state.phase and plan.reason == state.reason:
         return
     event_type = "Warning" if plan.phase in WARNING_PHASES or plan.reason == "WorkerReplaced" else "Normal"
-    await _event(job, event_type, plan.reason, plan.message or plan.phase.value, memo)
+    # A restart's cause (WorkerFailed, NodeLost) is in the message and the condition; the event
+    # says what happens, so `kubectl get events` shows every restart under one reason.
+    reason = "Restarting" if plan.phase is Phase.RESTARTING else plan.reason
+    await _event(job, event_type, reason, plan.message or plan.phase.value, memo)
     log.info(
         "%s/%s: %s -> %s (%s) %s",
         job.namespace,

@@ -38,7 +38,8 @@ async def tj_gpu_pods(body: kopf.Body, **_: Any) -> dict[str, int]:
 
 
 @kopf.index("nodes")
-async def tj_nodes(body: kopf.Body, **_: Any) -> dict[None, Any]:
+async def tj_nodes(body: kopf.Body, memo: Memo, **_: Any) -> dict[None, Any]:
+    memo.metrics.watching.set(1)
     return {None: node_info(body)}
 
 
