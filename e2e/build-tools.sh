@@ -16,7 +16,8 @@ K8S_MAJOR=1
 K8S_MINOR=35
 GO_MIN=1.26.0
 
-key=$(cat "$0" "$tools"/*/go.mod "$tools"/*/go.sum | sha256sum | cut -c1-16)
+# Keyed by this script and the pins of what it builds (other tool modules under tools/ have their own).
+key=$(cat "$0" "$tools"/{kubernetes,etcd,kwok}/go.{mod,sum} | sha256sum | cut -c1-16)
 bin="$cache/bin/$key"
 
 if [[ "${1:-}" == "--print" ]]; then
