@@ -79,7 +79,6 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero(start_server: Any, hea
     assert all(np.array_equal(np.asarray(body["outputs"][0]["data"]), first) for _, body in results)
     assert server.process.wait(timeout=60) == 0, server.output()
     assert "drained in" in server.output()
-    print(server.output())
     try:
         httpx.get(f"{server.url}/v2/health/live", timeout=2)
     except httpx.ConnectError:

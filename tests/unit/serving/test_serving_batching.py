@@ -119,7 +119,7 @@ def test_a_request_larger_than_the_max_batch_runs_alone(executor: ThreadPoolExec
 
     async def big() -> list[Array]:
         batcher = DynamicBatcher(model, executor, max_batch_size=8, max_latency_s=0.005)
-        return await asyncio.gather(batcher.submit(np.ones((20, 2))), batcher.submit(np.ones((3, 2))))
+        return list(await asyncio.gather(batcher.submit(np.ones((20, 2))), batcher.submit(np.ones((3, 2)))))
 
     results = run(big)
     assert model.batches == [(20, 2), (3, 2)]
