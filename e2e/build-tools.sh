@@ -43,6 +43,18 @@ if [[ "$(printf '%s\n%s\n' "$GO_MIN" "$have" | sort -V | head -n1)" != "$GO_MIN"
   exit 2
 fi
 
+# One build at a time: callers that arrive meanwhile wait, then find the binaries there.
+mkdir -p "$cache/bin"
+exec 9>"$cache/bin/.lock"
+flock 9
+missing=()
+for b in "${need[@]}"; do [[ -x "$bin/$b" ]] || missing+=("$b"); done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "$bin"
+  exit 0
+fi
+
+rm -rf "$bin.partial"
 mkdir -p "$bin.partial"
 export CGO_ENABLED=0 GOFLAGS=-trimpath
 start=$(date +%s)
