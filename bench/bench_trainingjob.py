@@ -63,13 +63,13 @@ def free_port() -> int:
 
 class Operator:
     def __init__(self, kubeconfig: Path, log: Path) -> None:
-        self.health = free_port()
+        self.metrics = free_port()
         env = {
             **os.environ,
             "LEPTON_KUBECONFIG": str(kubeconfig),
             "LEPTON_METRICS_HOST": "127.0.0.1",
-            "LEPTON_METRICS_PORT": str(free_port()),
-            "LEPTON_HEALTH_PORT": str(self.health),
+            "LEPTON_METRICS_PORT": str(self.metrics),
+            "LEPTON_HEALTH_PORT": "0",
             "LEPTON_LOG_FORMAT": "text",
             "LEPTON_LOG_LEVEL": "warning",
         }
@@ -80,8 +80,8 @@ class Operator:
             if self.process.poll() is not None:
                 raise SystemExit(f"operator exited; see {log}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.health}/healthz", timeout=2) as rsp:
-                    if json.loads(rsp.read()).get("nodes", 0) > 0:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=2) as rsp:
+                    if b"lepton_operator_watching 1.0" in rsp.read():
                         return
             except OSError:
                 pass
