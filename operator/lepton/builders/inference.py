@@ -1,0 +1,236 @@
+"""Model-server Deployments (one per served ModelVersion) and the stable Service of an
+InferenceService (DESIGN.md, "Inference pods")."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from lepton.api.common import API_VERSION
+from lepton.api.inferenceservice import InferenceService
+from lepton.api.modelversion import MODEL_LABEL, VERSION_LABEL, ModelVersion
+from lepton.api.trainingjob import GPU_RESOURCE
+from lepton.builders.artifact import (
+    MODEL_DIR,
+    artifact_volumes,
+    container_security_context,
+    fetch_container,
+    model_mounts,
+    pod_security_context,
+)
+from lepton.builders.serving_config import ServingConfig
+from lepton.builders.verification import (
+    COMPONENT_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    MODELVERSION_UID_LABEL,
+)
+
+ISVC_LABEL = "lepton.ai/inferenceservice"
+APPLIED_HASH = "lepton.ai/applied-hash"
+"""Hash of what the operator last applied: a changed spec shows as a different hash, so an unchanged
+object costs no request."""
+SERVER_COMPONENT = "model-server"
+SERVER_CONTAINER = "server"
+HTTP_PORT_NAME = "http"
+SERVICE_PORT = 80
+DRAIN_DELAY_SECONDS = 5
+"""Seconds a server keeps accepting after SIGTERM, while endpoints drop the terminating pod."""
+DRAIN_TIMEOUT_SECONDS = 30
+
+
+def deployment_name(isvc_name: str, version: str) -> str:
+    return f"{isvc_name}-{version}"
+
+
+def url_of(isvc: InferenceService, cluster_domain: str) -> str:
+    return f"http://{isvc.name}.{isvc.namespace}.svc.{cluster_domain}/v2/models/{isvc.spec.model.name}"
+
+
+def selector_string(isvc_name: str) -> str:
+    """status.selector: every model-server pod of the service (all versions), as HPAs count them."""
+    return f"{ISVC_LABEL}={isvc_name}"
+
+
+def version_selector(isvc_name: str, version: str) -> dict[str, str]:
+    return {ISVC_LABEL: isvc_name, VERSION_LABEL: version}
+
+
+def owner_reference(isvc: InferenceService) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "InferenceService",
+        "name": isvc.name,
+        "uid": isvc.metadata.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def applied_hash(body: Mapping[str, Any]) -> str:
+    """A stable hash of a desired object (without the annotation carrying it)."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def _with_hash(body: dict[str, Any]) -> dict[str, Any]:
+    body["metadata"].setdefault("annotations", {})[APPLIED_HASH] = applied_hash(body)
+    return body
+
+
+def server_command(isvc: InferenceService, mv: ModelVersion) -> list[str]:
+    server = isvc.spec.server
+    command = [
+        "lepton-serve",
+        "--model-dir",
+        MODEL_DIR,
+        "--model-name",
+        isvc.spec.model.name,
+        "--model-version",
+        mv.spec.version,
+        "--host",
+        "0.0.0.0",  # the pod's own network namespace; the Service fronts it
+        "--port",
+        str(server.port),
+        "--drain-delay-s",
+        str(DRAIN_DELAY_SECONDS),
+        "--drain-timeout-s",
+        str(DRAIN_TIMEOUT_SECONDS),
+    ]
+    if server.batching is None:
+        return [*command, "--no-batching"]
+    return [
+        *command,
+        "--max-batch-size",
+        str(server.batching.max_batch_size),
+        "--max-latency-ms",
+        str(server.batching.max_latency_ms),
+    ]
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": HTTP_PORT_NAME},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+
+
+def _gpus(resources: Mapping[str, Any]) -> bool:
+    amounts = {**(resources.get("requests") or {}), **(resources.get("limits") or {})}
+    return str(amounts.get(GPU_RESOURCE, "0")) not in ("0", "")
+
+
+def server_labels(isvc: InferenceService, mv: ModelVersion) -> dict[str, str]:
+    return {
+        ISVC_LABEL: isvc.name,
+        MODEL_LABEL: mv.spec.model,
+        VERSION_LABEL: mv.spec.version,
+        MODELVERSION_UID_LABEL: mv.metadata.uid or "",
+        COMPONENT_LABEL: SERVER_COMPONENT,
+        MANAGED_BY_LABEL: MANAGED_BY,
+    }
+
+
+def construct_deployment(
+    isvc: InferenceService, mv: ModelVersion, replicas: int, config: ServingConfig
+) -> dict[str, Any]:
+    """The model-server Deployment of ``mv`` with ``replicas`` replicas, owned by the service.
+
+    Surge-only rolling updates (maxUnavailable 0) keep a changed server spec without downtime too.
+    """
+    server = isvc.spec.server
+    resources = server.resources.model_dump(by_alias=True, exclude_none=True) if server.resources else {}
+    labels = server_labels(isvc, mv)
+    container: dict[str, Any] = {
+        "name": SERVER_CONTAINER,
+        "image": server.image,
+        "command": server_command(isvc, mv),
+        "ports": [{"name": HTTP_PORT_NAME, "containerPort": server.port, "protocol": "TCP"}],
+        "readinessProbe": _probe("/v2/health/ready", 5, 3),
+        "livenessProbe": _probe("/v2/health/live", 10, 6),
+        # Loading and warming up a large model may take minutes; liveness starts counting after it.
+        "startupProbe": _probe("/v2/health/live", 5, 60),
+        "volumeMounts": model_mounts(),
+        "securityContext": container_security_context(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    if server.image_pull_policy:
+        container["imagePullPolicy"] = server.image_pull_policy
+    if resources:
+        container["resources"] = resources
+    if server.env:
+        container["env"] = [e.model_dump(by_alias=True, exclude_none=True) for e in server.env]
+    pod_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(),
+        "terminationGracePeriodSeconds": DRAIN_DELAY_SECONDS + DRAIN_TIMEOUT_SECONDS + 5,
+        "initContainers": [fetch_container(mv.spec.source.uri, server.image, server.image_pull_policy)],
+        "containers": [container],
+        "volumes": artifact_volumes(mv.spec.source.uri),
+    }
+    if server.node_selector:
+        pod_spec["nodeSelector"] = dict(server.node_selector)
+    if _gpus(resources):
+        # GPU nodes are commonly tainted so that only pods asking for GPUs land there.
+        pod_spec["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+    annotations = {
+        **config.copied_annotations(isvc.metadata.annotations),
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(server.port),
+        "prometheus.io/path": "/metrics",
+    }
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": deployment_name(isvc.name, mv.spec.version),
+            "namespace": isvc.namespace,
+            "labels": labels,
+            "ownerReferences": [owner_reference(isvc)],
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": version_selector(isvc.name, mv.spec.version)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "revisionHistoryLimit": 2,
+            "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},
+        },
+    }
+    return _with_hash(body)
+
+
+def construct_service(isvc: InferenceService, version: str) -> dict[str, Any]:
+    """The stable Service `<isvc>` on port 80, selecting the pods of ``version`` only: switching
+    versions is one selector change."""
+    return _with_hash(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": isvc.name,
+                "namespace": isvc.namespace,
+                "labels": {
+                    ISVC_LABEL: isvc.name,
+                    MODEL_LABEL: isvc.spec.model.name,
+                    MANAGED_BY_LABEL: MANAGED_BY,
+                },
+                "ownerReferences": [owner_reference(isvc)],
+            },
+            "spec": {
+                "type": "ClusterIP",
+                "selector": version_selector(isvc.name, version),
+                "ports": [
+                    {
+                        "name": HTTP_PORT_NAME,
+                        "port": SERVICE_PORT,
+                        "targetPort": HTTP_PORT_NAME,
+                        "protocol": "TCP",
+                    }
+                ],
+            },
+        }
+    )

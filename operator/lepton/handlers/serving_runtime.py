@@ -1,0 +1,72 @@
+"""State the serving controllers share in one operator process: their settings, one lock per object
+(a reconcile may start from the object's own handler or from a child's event) and our own latest
+status writes (fresher than the watch for a moment)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lepton.builders.serving_config import ServingConfig
+
+ATTRIBUTE = "serving"
+
+
+@dataclass
+class ServingRuntime:
+    config: ServingConfig
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    last_written: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    applied: dict[str, str] = field(default_factory=dict)
+    """namespace/kind/name -> hash of what this process last applied (the watch may lag behind)."""
+
+    def lock(self, key: str) -> asyncio.Lock:
+        return self.locks.setdefault(key, asyncio.Lock())
+
+    def forget(self, key: str) -> None:
+        self.locks.pop(key, None)
+        self.last_written.pop(key, None)
+
+    def needs_apply(self, key: str, desired: str, observed: str | None) -> bool:
+        """Whether an object whose desired hash is ``desired`` must be applied: it is missing
+        (``observed`` None) or differs, and this process has not just applied exactly that."""
+        if observed is None:
+            return True
+        return observed != desired and self.applied.get(key) != desired
+
+    def fresher(self, key: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Our own last write of ``key`` when the watch has not delivered it yet, else ``body``."""
+        cached = self.last_written.get(key)
+        if cached is None or cached.get("metadata", {}).get("uid") != body.get("metadata", {}).get("uid"):
+            return body
+        try:
+            ours = int(cached["metadata"]["resourceVersion"])
+            theirs = int(body["metadata"]["resourceVersion"])
+        except (KeyError, TypeError, ValueError):
+            return body
+        return cached if ours > theirs else body
+
+
+def install(memo: Any, config: ServingConfig) -> ServingRuntime:
+    """Attach the runtime to the operator's root memo at startup: kopf hands every object a shallow
+    copy of that memo, so all handlers then share this one runtime."""
+    runtime = ServingRuntime(config)
+    setattr(memo, ATTRIBUTE, runtime)
+    return runtime
+
+
+def runtime_of(memo: Any) -> ServingRuntime:
+    runtime = getattr(memo, ATTRIBUTE, None)
+    if not isinstance(runtime, ServingRuntime):
+        raise RuntimeError("the serving runtime was not installed (lepton.handlers.serving startup)")
+    return runtime
+
+
+def status_changes(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The merge patch turning the keys of ``desired`` in ``current`` into their desired values (a
+    None value deletes the key); keys the controller does not manage are left alone. None if equal."""
+    current = current or {}
+    patch = {k: v for k, v in desired.items() if current.get(k) != v and not (v is None and k not in current)}
+    return patch or None

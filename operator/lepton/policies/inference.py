@@ -1,0 +1,205 @@
+"""What an InferenceService's children should be and what its status says: which versions get a
+Deployment, which one the Service selects, what to delete, and the conditions.
+
+A version change rolls over without downtime: the new Deployment is created next to the serving one,
+the Service switches to it once all its replicas are available, and the old Deployment goes only
+after the switch has been observed. (The metric-gated canary of spec.rollout comes later; until then
+Canary means this rollover, and Recreate switches and deletes at once.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from lepton.api.inferenceservice import (
+    InferenceServicePhase,
+    InferenceServiceReason,
+    InferenceServiceSpec,
+    RolloutStrategy,
+)
+from lepton.policies.models import Resolution, Unresolved
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    """A model-server Deployment of the service, as observed."""
+
+    name: str
+    version: str
+    modelversion_uid: str = ""
+    replicas: int = 0
+    """spec.replicas"""
+    current: int = 0
+    """status.replicas"""
+    ready: int = 0
+    available: int = 0
+    updated: int = 0
+    generation: int = 0
+    observed_generation: int = 0
+    applied_hash: str = ""
+    deleting: bool = False
+
+    def available_for(self, replicas: int) -> bool:
+        """All ``replicas`` replicas of the current template are up (the rollover gate)."""
+        settled = self.observed_generation >= self.generation and self.updated >= replicas
+        return settled and self.available >= replicas and self.replicas == replicas
+
+
+@dataclass(frozen=True)
+class Plan:
+    deploy: dict[str, int] = field(default_factory=dict)
+    """Versions that must have a Deployment, with their replicas."""
+    service_version: str | None = None
+    """Version the Service selects; None: no Service yet."""
+    delete: tuple[str, ...] = ()
+    """Deployment names to delete."""
+    current_version: str | None = None
+    rolling_to: str | None = None
+    """The version being rolled out next to current_version."""
+
+
+def desired_replicas(spec: InferenceServiceSpec) -> int:
+    """spec.replicas; with autoscaling the autoscaler writes spec.replicas (scale subresource) and the
+    operator only keeps it within minReplicas..maxReplicas, never rewriting the field itself."""
+    if spec.autoscaling is None:
+        return spec.replicas
+    return min(max(spec.replicas, spec.autoscaling.min_replicas), spec.autoscaling.max_replicas)
+
+
+def plan(
+    *,
+    replicas: int,
+    strategy: RolloutStrategy,
+    resolution: Resolution,
+    recorded_version: str | None,
+    deployments: Sequence[DeploymentState],
+    service_selects: str | None,
+) -> Plan:
+    """Decide from the resolved target, the version the status records as serving, the Deployments
+    and the version the Service is observed to select."""
+    live = {d.version: d for d in deployments if not d.deleting}
+    current = recorded_version if recorded_version in live else None
+    if current is None and service_selects in live:
+        current = service_selects  # the status was lost; the Service still says what serves
+    target = resolution.version.version if resolution.version is not None else None
+
+    deploy: dict[str, int] = {}
+    rolling_to: str | None = None
+    if target is None:
+        if current is not None:
+            deploy[current] = replicas  # keep serving what works while the reference is broken
+        serving = current
+    elif current is None or current == target:
+        deploy[target] = replicas
+        serving = target
+    else:
+        deploy[target] = replicas
+        deploy[current] = replicas
+        new = live.get(target)
+        ready = new is not None and new.available_for(replicas)
+        if strategy is RolloutStrategy.RECREATE or ready:
+            serving = target
+            if strategy is RolloutStrategy.RECREATE:
+                del deploy[current]
+        else:
+            serving, rolling_to = current, target
+
+    # A Deployment goes once nothing wants it and the Service is not observed to select it.
+    # Recreate accepts the gap; otherwise the old one stays until the Service is seen to have moved.
+    keep = set(deploy)
+    if service_selects and strategy is not RolloutStrategy.RECREATE:
+        keep.add(service_selects)
+    delete = tuple(sorted(d.name for v, d in live.items() if v not in keep))
+    return Plan(
+        deploy=deploy,
+        service_version=serving,
+        delete=delete,
+        current_version=serving,
+        rolling_to=rolling_to,
+    )
+
+
+@dataclass(frozen=True)
+class ConditionValue:
+    status: bool
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    phase: InferenceServicePhase
+    ready: ConditionValue
+    degraded: ConditionValue
+    progressing: ConditionValue
+    replicas: int
+    ready_replicas: int
+
+
+def assess(
+    *,
+    the_plan: Plan,
+    replicas: int,
+    resolution: Resolution,
+    deployments: Sequence[DeploymentState],
+    was_ready: bool,
+) -> Assessment:
+    """Phase and the Ready, Degraded and RolloutProgressing conditions."""
+    live = {d.version: d for d in deployments if not d.deleting}
+    total = sum(d.current for d in live.values())
+    total_ready = sum(d.ready for d in live.values())
+    version = the_plan.current_version
+    serving = live.get(version) if version else None
+    ready_now = serving.ready if serving else 0
+
+    if the_plan.rolling_to:
+        new = live.get(the_plan.rolling_to)
+        have = new.available if new else 0
+        progressing = ConditionValue(
+            True,
+            InferenceServiceReason.DEPLOYING,
+            f"rolling out version {the_plan.rolling_to}: {have}/{replicas} replicas available; "
+            f"version {version} serves until then",
+        )
+    else:
+        progressing = ConditionValue(False, InferenceServiceReason.NO_ROLLOUT, "no rollout in progress")
+
+    unresolved = resolution.version is None
+    why = resolution.message
+    if version is None:
+        # Nothing serves: the reference cannot be resolved yet (or at all).
+        reason = resolution.reason or Unresolved.NOT_FOUND
+        failed = resolution.reason is Unresolved.FAILED
+        phase = InferenceServicePhase.FAILED if failed else InferenceServicePhase.PENDING
+        not_ready = ConditionValue(False, reason, why)
+        quiet = ConditionValue(False, reason, "nothing is deployed yet")
+        return Assessment(phase, not_ready, quiet, progressing, total, total_ready)
+
+    serving_text = f"{ready_now}/{replicas} replicas of version {version} ready"
+    if replicas == 0:
+        ready = ConditionValue(False, InferenceServiceReason.SCALED_TO_ZERO, "scaled to zero replicas")
+        phase = InferenceServicePhase.SCALED_TO_ZERO
+    elif ready_now > 0:
+        ready = ConditionValue(True, InferenceServiceReason.REPLICAS_READY, serving_text)
+        phase = InferenceServicePhase.READY
+    elif was_ready:
+        ready = ConditionValue(False, InferenceServiceReason.REPLICAS_UNAVAILABLE, serving_text)
+        phase = InferenceServicePhase.DEGRADED
+    else:
+        ready = ConditionValue(False, InferenceServiceReason.DEPLOYING, serving_text)
+        phase = InferenceServicePhase.DEPLOYING
+
+    if unresolved:
+        degraded = ConditionValue(
+            True, resolution.reason or Unresolved.NOT_FOUND, f"{why}; still serving version {version}"
+        )
+    elif (was_ready or ready.status) and ready_now < replicas:
+        degraded = ConditionValue(True, InferenceServiceReason.REPLICAS_UNAVAILABLE, serving_text)
+    else:
+        degraded = ConditionValue(False, InferenceServiceReason.REPLICAS_READY, serving_text)
+    if phase is InferenceServicePhase.READY and degraded.status:
+        phase = InferenceServicePhase.DEGRADED
+    if the_plan.rolling_to and phase is InferenceServicePhase.READY:
+        phase = InferenceServicePhase.ROLLING_OUT
+    return Assessment(phase, ready, degraded, progressing, total, total_ready)
