@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lepton.api.common import API_VERSION, Condition, find_condition, now, set_condition
+from lepton.api.common import API_VERSION, Condition, now, set_condition
 from lepton.api.inferenceservice import (
     PLURAL,
     InferenceService,
@@ -100,12 +100,8 @@ async def _reconcile(
     resolved = find_model_version(versions, name=target.name) if target else None
     await _act(isvc, decided, resolved, versions, deployments, service, memo)
 
-    previous_ready = find_condition(
-        status.conditions if status else None, InferenceServiceConditionType.READY
-    )
-    was_ready = (previous_ready is not None and previous_ready.status == "True") or (
-        status is not None and status.phase in WAS_READY_PHASES
-    )
+    # Once it has had all its replicas, a shortfall is a degradation rather than a deployment.
+    was_ready = status is not None and status.phase in WAS_READY_PHASES
     assessment = assess(
         the_plan=decided,
         replicas=replicas,

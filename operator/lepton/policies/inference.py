@@ -181,8 +181,10 @@ def assess(
         ready = ConditionValue(False, InferenceServiceReason.SCALED_TO_ZERO, "scaled to zero replicas")
         phase = InferenceServicePhase.SCALED_TO_ZERO
     elif ready_now > 0:
+        # Able to serve; until the service has once had all its replicas it is still deploying.
         ready = ConditionValue(True, InferenceServiceReason.REPLICAS_READY, serving_text)
-        phase = InferenceServicePhase.READY
+        full = ready_now >= replicas
+        phase = InferenceServicePhase.READY if full or was_ready else InferenceServicePhase.DEPLOYING
     elif was_ready:
         ready = ConditionValue(False, InferenceServiceReason.REPLICAS_UNAVAILABLE, serving_text)
         phase = InferenceServicePhase.DEGRADED
@@ -194,7 +196,7 @@ def assess(
         degraded = ConditionValue(
             True, resolution.reason or Unresolved.NOT_FOUND, f"{why}; still serving version {version}"
         )
-    elif (was_ready or ready.status) and ready_now < replicas:
+    elif was_ready and ready_now < replicas:
         degraded = ConditionValue(True, InferenceServiceReason.REPLICAS_UNAVAILABLE, serving_text)
     else:
         degraded = ConditionValue(False, InferenceServiceReason.REPLICAS_READY, serving_text)
