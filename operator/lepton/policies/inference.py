@@ -100,8 +100,7 @@ def plan(
         ready = new is not None and new.available_for(replicas)
         if strategy is RolloutStrategy.RECREATE or ready:
             serving = target
-            if strategy is RolloutStrategy.RECREATE:
-                del deploy[current]
+            del deploy[current]  # kept below while the Service is still seen selecting it
         else:
             serving, rolling_to = current, target
 
