@@ -29,7 +29,7 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -104,10 +104,14 @@ def kserve_python(venv: Path) -> Path:
 
 
 @contextmanager
-def running(name: str, args: list[str], port: int, workdir: Path) -> Iterator[Served]:
+def running(
+    name: str, args: list[str], port: int, workdir: Path, env: dict[str, str] | None = None
+) -> Iterator[Served]:
     log = workdir / f"{name}.log"
     with log.open("w") as sink:
-        process = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            args, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -240,15 +244,27 @@ def measure(server: str, served: Served, concurrency: int, args: argparse.Namesp
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
-    parser.add_argument("--duration", type=float, default=10.0, help="time limit per measurement (s)")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per measurement")
+    parser.add_argument("--duration", type=float, default=5.0, help="time limit per measurement (s)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are medians")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--model-dir", type=Path, help="an artifact to serve (default: train the example)")
     parser.add_argument("--kserve-venv", type=Path, default=KSERVE_VENV)
     parser.add_argument("--skip-kserve", action="store_true")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not pin servers and client to separate cores"
+    )
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="lepton-bench-serving-") as scratch:
+    # Servers on one core, the client on the others: the client's cost does not eat the servers'.
+    # One torch thread then, as in a one-CPU pod (more would spin against each other on one core).
+    cores = sorted(os.sched_getaffinity(0))
+    pin = not args.no_pin and len(cores) >= 2
+    server_prefix = ["taskset", "-c", str(cores[0])] if pin else []
+    server_env = {"OMP_NUM_THREADS": "1"} if pin else {}
+    if pin:
+        os.sched_setaffinity(0, set(cores[1:]))
+    with tempfile.TemporaryDirectory(prefix="lepton-bench-serving-") as scratch, ExitStack() as stack:
         workdir = Path(scratch)
         model_dir = args.model_dir or example_artifact(workdir)
         lepton = [
@@ -260,42 +276,76 @@ def main() -> None:
             "--device",
             "cpu",
         ]
-        servers: dict[str, list[str]] = {
+        commands: dict[str, list[str]] = {
             "lepton-batching": [*lepton, "--max-batch-size", "32", "--max-latency-ms", "5"],
             "lepton-nobatch": [*lepton, "--no-batching"],
         }
         if not args.skip_kserve:
             kserve = [str(kserve_python(args.kserve_venv)), str(ROOT / "bench" / "serving_kserve_model.py")]
-            servers["kserve"] = [*kserve, "--model_dir", str(model_dir), "--model_name", "example"]
-        results: list[Result] = []
-        for name, command in servers.items():
+            commands["kserve"] = [*kserve, "--model_dir", str(model_dir), "--model_name", "example"]
+        served: dict[str, Served] = {}
+        for name, command in commands.items():
             port = free_port()
             port_args = ["--http_port", str(port)] if name == "kserve" else ["--port", str(port)]
-            with running(name, [*command, *port_args], port, workdir) as url:
-                for concurrency in args.concurrency:
-                    result = measure(name, url, concurrency, args)
-                    results.append(result)
+            served[name] = stack.enter_context(
+                running(name, [*server_prefix, *command, *port_args], port, workdir, server_env)
+            )
+        print(
+            f"servers pinned to core {cores[0]}, client to {cores[1:]}" if pin else "no pinning", flush=True
+        )
+        results: dict[tuple[str, int], list[Result]] = {}
+        for round_ in range(args.rounds):
+            for concurrency in args.concurrency:
+                for name, server in served.items():
+                    result = measure(name, server, concurrency, args)
+                    results.setdefault((name, concurrency), []).append(result)
                     print(
-                        f"{name:16} c={concurrency:<3} {result.rps:8.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
-                        f"p99 {result.p99_ms:7.2f} ms  ({result.requests} requests, {result.errors} errors)",
+                        f"round {round_ + 1} {name:16} c={concurrency:<3} {result.rps:7.0f} req/s  "
+                        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
+                        f"cpu {result.cpu_us_per_request:5.0f} us/req  "
+                        f"({result.requests} requests, {result.errors} errors)",
                         flush=True,
                     )
-    report(results, args.concurrency)
+    report({key: summarize(runs) for key, runs in results.items()}, args.concurrency)
 
 
-def report(results: list[Result], levels: list[int]) -> None:
-    by = {(r.server, r.concurrency): r for r in results}
-    print("\nconcurrency | server          |    req/s |  p50 ms |  p99 ms | req/s vs kserve | p99 vs kserve")
+@dataclass(frozen=True)
+class Summary:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us: float
+
+
+def summarize(runs: list[Result]) -> Summary:
+    """Medians over the rounds: one noisy round (a busy shared machine) does not move them."""
+    return Summary(
+        statistics.median(r.rps for r in runs),
+        statistics.median(r.p50_ms for r in runs),
+        statistics.median(r.p99_ms for r in runs),
+        statistics.median(r.cpu_us_per_request for r in runs),
+    )
+
+
+HEADER = "concurrency | server          |   req/s |  p50 ms |  p99 ms | CPU us/req "
+RATIOS = "| req/s ratio | p99 ratio | CPU ratio"
+
+
+def report(results: dict[tuple[str, int], Summary], levels: list[int]) -> None:
+    print("\nmedians over rounds; ratios are lepton / KServe (req/s: higher is better; p99 and CPU: lower)")
+    print(HEADER + RATIOS)
     for concurrency in levels:
-        base = by.get(("kserve", concurrency))
+        base = results.get(("kserve", concurrency))
         for server in ("lepton-batching", "lepton-nobatch", "kserve"):
-            r = by.get((server, concurrency))
+            r = results.get((server, concurrency))
             if r is None:
                 continue
-            ratio = f"{r.rps / base.rps:15.2f}x" if base and base.rps else f"{'-':>16}"
-            p99 = f"{r.p99_ms / base.p99_ms:12.2f}x" if base and base.p99_ms else f"{'-':>13}"
-            figures = f"{r.rps:8.0f} | {r.p50_ms:7.2f} | {r.p99_ms:7.2f}"
-            print(f"{concurrency:11} | {server:15} | {figures} | {ratio} | {p99}")
+            figures = f"{r.rps:7.0f} | {r.p50_ms:7.2f} | {r.p99_ms:7.2f} | {r.cpu_us:10.0f}"
+            ratios = ""
+            if base is not None:
+                rps, p99, cpu = r.rps / base.rps, r.p99_ms / base.p99_ms, r.cpu_us / base.cpu_us
+                ratios = f" | {rps:10.2f}x | {p99:8.2f}x | {cpu:8.2f}x"
+            print(f"{concurrency:11} | {server:15} | {figures}{ratios}")
 
 
 if __name__ == "__main__":

@@ -76,10 +76,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:  # aiohttp's own: unknown route (404), wrong method (405), ...
         if exc.empty_body:
             raise
-        response = error_response(exc.status, exc.reason if exc.status != 413 else exc.text or exc.reason)
-        for header in ("Allow",):
-            if header in exc.headers:
-                response.headers[header] = exc.headers[header]
+        response = error_response(exc.status, exc.reason)
+        if "Allow" in exc.headers:  # 405 names the methods that would work
+            response.headers["Allow"] = exc.headers["Allow"]
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         response = error_response(500, "internal server error")
