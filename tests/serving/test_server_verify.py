@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +98,28 @@ def test_serving_a_tampered_artifact_exits_without_ever_being_ready(tampered: Pa
     assert "digest mismatch" in done.stderr
     assert "is ready" not in done.stderr
     assert "digest mismatch" in json.loads(message.read_text())["reason"]
+
+
+@pytest.mark.parametrize("command", [[LEPTON_SERVE, "fetch"], [sys.executable, "-m", "lepton.serving.fetch"]])
+def test_the_fetch_command_copies_an_artifact_from_a_pvc(
+    artifact: Path, tmp_path: Path, command: list[str]
+) -> None:
+    shutil.copytree(artifact, tmp_path / "pvc" / "claim" / "v1")
+    done = subprocess.run(
+        [
+            *command,
+            "--source",
+            "pvc://claim/v1",
+            "--dest",
+            str(tmp_path / "dest"),
+            "--pvc-root",
+            str(tmp_path / "pvc"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "dest" / "manifest.json").read_text())
+    assert file_digest(tmp_path / "dest" / manifest["file"]) == manifest["digest"]
