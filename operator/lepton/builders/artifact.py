@@ -46,9 +46,12 @@ def artifact_volumes(uri: str) -> list[dict[str, Any]]:
     return volumes
 
 
-def fetch_container(uri: str, image: str, image_pull_policy: str | None = None) -> dict[str, Any]:
+def fetch_container(
+    uri: str, image: str, image_pull_policy: str | None = None, env: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Init container copying the artifact at ``uri`` into the model volume (`lepton-serve fetch`);
-    file paths and file:// URIs are read inside the container, s3:// needs the image's s3 extra."""
+    file paths and file:// URIs are read inside the container, s3:// needs the image's s3 extra and
+    credentials in ``env`` (AWS_* variables, AWS_ENDPOINT_URL) or from the pod's identity."""
     mounts: list[dict[str, Any]] = [
         {"name": MODEL_VOLUME, "mountPath": MODEL_DIR},
         {"name": TMP_VOLUME, "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not the host's /tmp
@@ -68,6 +71,8 @@ def fetch_container(uri: str, image: str, image_pull_policy: str | None = None) 
     }
     if image_pull_policy:
         container["imagePullPolicy"] = image_pull_policy
+    if env:
+        container["env"] = env
     return container
 
 

@@ -3,6 +3,7 @@ InferenceService (DESIGN.md, "Inference pods")."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Mapping
@@ -161,14 +162,17 @@ def construct_deployment(
         container["imagePullPolicy"] = server.image_pull_policy
     if resources:
         container["resources"] = resources
-    if server.env:
-        container["env"] = [e.model_dump(by_alias=True, exclude_none=True) for e in server.env]
+    env = [e.model_dump(by_alias=True, exclude_none=True) for e in server.env or []]
+    if env:
+        container["env"] = env
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": pod_security_context(),
         "terminationGracePeriodSeconds": DRAIN_DELAY_SECONDS + DRAIN_TIMEOUT_SECONDS + 5,
-        "initContainers": [fetch_container(mv.spec.source.uri, server.image, server.image_pull_policy)],
+        "initContainers": [
+            fetch_container(mv.spec.source.uri, server.image, server.image_pull_policy, copy.deepcopy(env))
+        ],
         "containers": [container],
         "volumes": artifact_volumes(mv.spec.source.uri),
     }

@@ -91,4 +91,12 @@ def verify_pod(body: Mapping[str, Any]) -> VerifyPod:
         init_failed=init_failure is not None,
         init_message=(init_failure or {}).get("message"),
         scheduled=_true(status.get("conditions") or [], "PodScheduled") is not None,
+        unschedulable=_unschedulable(status.get("conditions") or []),
     )
+
+
+def _unschedulable(conditions: Iterable[Mapping[str, Any]]) -> str:
+    for condition in conditions:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return str(condition.get("message") or condition.get("reason") or "")
+    return ""

@@ -56,6 +56,8 @@ class VerifyPod:
     init_failed: bool = False
     init_message: str | None = None
     scheduled: bool = True
+    unschedulable: str = ""
+    """The scheduler's reason while the pod cannot be placed (e.g. a missing claim)."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,9 @@ def decide(mv: ModelVersion, job: VerifyJob | None, pods: Sequence[VerifyPod], j
         return _succeeded_pod(mv, VerifyPod(name=job.name, phase="Succeeded"))
     waiting = not pods or not any(p.scheduled for p in pods)
     detail = "waiting for the verification pod to be scheduled" if waiting else "verifying"
+    why = next((p.unschedulable for p in pods if p.unschedulable), "")
+    if waiting and why:
+        detail += f" ({why})"
     return Verdict(
         ModelVersionPhase.VERIFYING,
         ModelVersionReason.VERIFYING,

@@ -20,16 +20,23 @@ SERVING_ENV = {
 }
 
 
+class ServingOperator(Operator):
+    """The shared operator process, started (and restarted) with the serving settings."""
+
+    def start(self) -> None:
+        # Operator.start passes os.environ on top of its own settings: ours ride along.
+        with pytest.MonkeyPatch.context() as env:
+            for name, value in SERVING_ENV.items():
+                env.setenv(name, value)
+            super().start()
+
+
 @pytest.fixture(scope="module")
 def operator(
     kubeconfig: str, lepton_crds: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Operator]:
-    op = Operator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
-    # Operator.start passes its own environment on top of ours: the serving settings ride along.
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in SERVING_ENV.items():
-            env.setenv(name, value)
-        op.start()
+    op = ServingOperator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    op.start()
     try:
         yield op
     finally:

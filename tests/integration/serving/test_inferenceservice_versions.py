@@ -125,3 +125,38 @@ def test_a_broken_reference_keeps_serving_the_current_version(kube, namespace, o
     assert degraded["observedGeneration"] == 2
     assert serving.condition("inferenceservices", "iris", "Ready")["status"] == "True"
     assert serving.deployment_names() == ["iris-v1"]
+
+
+def test_rollover_waits_until_the_new_version_is_available(kube, namespace, operator):
+    serving = Serving(kube, namespace)
+    serving.ready_version("iris", "v1")
+    serving.create(inference_service("iris", "iris", replicas=2))
+    serving.wait_phase("inferenceservices", "iris", "Ready")
+    # No node has this label: new pods stay Pending, while surge-only updates keep v1's pods serving.
+    serving.patch_spec(
+        "inferenceservices", "iris", {"server": {"nodeSelector": {"lepton.ai/test": "nowhere"}}}
+    )
+    serving.create(model_version("iris", "v2"))
+    wait_for(
+        lambda: serving.condition("inferenceservices", "iris", "RolloutProgressing").get("status") == "True",
+        timeout=30,
+        what="a rollout in progress",
+        seen=lambda: serving.status("inferenceservices", "iris"),
+    )
+    status = serving.status("inferenceservices", "iris")
+    assert status["phase"] == "RollingOut"
+    assert status["currentVersion"] == "v1"
+    assert serving.condition("inferenceservices", "iris", "Ready")["status"] == "True"
+    selector = serving.core.read_namespaced_service("iris", namespace).spec.selector
+    assert selector["lepton.ai/version"] == "v1"
+    assert serving.deployment_names() == ["iris-v1", "iris-v2"]
+    serving.patch_spec("inferenceservices", "iris", {"server": {"nodeSelector": None}})
+    wait_for(
+        lambda: serving.deployment_names() == ["iris-v2"],
+        timeout=60,
+        what="iris-v1 removed once v2 is available",
+        seen=lambda: (serving.deployment_names(), serving.status("inferenceservices", "iris")),
+    )
+    assert serving.wait_phase("inferenceservices", "iris", "Ready")["currentVersion"] == "v2"
+    progressing = serving.condition("inferenceservices", "iris", "RolloutProgressing")
+    assert (progressing["status"], progressing["reason"]) == ("False", "NoRollout")

@@ -180,6 +180,7 @@ def _custom_server(d: dict[str, Any]) -> None:
         container["image"] = "registry/server:2"
         container["imagePullPolicy"] = "Always"
     server["env"] = [{"name": "OMP_NUM_THREADS", "value": "2"}]
+    fetch["env"] = [{"name": "OMP_NUM_THREADS", "value": "2"}]
     server["ports"][0]["containerPort"] = 9000
     server["command"][server["command"].index("8080")] = "9000"
     d["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] = "9000"

@@ -36,7 +36,18 @@ RUNNING = VerifyJob("iris-v1-verify")
     [
         (None, [], "Verifying", "Verifying", "verification Job iris-v1-verify created", True),
         (RUNNING, [], "Verifying", "Verifying", "waiting for the verification pod to be scheduled", False),
-        (RUNNING, [VerifyPod("p", "Pending", scheduled=False)], "Verifying", "Verifying", "waiting", False),
+        (
+            RUNNING,
+            [
+                VerifyPod(
+                    "p", "Pending", scheduled=False, unschedulable='persistentvolumeclaim "models" not found'
+                )
+            ],
+            "Verifying",
+            "Verifying",
+            'scheduled (persistentvolumeclaim "models" not found)',
+            False,
+        ),
         (
             RUNNING,
             [VerifyPod("p", "Running")],
