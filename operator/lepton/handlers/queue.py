@@ -28,6 +28,7 @@ class JobSummary:
     phase: str | None
     suspend: bool
     gang: bool
+    deleting: bool = False
 
     @property
     def holds_admission(self) -> bool:
@@ -58,8 +59,10 @@ class Observed:
 class Queue:
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
-        # Jobs admitted by this process whose status may not show it yet in the index (watch lag).
-        self._admitted: dict[str, str] = {}
+        # Whether each job holds its admission, as this process last decided it: newer than the
+        # jobs index, which shows our status writes only after the watch delivers them.
+        # key -> (uid, holds)
+        self._holding: dict[str, tuple[str, bool]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._job_locks: dict[str, asyncio.Lock] = {}
         # The job as our last status write returned it: fresher than the watch for a moment.
@@ -84,20 +87,21 @@ class Queue:
 
     def hold(self, key: str, uid: str) -> None:
         """Remember that ``key`` holds its admission, whatever the index says yet."""
-        self._admitted[key] = uid
+        self._holding[key] = (uid, True)
 
-    def release(self, key: str) -> None:
-        self._admitted.pop(key, None)
+    def release(self, key: str, uid: str) -> None:
+        """Remember that ``key`` no longer holds GPUs (finished, suspended, restarting)."""
+        self._holding[key] = (uid, False)
 
     def forget(self, key: str) -> None:
-        self.release(key)
+        self._holding.pop(key, None)
         self._wake.pop(key, None)
         self._job_locks.pop(key, None)
         self.last_written.pop(key, None)
         self.requeue_at.pop(key, None)
 
     def is_admitted(self, key: str, uid: str) -> bool:
-        return self._admitted.get(key) == uid
+        return self._holding.get(key) == (uid, True)
 
     async def admit(self, key: str, uid: str, observed: Observed) -> tuple[Admission, tuple[str, ...]]:
         """Run one admission pass; whether ``key`` is admitted, and the other jobs admitted by the pass
@@ -105,9 +109,9 @@ class Queue:
         async with self._lock:
             if self.is_admitted(key, uid):
                 return Admission(True), ()
-            decision = decide(observed, self._admitted)
+            decision = decide(observed, self._holding)
             for admitted_key in decision.admitted:
-                self._admitted[admitted_key] = _uid_of(observed, admitted_key)
+                self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
             others = tuple(k for k in decision.admitted if k != key)
             if key in decision.admitted:
                 return Admission(True, "all workers fit on the free GPUs"), others
@@ -119,7 +123,7 @@ def _uid_of(observed: Observed, key: str) -> str:
     return next((j.uid for j in observed.jobs if j.key == key), "")
 
 
-def decide(observed: Observed, in_memory: Mapping[str, str]) -> admission.Decision:
+def decide(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> admission.Decision:
     used: dict[str, int] = {name: sum(gpus) for name, gpus in observed.gpus_by_node.items()}
     nodes = [
         admission.Node(
@@ -136,7 +140,11 @@ def decide(observed: Observed, in_memory: Mapping[str, str]) -> admission.Decisi
     demand: list[admission.Demand] = []
     queue: list[admission.Gang] = []
     for job in observed.jobs:
-        if job.holds_admission or in_memory.get(job.key) == job.uid:
+        if job.deleting:
+            continue  # its pods still count where they are bound; it needs nothing more
+        known = holding.get(job.key)
+        holds = known[1] if known is not None and known[0] == job.uid else job.holds_admission
+        if holds:
             bound = sum(1 for p in observed.pods_by_job.get(job.key, ()) if p.node and not p.terminal)
             pending = max(job.replicas - bound, 0)
             if pending and job.gpus_per_pod:

@@ -245,7 +245,7 @@ def _account(
         metrics.restarts.labels(plan.reason).inc()
     releasing = not plan.phase.holds_admission
     if releasing:
-        queue.release(key)
+        queue.release(key, uid)
     else:
         queue.hold(key, uid)
     freed = (state.phase is not None and state.phase.holds_admission and releasing) or bool(

@@ -13,7 +13,15 @@ import kopf
 from lepton.api.common import GROUP, VERSION
 from lepton.api.trainingjob import PLURAL, TrainingJob
 from lepton.builders.workers import JOB_LABEL
-from lepton.handlers.observe import bound_gpus, node_info, placement, pod_job_key, pod_state, timestamp
+from lepton.handlers.observe import (
+    TERMINAL_PHASES,
+    bound_gpus,
+    node_info,
+    placement,
+    pod_job_key,
+    pod_state,
+    timestamp,
+)
 from lepton.handlers.queue import JobSummary
 from lepton.handlers.reconcile import Indices, reconcile
 
@@ -67,6 +75,7 @@ async def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
         phase=job.status.phase.value if job.status and job.status.phase else None,
         suspend=spec.run_policy.suspend,
         gang=spec.scheduling.gang,
+        deleting=job.metadata.deletion_timestamp is not None,
     )
     return {None: summary}
 
@@ -123,10 +132,13 @@ async def resync(body: kopf.Body, memo: Memo, stopped: kopf.DaemonStopped, **kwa
 
 
 @kopf.on.event("pods", labels={JOB_LABEL: kopf.PRESENT})
-async def pod_changed(body: kopf.Body, memo: Memo, **_: Any) -> None:
+async def pod_changed(body: kopf.Body, type: str | None, memo: Memo, **kwargs: Any) -> None:
     key = pod_job_key(body)
     if key:
         memo.queue.kick(key)
+    if type == "DELETED" or body.get("status", {}).get("phase") in TERMINAL_PHASES:
+        # GPUs were freed: jobs waiting for them may fit now.
+        memo.queue.kick_all(_indices(kwargs).waiting_jobs())
 
 
 def _not_ready(body: kopf.Body, **_: Any) -> bool:

@@ -182,3 +182,26 @@ def test_flags_override_env_and_bad_values_are_refused():
         from_env({"LEPTON_RESYNC_SECONDS": "soon"})
     with pytest.raises(SettingsError, match="log format"):
         from_env({"LEPTON_LOG_FORMAT": "xml"})
+
+
+def test_queue_trusts_its_own_release_over_a_lagging_index():
+    nodes = [NodeInfo(f"gpu-{i}", 8, True) for i in range(2)]
+    jobs = [summary("ns/done", Phase.RUNNING), summary("ns/next", Phase.QUEUED, created=5)]
+    observed = Observed(jobs=jobs, pods_by_job={}, nodes=nodes, gpus_by_node={}, priorities={})
+    assert decide(observed, {}).admitted == (), "the index alone says ns/done still holds both nodes"
+    assert decide(observed, {"ns/done": ("ns/done", False)}).admitted == ("ns/next",)
+
+
+def test_jobs_being_deleted_need_nothing():
+    nodes = [NodeInfo(f"gpu-{i}", 8, True) for i in range(2)]
+    gone = JobSummary(
+        "ns/gone", "ns/gone", 0.0, 2, 8, Placement(), None, Phase.RUNNING, False, True, deleting=True
+    )
+    observed = Observed(
+        jobs=[gone, summary("ns/next", Phase.QUEUED)],
+        pods_by_job={},
+        nodes=nodes,
+        gpus_by_node={},
+        priorities={},
+    )
+    assert decide(observed, {}).admitted == ("ns/next",)
