@@ -7,15 +7,26 @@ import json
 import shutil
 import subprocess
 import time
+from functools import partial
 from pathlib import Path
+
+from realnode import node as realnode
 
 from . import pki, procs, prometheus
 from .config import E2E_DIR, Config
 from .nodes import node_list
 from .procs import ClusterError, Probe
 
-# Start order; stopped in reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "prometheus")
+# Start order; stopped in reverse (real nodes, when any, are torn down first by realnode.down).
+COMPONENTS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "prometheus",
+    *realnode.COMPONENTS,
+)
 STAGES_DIR = Path(__file__).resolve().parent / "stages"
 
 
@@ -61,6 +72,8 @@ def up(cfg: Config) -> None:
         print(f"local cluster already running; kubeconfig: {cfg.kubeconfig}")
         if cfg.prometheus and "prometheus" not in state:
             _start_prometheus(cfg)
+        if cfg.real_nodes > len(realnode.running_nodes(cfg)):
+            _start_real_nodes(cfg, tools_dir())
         return
     if state:
         print("local cluster partly running (a process died); restarting it")
@@ -119,6 +132,8 @@ def up(cfg: Config) -> None:
     timings["nodes"] = time.monotonic() - nodes_began
     if cfg.prometheus:
         _start_prometheus(cfg)
+    if cfg.real_nodes:
+        timings.update(_start_real_nodes(cfg, bin_dir))
     total = time.monotonic() - began
     detail = ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
     print(f"local cluster up in {total:.1f}s ({detail})")
@@ -139,6 +154,12 @@ def _start_prometheus(cfg: Config) -> None:
     argv = prometheus.configure(cfg)
     pid = procs.start(cfg.run, cfg.logs, "prometheus", argv)
     procs.wait_ready("prometheus", Probe(cfg.prometheus_url + "/-/ready"), pid, cfg.logs, timeout=60)
+
+
+def _start_real_nodes(cfg: Config, bin_dir: Path) -> dict[str, float]:
+    timings = realnode.up(cfg, bin_dir, partial(kubectl, cfg, bin_dir))
+    print(f"real nodes: {cfg.real_nodes} on bridge {cfg.bridge} ({cfg.bridge_net}.0/24), DNS {cfg.bridge_ip}")
+    return timings
 
 
 def ensure_nodes(
@@ -207,7 +228,8 @@ def _wait_default_service_account(cfg: Config, bin_dir: Path, timeout: float = 6
 
 
 def down(cfg: Config, quiet: bool = False) -> None:
-    stopped = [name for name in reversed(COMPONENTS) if procs.stop(cfg.run, name)]
+    stopped = realnode.down(cfg)
+    stopped += [name for name in reversed(COMPONENTS) if procs.stop(cfg.run, name)]
     shutil.rmtree(cfg.state_dir, ignore_errors=True)
     if not quiet:
         print(

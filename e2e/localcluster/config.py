@@ -29,6 +29,10 @@ class Ports:
     scheduler: int = 16259
     kwok: int = 16247
     prometheus: int = 19090
+    # Real nodes (REAL_NODES > 0): loopback ports of kubelet health (one per node, +index) and CoreDNS
+    # readiness. The kubelet API (10250) and DNS (53) bind the node's bridge address instead.
+    kubelet_healthz: int = 10248
+    coredns_ready: int = 18181
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -52,6 +56,10 @@ class Config:
     prometheus: bool = False
     audit: bool = False
     scrape_interval: str = "2s"
+    # Kubelet nodes running real pods; they share one bridge (and its /24) that also serves DNS.
+    real_nodes: int = 0
+    bridge: str = "lepton0"
+    bridge_net: str = "10.244.100"
 
     @classmethod
     def from_env(cls) -> Config:
@@ -65,6 +73,9 @@ class Config:
             cpu_nodes=_int("CPU_NODES", 2),
             prometheus=os.environ.get("PROMETHEUS", "0") not in ("", "0", "false"),
             audit=os.environ.get("LEPTON_AUDIT", "0") not in ("", "0", "false"),
+            real_nodes=_int("REAL_NODES", 0),
+            bridge=os.environ.get("LEPTON_BRIDGE", "lepton0"),
+            bridge_net=os.environ.get("LEPTON_BRIDGE_NET", "10.244.100"),
         )
 
     @property
@@ -90,6 +101,15 @@ class Config:
     @property
     def prometheus_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.prometheus}"
+
+    @property
+    def realnode_dir(self) -> Path:
+        return self.state_dir / "realnode"
+
+    @property
+    def bridge_ip(self) -> str:
+        """The bridge's own address: first real node's IP, cluster DNS, and the pods' gateway."""
+        return f"{self.bridge_net}.1"
 
     @property
     def prometheus_targets(self) -> Path:

@@ -1,0 +1,14 @@
+# Real nodes, images and the end-to-end demo (included by the top Makefile).
+REAL_NODES ?= 0
+IN_CLUSTER ?= 0
+export REAL_NODES IN_CLUSTER
+
+.PHONY: images
+images: ## build the operator, trainer and server images (buildah), import them into running real nodes
+	@archives=$$(e2e/images/build.sh operator trainer server | cut -d' ' -f2) && \
+	if [[ -n "$$(PYTHONPATH=e2e python3 -m realnode nodes)" ]]; then \
+	  PYTHONPATH=e2e python3 -m realnode import $$archives; fi
+
+.PHONY: e2e
+e2e: venv ## end-to-end tests on a real node (starts or extends the cluster: REAL_NODES=1, Prometheus)
+	$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)

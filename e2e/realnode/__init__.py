@@ -1,0 +1,1 @@
+"""Real kubelet nodes beside the KWOK ones: containerd, CNI bridge, CoreDNS (see node.py)."""

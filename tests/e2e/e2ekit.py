@@ -1,0 +1,33 @@
+"""Helpers of the end-to-end tests: what places a pod on a real node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+REAL_NODE_SELECTOR = {"lepton.ai/node-kind": "real"}
+REAL_NODE_TOLERATION = {"key": "lepton.ai/real-node", "operator": "Exists", "effect": "NoSchedule"}
+BUSYBOX = "lepton.local/busybox:1"
+
+
+def busybox_pod(name: str, script: str, **spec: Any) -> dict[str, Any]:
+    """A pod of the local busybox image on a real node, running ``sh -c script`` once."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "restartPolicy": "Never",
+            "nodeSelector": REAL_NODE_SELECTOR,
+            "tolerations": [REAL_NODE_TOLERATION],
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": BUSYBOX,
+                    "imagePullPolicy": "Never",
+                    "command": ["sh", "-c", script],
+                }
+            ],
+            **spec,
+        },
+    }
