@@ -111,7 +111,7 @@ def job_body(
             {
                 "name": "trainer",
                 "image": "lepton/trainer:bench",
-                "resources": {"limits": {"nvidia.com/gpu": gpus}},
+                "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
             }
         ],
     }
@@ -318,6 +318,7 @@ def main() -> None:
     operator = None
     try:
         bin_dir = cluster.tools_dir()
+        cluster.ensure_nodes(cfg, bin_dir, args.nodes, 8, 0, timeout=900)
         kubectl = [str(bin_dir / "kubectl"), "--kubeconfig", str(cfg.kubeconfig)]
         subprocess.run(
             [*kubectl, "apply", "--server-side", "-f", str(REPO / "crds")], check=True, capture_output=True
