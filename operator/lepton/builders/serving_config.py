@@ -12,6 +12,9 @@
 |   |   | annotations of a ModelVersion or InferenceService with such keys are copied to its pods |
 | `LEPTON_CLUSTER_DOMAIN` | `cluster.local` | DNS domain of status.url |
 
+Per object, the annotation `lepton.ai/pod-annotations` (a JSON object) adds annotations to the pods
+made for that ModelVersion or InferenceService.
+
 Kept apart from lepton.settings so the builders stay pure: they take a ServingConfig, never the
 environment.
 """
@@ -42,9 +45,31 @@ class ServingConfig:
     cluster_domain: str = "cluster.local"
 
     def copied_annotations(self, annotations: Mapping[str, str] | None) -> dict[str, str]:
-        """The annotations of an owner object that its pods inherit (see LEPTON_POD_ANNOTATION_PREFIXES)."""
+        """The annotations the pods of an object inherit from it: those with a key prefix of
+        LEPTON_POD_ANNOTATION_PREFIXES, and those its `lepton.ai/pod-annotations` names."""
         prefixes = self.pod_annotation_prefixes
-        return {k: v for k, v in (annotations or {}).items() if prefixes and k.startswith(prefixes)}
+        copied = {k: v for k, v in (annotations or {}).items() if prefixes and k.startswith(prefixes)}
+        return {**copied, **pod_annotations_of(annotations)[0]}
+
+
+POD_ANNOTATIONS = "lepton.ai/pod-annotations"
+"""An annotation of a ModelVersion or InferenceService: a JSON object of annotations for the pods
+made for it (verification pods, model-server pods)."""
+
+
+def pod_annotations_of(annotations: Mapping[str, str] | None) -> tuple[dict[str, str], str | None]:
+    """The pod annotations an object asks for in lepton.ai/pod-annotations, and a message when the
+    value is unusable (then none are taken)."""
+    raw = (annotations or {}).get(POD_ANNOTATIONS)
+    if not raw:
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return {}, f"annotation {POD_ANNOTATIONS} is not valid JSON ({exc.msg}); ignored"
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        return {}, f"annotation {POD_ANNOTATIONS} must be a JSON object of strings; ignored"
+    return {str(k): v for k, v in value.items()}, None
 
 
 def _json(env: Mapping[str, str], name: str, kind: type[Any], default: Any) -> Any:

@@ -64,7 +64,7 @@ def construct_verification_job(mv: ModelVersion, config: ServingConfig) -> dict[
     """A one-shot Job (no retries: a corrupt artifact stays corrupt) owned by the ModelVersion."""
     uri = mv.spec.source.uri
     labels = verification_labels(mv)
-    annotations = {**config.copied_annotations(mv.metadata.annotations), **config.verify_pod_annotations}
+    annotations = {**config.verify_pod_annotations, **config.copied_annotations(mv.metadata.annotations)}
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,

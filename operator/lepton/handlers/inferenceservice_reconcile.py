@@ -25,6 +25,7 @@ from lepton.builders.inference import (
     selector_string,
     url_of,
 )
+from lepton.builders.serving_config import pod_annotations_of
 from lepton.handlers.inferenceservice_observe import ServiceState
 from lepton.handlers.modelversion_observe import find_model_version, version_info
 from lepton.handlers.serving_runtime import ServingRuntime, runtime_of, status_changes
@@ -170,6 +171,9 @@ async def _act(
                 await _event(isvc, "Normal", "Scaled", message, memo)
     if applies:
         await asyncio.gather(*applies)
+        _, problem = pod_annotations_of(isvc.metadata.annotations)
+        if problem:
+            await _event(isvc, "Warning", "InvalidAnnotation", problem, memo)
     if decided.service_version is not None:
         desired_service = construct_service(isvc, decided.service_version)
         digest = desired_service["metadata"]["annotations"][APPLIED_HASH]

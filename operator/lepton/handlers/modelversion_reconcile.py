@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from lepton.api.common import API_VERSION, now
 from lepton.api.modelversion import PLURAL, ModelVersion, ModelVersionPhase
+from lepton.builders.serving_config import pod_annotations_of
 from lepton.builders.verification import construct_verification_job, verification_job_name
 from lepton.handlers.serving_runtime import runtime_of, status_changes
 from lepton.kube import resources
@@ -70,6 +71,9 @@ async def _reconcile(
             )
             if not created:
                 log.info("%s: verification Job %s exists already (not yet in the index)", key, name)
+            _, problem = pod_annotations_of(mv.metadata.annotations)
+            if created and problem:
+                await _event(mv, "Warning", "InvalidAnnotation", problem, memo)
     served_by = [str(name) for name in indices.served_by.get(ident, [])]
     desired = status_of(mv, verdict, served_by, now())
     current = body.get("status")

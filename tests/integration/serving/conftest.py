@@ -1,23 +1,16 @@
-"""The operator under test for the serving controllers: one per module, with annotations of the
-sim.lepton.ai/ prefix copied from ModelVersions onto their verification pods so each test steers
-its own simulated verification."""
+"""The operator under test for the serving controllers: one per module. Tests steer simulated pods
+through each object's lepton.ai/pod-annotations, not through operator settings, so the outcome does
+not depend on which operator process (another suite's may be watching the cluster too) acts first."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 
 from support.operator import Operator
 
-SERVING_ENV = {
-    "LEPTON_POD_ANNOTATION_PREFIXES": "sim.lepton.ai/",
-    "LEPTON_VERIFY_TOLERATIONS": json.dumps(
-        [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]
-    ),
-    "LEPTON_VERIFY_TTL_SECONDS": "600",
-}
+SERVING_ENV = {"LEPTON_VERIFY_TTL_SECONDS": "600", "LEPTON_CLUSTER_DOMAIN": "cluster.local"}
 
 
 class ServingOperator(Operator):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from kubernetes import client
@@ -17,14 +18,17 @@ FAILURE = '{"verified": false, "reason": "digest mismatch: expected sha256:00, t
 def model_version(
     model: str, version: str, *, exit_code: int | None = None, message: str | None = None, after: str = ""
 ) -> dict[str, Any]:
-    """A ModelVersion; ``exit_code`` makes its simulated verification pod exit with it."""
-    annotations: dict[str, str] = {}
+    """A ModelVersion; ``exit_code`` makes its simulated verification pod exit with it. The
+    simulation hooks reach the pod through lepton.ai/pod-annotations, whatever operator (with
+    whatever settings) reconciles it."""
+    hooks: dict[str, str] = {}
     if exit_code is not None:
-        annotations["sim.lepton.ai/exit-code"] = str(exit_code)
+        hooks["sim.lepton.ai/exit-code"] = str(exit_code)
     if message is not None:
-        annotations["sim.lepton.ai/termination-message"] = message
+        hooks["sim.lepton.ai/termination-message"] = message
     if after:
-        annotations["sim.lepton.ai/exit-after"] = after
+        hooks["sim.lepton.ai/exit-after"] = after
+    annotations = {"lepton.ai/pod-annotations": json.dumps(hooks)} if hooks else {}
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ModelVersion",

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from lepton.builders.serving_config import ServingConfig, ServingConfigError, serving_config_from_env
+from lepton.builders.serving_config import (
+    ServingConfig,
+    ServingConfigError,
+    pod_annotations_of,
+    serving_config_from_env,
+)
 
 
 def test_defaults():
@@ -65,3 +70,23 @@ def test_no_prefixes_copy_nothing():
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(ServingConfigError, match=message):
         serving_config_from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "problem"),
+    [
+        (None, {}, None),
+        ('{"sim.lepton.ai/exit-code": "1"}', {"sim.lepton.ai/exit-code": "1"}, None),
+        ("{", {}, "lepton.ai/pod-annotations is not valid JSON"),
+        ('{"a": 1}', {}, "must be a JSON object of strings"),
+        ('["a"]', {}, "must be a JSON object of strings"),
+    ],
+    ids=["absent", "object", "bad-json", "not-strings", "not-object"],
+)
+def test_per_object_pod_annotations(value, expected, problem):
+    annotations = {"lepton.ai/pod-annotations": value} if value is not None else {}
+    found, message = pod_annotations_of(annotations)
+    assert found == expected
+    assert (message is None) == (problem is None)
+    assert problem is None or problem in message
+    assert ServingConfig().copied_annotations(annotations) == expected
