@@ -12,3 +12,11 @@ images: ## build the operator, trainer and server images (buildah), import them 
 .PHONY: e2e
 e2e: venv ## end-to-end tests on a real node (starts or extends the cluster: REAL_NODES=1, Prometheus)
 	$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+.PHONY: demo
+demo: venv ## the main job for real: cluster + real node, images, operator, train -> verify -> serve -> answer
+	@PYTHONPATH=e2e $(PY) -m realnode.demo
+
+.PHONY: demo-down
+demo-down: ## stop what make demo started (operator, cluster with its real node)
+	@PYTHONPATH=e2e python3 -m realnode.demo down

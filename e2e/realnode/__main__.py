@@ -4,32 +4,12 @@ python3 -m realnode nodes                  print the running real nodes' names a
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 from localcluster.config import Config
-from localcluster.procs import ClusterError
 
 from . import node
-
-
-def import_all(cfg: Config, archives: list[Path]) -> None:
-    indexes = node.running_nodes(cfg)
-    if not indexes:
-        raise ClusterError("no real node is running; start one with `make cluster REAL_NODES=1`")
-    for archive in archives:
-        if not archive.is_file():
-            raise ClusterError(f"{archive}: no such archive")
-        for i in indexes:
-            # Archive names carry the image id, so a marker per name says it is already there.
-            marker = node.node_dir(cfg, i) / "imported" / archive.name
-            if marker.exists():
-                continue
-            began = time.monotonic()
-            node.import_image(cfg, i, archive)
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
-            print(f"imported {archive.name} into {node.node_name(i)} in {time.monotonic() - began:.1f}s")
+from .archives import import_all
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,281 @@
+"""`make demo`: the main job for real on this machine, from a TrainingJob to a served answer.
+
+Starts (or extends) the local cluster with a real node and Prometheus, builds or reuses the images,
+runs the operator, trains examples/demo/trainingjob.yaml on the real node, waits for the verified
+ModelVersion, serves it (examples/demo/inferenceservice.yaml), asks it one OIP v2 question through
+its Service and checks that Prometheus scrapes the server. Prints progress and a summary; exits 1
+with the reason when a step fails. `make demo-down` stops it all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from localcluster import cluster, procs
+from localcluster.config import REPO_DIR, Config
+from localcluster.procs import ClusterError, Probe
+
+from . import demokit
+from .archives import import_all
+from .demokit import NAMESPACE, Clock, DemoError, Kube
+
+EXAMPLES = REPO_DIR / "examples" / "demo"
+OPERATOR = "lepton-operator"
+
+
+def start_cluster(clock: Clock, cfg: Config) -> None:
+    clock.say(f"starting the local cluster with {max(cfg.real_nodes, 1)} real node(s) and Prometheus")
+    env = {**os.environ, "REAL_NODES": str(max(cfg.real_nodes, 1)), "PROMETHEUS": "1"}
+    env["PYTHONPATH"] = str(REPO_DIR / "e2e")
+    if subprocess.run([sys.executable, "-m", "localcluster", "up"], env=env, check=False).returncode:
+        raise DemoError("the local cluster did not start (output above)")
+
+
+def build_images(clock: Clock, cfg: Config) -> dict[str, str]:
+    clock.say("building or reusing the images (first time: torch, several minutes)")
+    began = time.monotonic()
+    out = subprocess.run(
+        [str(REPO_DIR / "e2e" / "images" / "build.sh"), "operator", "trainer", "server"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if out.returncode:
+        raise DemoError("building the images failed (output above)")
+    archives = dict(line.split(" ", 1) for line in out.stdout.strip().splitlines())
+    clock.say(f"images ready in {time.monotonic() - began:.0f}s; importing them into the real node")
+    import_all(cfg, [Path(p) for p in archives.values()])
+    return archives
+
+
+def prepare_namespace(clock: Clock, kube: Kube, cfg: Config) -> None:
+    clock.say(f"applying the CRDs, namespace {NAMESPACE} and the model storage")
+    kube.run("apply", "--server-side", "-f", str(REPO_DIR / "crds"))
+    kube.run("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO_DIR / "crds"))
+    kube.run("create", "namespace", NAMESPACE, check=False)
+    models = cfg.state_dir / "demo" / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    os.chown(models, 1000, 1000)  # the trainer and server run as uid 1000
+    storage = kube.manifest(EXAMPLES / "storage.yaml")
+    for item in storage:
+        if item["kind"] == "PersistentVolume":
+            item["spec"]["hostPath"]["path"] = str(models)
+    kube.apply(storage)
+
+
+def start_operator(clock: Clock, cfg: Config) -> int:
+    pid = procs.read_pid(cfg.run, OPERATOR)
+    if pid is not None and procs.alive(pid):
+        clock.say(f"operator already running (pid {pid})")
+        return pid
+    clock.say("starting the operator (local process; log: " + str(cfg.logs / f"{OPERATOR}.log") + ")")
+    health, metrics = procs_port(), procs_port()
+    env = {
+        "LEPTON_KUBECONFIG": str(cfg.kubeconfig),
+        "LEPTON_NAMESPACES": "",
+        "LEPTON_METRICS_HOST": "127.0.0.1",
+        "LEPTON_METRICS_PORT": str(metrics),
+        "LEPTON_HEALTH_PORT": str(health),
+        "LEPTON_LOG_FORMAT": "text",
+        "LEPTON_VERIFY_NODE_SELECTOR": json.dumps(demokit.REAL_NODE_SELECTOR),
+        "LEPTON_VERIFY_TOLERATIONS": json.dumps([demokit.REAL_NODE_TOLERATION]),
+    }
+    python = REPO_DIR / ".venv" / "bin" / "python"
+    pid = procs.start(cfg.run, cfg.logs, OPERATOR, [str(python), "-m", "lepton"], env=env)
+    procs.wait_ready(OPERATOR, Probe(f"http://127.0.0.1:{health}/healthz"), pid, cfg.logs, timeout=90)
+    return pid
+
+
+def procs_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def train(clock: Clock, kube: Kube) -> dict[str, Any]:
+    kube.run("delete", "trainingjob", "classifier", "-n", NAMESPACE, "--ignore-not-found", "--wait=true")
+    kube.apply(kube.manifest(EXAMPLES / "trainingjob.yaml"))
+    applied = time.monotonic()
+    clock.say("applied TrainingJob classifier (2 workers, CPU, gloo) on the real node")
+
+    def done() -> dict[str, Any] | None:
+        job = kube.get("trainingjob", "classifier")
+        if demokit.condition(job, "Failed"):
+            raise DemoError(f"TrainingJob failed: {demokit.condition(job, 'Failed')}")
+        return job if demokit.condition(job, "Succeeded") else None
+
+    job = clock.wait(
+        "TrainingJob classifier to succeed",
+        done,
+        900,
+        seen=lambda: kube.pods_line("lepton.ai/job-name=classifier"),
+    )
+    job["_seconds"] = time.monotonic() - applied
+    job["_applied"] = applied
+    return job
+
+
+def verified_version(clock: Clock, kube: Kube, name: str) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        mv = kube.get("modelversion", name)
+        if (mv.get("status") or {}).get("phase") == "Failed":
+            raise DemoError(f"ModelVersion {name} failed verification: {mv['status']}")
+        return mv if demokit.condition(mv, "Ready") else None
+
+    what = f"ModelVersion {name} to be verified by a verification pod"
+    return clock.wait(what, ready, 600, seen=lambda: kube.pods_line("batch.kubernetes.io/job-name"))
+
+
+def serve(clock: Clock, kube: Kube) -> dict[str, Any]:
+    kube.apply(kube.manifest(EXAMPLES / "inferenceservice.yaml"))
+    clock.say("applied InferenceService classifier (1 replica on the real node)")
+    selector = "lepton.ai/inferenceservice=classifier"
+
+    def deployments() -> list[dict[str, Any]] | None:
+        items = json.loads(kube.run("get", "deployments", "-n", NAMESPACE, "-l", selector, "-o", "json"))
+        return list(items["items"]) or None
+
+    for deployment in clock.wait("the model server Deployment", deployments, 120):
+        tolerate_real_node(kube, deployment)
+
+    def ready() -> dict[str, Any] | None:
+        isvc = kube.get("inferenceservice", "classifier")
+        return isvc if demokit.condition(isvc, "Ready") else None
+
+    return clock.wait(
+        "InferenceService classifier to be Ready", ready, 600, seen=lambda: kube.pods_line(selector)
+    )
+
+
+def tolerate_real_node(kube: Kube, deployment: dict[str, Any]) -> None:
+    """InferenceService has no tolerations field yet, and real nodes are tainted: add one to the
+    Deployment under our own field manager (the operator's server-side apply leaves it alone)."""
+    tolerations = deployment["spec"]["template"]["spec"].get("tolerations") or []
+    if any(t.get("key") == demokit.REAL_NODE_TOLERATION["key"] for t in tolerations):
+        return
+    patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": deployment["metadata"]["name"], "namespace": NAMESPACE},
+        "spec": {"template": {"spec": {"tolerations": [*tolerations, demokit.REAL_NODE_TOLERATION]}}},
+    }
+    kube.apply([patch], manager="lepton-demo-tolerations")
+
+
+def ask(clock: Clock, kube: Kube, cfg: Config) -> tuple[list[float], list[float]]:
+    """One OIP v2 inference request through the Service (kubectl port-forward svc/classifier)."""
+    port = procs_port()
+    forward = subprocess.Popen(
+        [*kube.base, "port-forward", "-n", NAMESPACE, "svc/classifier", f"{port}:80"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        row = [round(0.1 * i - 0.8, 2) for i in range(16)]
+        body = json.dumps(
+            {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 16], "data": row}]}
+        ).encode()
+        url = f"http://127.0.0.1:{port}/v2/models/classifier/infer"
+        clock.say(f"asking the model through its Service: POST {url} (kubectl port-forward svc/classifier)")
+
+        def answer() -> list[float] | None:
+            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return [float(x) for x in json.loads(response.read())["outputs"][0]["data"]]
+
+        return row, clock.wait("the inference answer", answer, 60)
+    finally:
+        forward.terminate()
+        forward.wait(timeout=10)
+
+
+def scraped(clock: Clock, kube: Kube, cfg: Config) -> float:
+    """Point Prometheus at the model server pods and read their request counter back."""
+    pods = json.loads(
+        kube.run("get", "pods", "-n", NAMESPACE, "-l", "lepton.ai/inferenceservice=classifier", "-o", "json")
+    )["items"]
+    targets = [
+        {
+            "targets": [f"{p['status']['podIP']}:8080"],
+            "labels": {"namespace": NAMESPACE, "pod": p["metadata"]["name"]},
+        }
+        for p in pods
+        if p.get("status", {}).get("podIP")
+    ]
+    cfg.prometheus_targets.mkdir(parents=True, exist_ok=True)
+    (cfg.prometheus_targets / "lepton-demo.json").write_text(json.dumps(targets))
+    query = 'sum(lepton_serving_requests_total{model="classifier",code="200"})'
+    url = f"{cfg.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+
+    def value() -> float | None:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            result = json.loads(response.read())["data"]["result"]
+        return float(result[0]["value"][1]) if result and float(result[0]["value"][1]) >= 1 else None
+
+    return clock.wait(f"Prometheus to scrape the model server ({query})", value, 90)
+
+
+def main() -> int:
+    cfg = Config.from_env()
+    clock = Clock()
+    try:
+        start_cluster(clock, cfg)
+        cfg = Config.from_env()
+        kube = Kube(cfg, cluster.tools_dir())
+        build_images(clock, cfg)
+        prepare_namespace(clock, kube, cfg)
+        start_operator(clock, cfg)
+        job = train(clock, kube)
+        status = job.get("status") or {}
+        mv = verified_version(clock, kube, status.get("modelVersion") or "classifier-demo")
+        isvc = serve(clock, kube)
+        row, answer = ask(clock, kube, cfg)
+        first_answer = time.monotonic() - job["_applied"]
+        requests = scraped(clock, kube, cfg)
+    except (DemoError, ClusterError) as exc:
+        clock.say(f"FAILED: {exc}")
+        print(f"logs: {cfg.logs}; `make demo-down` stops everything", file=sys.stderr)
+        return 1
+    metrics = status.get("metrics") or {}
+    print(
+        f"""
+== lepton demo: done in {time.monotonic() - clock.began:.0f}s ==
+  TrainingJob classifier    Succeeded in {job["_seconds"]:.0f}s, loss {metrics.get("loss")}, \
+epochs {metrics.get("epoch")}
+  ModelVersion {mv["metadata"]["name"]:<12} Ready, digest {(mv.get("status") or {}).get("digest")}
+  InferenceService          {isvc["status"].get("phase")} at {isvc["status"].get("url")}
+  answer for x=[{row[0]}..{row[-1]}]: {[round(v, 4) for v in answer]} (class {answer.index(max(answer))})
+  TrainingJob apply -> first answer: {first_answer:.0f}s
+  Prometheus: lepton_serving_requests_total{{model="classifier",code="200"}} = {requests:g}
+
+Look around:
+  eval "$(make -s kubectl)"; kubectl -n {NAMESPACE} get tj,mv,lisvc,pods -o wide
+  kubectl -n {NAMESPACE} logs classifier-worker-0
+  Prometheus: {cfg.prometheus_url}/graph   operator log: {cfg.logs / (OPERATOR + ".log")}
+  make demo-down      # stops the operator and the cluster
+"""
+    )
+    return 0
+
+
+def down() -> int:
+    cfg = Config.from_env()
+    if procs.stop(cfg.run, OPERATOR):
+        print("operator stopped")
+    cluster.down(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(down() if sys.argv[1:] == ["down"] else main())
