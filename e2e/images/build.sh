@@ -2,11 +2,11 @@
 # Builds the project's images from images/{operator,trainer,server}/Dockerfile with buildah (no
 # Docker engine here), FROM local bases: a Debian bookworm rootfs (debootstrap), Python on it, and a
 # torch base that trainer and server share. Every image is rebuilt only when its inputs change (a
-# hash in a stamp), pip's cache is kept in the cache folder, and each image is exported as an OCI
-# archive for the real nodes' containerd (e2e/realnode: `python3 -m realnode import`).
+# hash in a stamp), pip's cache is kept in the cache folder, and each image is exported into one
+# OCI layout for the real nodes' containerd (`python3 -m realnode import LAYOUT REF...`).
 #
 #   e2e/images/build.sh [operator|trainer|server ...]   (default: all three)
-#   prints "<name> <archive>" per image; progress and timings go to stderr
+#   prints "<name> <oci layout> <image ref>" per image; progress and timings go to stderr
 #
 # Env: LEPTON_CACHE (default ~/.cache/lepton), TORCH_VERSION (default: the one pyproject's env has
 # pinned here, 2.15.0), DEBIAN_MIRROR (default http://deb.debian.org/debian).
@@ -31,7 +31,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   exit 2
 fi
 
-mkdir -p "$cache/stamps" "$cache/archives" "$cache/pip" "$cache/tmp"
+mkdir -p "$cache/stamps" "$cache/pip" "$cache/tmp"
 # pip inside RUN steps sees the host's pip cache and, where the host's pip trusts an extra CA
 # (PIP_CERT or its config's cert, e.g. a proxy's), that CA too, via a pip.conf mounted for the build.
 volumes=(-v "$cache/pip:/var/cache/pip")
@@ -139,15 +139,14 @@ for name in "${images[@]}"; do
   tag=docker.io/lepton/$name:dev
   build "$name" "$tag" "$root/images/$name/Dockerfile" "$context" "$base"
   id=$(image_id "$tag")
-  id=${id#sha256:}
-  archive="$cache/archives/$name-${id:0:16}.tar"
-  if [[ ! -f $archive ]]; then
+  if [[ ! -f $cache/oci/index.json || "$(cat "$cache/stamps/$name.exported" 2>/dev/null)" != "$id" ]]; then
     start=$(date +%s)
-    rm -f "$cache/archives/$name"-*.tar
-    # Uncompressed: containerd unpacks it at once, and gzip of torch's layers costs minutes.
-    bh push --quiet --disable-compression "$tag" "oci-archive:$archive.partial:$tag" >/dev/null
-    mv "$archive.partial" "$archive"
-    log "$tag exported in $(($(date +%s) - start)) s ($(du -h "$archive" | cut -f1))"
+    # One OCI layout for all images: blobs are files named by digest, so the torch layers the
+    # trainer and server share are written once and a rebuild writes only its changed layers.
+    # Uncompressed: containerd unpacks them at once, and gzip of torch's layers costs minutes.
+    bh push --quiet --disable-compression "$tag" "oci:$cache/oci:$tag" >/dev/null
+    echo "$id" >"$cache/stamps/$name.exported"
+    log "$tag exported in $(($(date +%s) - start)) s"
   fi
-  echo "$name $archive"
+  echo "$name $cache/oci $tag"
 done

@@ -5,9 +5,10 @@ export REAL_NODES IN_CLUSTER
 
 .PHONY: images
 images: ## build the operator, trainer and server images (buildah), import them into running real nodes
-	@archives=$$(e2e/images/build.sh operator trainer server | cut -d' ' -f2) && \
+	@out=$$(e2e/images/build.sh operator trainer server) && echo "$$out" && \
 	if [[ -n "$$(PYTHONPATH=e2e python3 -m realnode nodes)" ]]; then \
-	  PYTHONPATH=e2e python3 -m realnode import $$archives; fi
+	  PYTHONPATH=e2e python3 -m realnode import $$(echo "$$out" | head -n1 | cut -d' ' -f2) \
+	    $$(echo "$$out" | cut -d' ' -f3); fi
 
 .PHONY: e2e
 e2e: venv ## end-to-end tests on a real node (starts or extends the cluster: REAL_NODES=1, Prometheus)

@@ -1,5 +1,5 @@
-"""python3 -m realnode import ARCHIVE...   import OCI archives into every running real node
-python3 -m realnode nodes                  print the running real nodes' names and IPs"""
+"""python3 -m realnode import LAYOUT REF...   import images of an OCI layout into every real node
+python3 -m realnode nodes                      print the running real nodes' names and IPs"""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from .archives import import_all
 
 def main(argv: list[str]) -> int:
     cfg = Config.from_env()
-    if len(argv) >= 2 and argv[0] == "import":
-        import_all(cfg, [Path(a) for a in argv[1:]])
+    if len(argv) >= 3 and argv[0] == "import":
+        import_all(cfg, Path(argv[1]), argv[2:])
     elif argv == ["nodes"]:
         for i in node.running_nodes(cfg):
             print(node.node_name(i), node.node_ip(cfg, i))

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def start_cluster(clock: Clock, cfg: Config) -> None:
         raise DemoError("the local cluster did not start (output above)")
 
 
-def build_images(clock: Clock, cfg: Config) -> dict[str, str]:
+def build_images(clock: Clock, cfg: Config) -> None:
     clock.say("building or reusing the images (first time: torch, several minutes)")
     began = time.monotonic()
     out = subprocess.run(
@@ -50,10 +51,9 @@ def build_images(clock: Clock, cfg: Config) -> dict[str, str]:
     )
     if out.returncode:
         raise DemoError("building the images failed (output above)")
-    archives = dict(line.split(" ", 1) for line in out.stdout.strip().splitlines())
+    lines = [line.split() for line in out.stdout.strip().splitlines()]
     clock.say(f"images ready in {time.monotonic() - began:.0f}s; importing them into the real node")
-    import_all(cfg, [Path(p) for p in archives.values()])
-    return archives
+    import_all(cfg, Path(lines[0][1]), [ref for _, _, ref in lines])
 
 
 def prepare_namespace(clock: Clock, kube: Kube, cfg: Config) -> None:
@@ -105,7 +105,6 @@ def procs_port() -> int:
 def train(clock: Clock, kube: Kube) -> dict[str, Any]:
     kube.run("delete", "trainingjob", "classifier", "-n", NAMESPACE, "--ignore-not-found", "--wait=true")
     kube.apply(kube.manifest(EXAMPLES / "trainingjob.yaml"))
-    applied = time.monotonic()
     clock.say("applied TrainingJob classifier (2 workers, CPU, gloo) on the real node")
 
     def done() -> dict[str, Any] | None:
@@ -114,15 +113,12 @@ def train(clock: Clock, kube: Kube) -> dict[str, Any]:
             raise DemoError(f"TrainingJob failed: {demokit.condition(job, 'Failed')}")
         return job if demokit.condition(job, "Succeeded") else None
 
-    job = clock.wait(
+    return clock.wait(
         "TrainingJob classifier to succeed",
         done,
         900,
         seen=lambda: kube.pods_line("lepton.ai/job-name=classifier"),
     )
-    job["_seconds"] = time.monotonic() - applied
-    job["_applied"] = applied
-    return job
 
 
 def verified_version(clock: Clock, kube: Kube, name: str) -> dict[str, Any]:
@@ -172,7 +168,7 @@ def tolerate_real_node(kube: Kube, deployment: dict[str, Any]) -> None:
     kube.apply([patch], manager="lepton-demo-tolerations")
 
 
-def ask(clock: Clock, kube: Kube, cfg: Config) -> tuple[list[float], list[float]]:
+def ask(clock: Clock, kube: Kube) -> tuple[list[float], list[float]]:
     """One OIP v2 inference request through the Service (kubectl port-forward svc/classifier)."""
     port = procs_port()
     forward = subprocess.Popen(
@@ -226,38 +222,59 @@ def scraped(clock: Clock, kube: Kube, cfg: Config) -> float:
     return clock.wait(f"Prometheus to scrape the model server ({query})", value, 90)
 
 
+@dataclass
+class Result:
+    job: dict[str, Any]
+    job_seconds: float
+    version: dict[str, Any]
+    service: dict[str, Any]
+    row: list[float]
+    answer: list[float]
+    first_answer_seconds: float
+    requests: float
+
+
+def run(clock: Clock, cfg: Config) -> Result:
+    """Every step of the demo; raises DemoError (or ClusterError) naming the step that failed."""
+    start_cluster(clock, cfg)
+    kube = Kube(cfg, cluster.tools_dir())
+    build_images(clock, cfg)
+    prepare_namespace(clock, kube, cfg)
+    start_operator(clock, cfg)
+    applied = time.monotonic()
+    job = train(clock, kube)
+    job_seconds = time.monotonic() - applied
+    name = (job.get("status") or {}).get("modelVersion") or "classifier-demo"
+    version = verified_version(clock, kube, name)
+    service = serve(clock, kube)
+    row, answer = ask(clock, kube)
+    first_answer = time.monotonic() - applied
+    requests = scraped(clock, kube, cfg)
+    return Result(job, job_seconds, version, service, row, answer, first_answer, requests)
+
+
 def main() -> int:
     cfg = Config.from_env()
     clock = Clock()
     try:
-        start_cluster(clock, cfg)
-        cfg = Config.from_env()
-        kube = Kube(cfg, cluster.tools_dir())
-        build_images(clock, cfg)
-        prepare_namespace(clock, kube, cfg)
-        start_operator(clock, cfg)
-        job = train(clock, kube)
-        status = job.get("status") or {}
-        mv = verified_version(clock, kube, status.get("modelVersion") or "classifier-demo")
-        isvc = serve(clock, kube)
-        row, answer = ask(clock, kube, cfg)
-        first_answer = time.monotonic() - job["_applied"]
-        requests = scraped(clock, kube, cfg)
+        r = run(clock, cfg)
     except (DemoError, ClusterError) as exc:
         clock.say(f"FAILED: {exc}")
         print(f"logs: {cfg.logs}; `make demo-down` stops everything", file=sys.stderr)
         return 1
-    metrics = status.get("metrics") or {}
+    metrics = (r.job.get("status") or {}).get("metrics") or {}
+    digest = (r.version.get("status") or {}).get("digest")
     print(
         f"""
 == lepton demo: done in {time.monotonic() - clock.began:.0f}s ==
-  TrainingJob classifier    Succeeded in {job["_seconds"]:.0f}s, loss {metrics.get("loss")}, \
+  TrainingJob classifier    Succeeded in {r.job_seconds:.0f}s, loss {metrics.get("loss")}, \
 epochs {metrics.get("epoch")}
-  ModelVersion {mv["metadata"]["name"]:<12} Ready, digest {(mv.get("status") or {}).get("digest")}
-  InferenceService          {isvc["status"].get("phase")} at {isvc["status"].get("url")}
-  answer for x=[{row[0]}..{row[-1]}]: {[round(v, 4) for v in answer]} (class {answer.index(max(answer))})
-  TrainingJob apply -> first answer: {first_answer:.0f}s
-  Prometheus: lepton_serving_requests_total{{model="classifier",code="200"}} = {requests:g}
+  ModelVersion {r.version["metadata"]["name"]:<12} Ready, digest {digest}
+  InferenceService          {r.service["status"].get("phase")} at {r.service["status"].get("url")}
+  answer for x=[{r.row[0]}..{r.row[-1]}]: {[round(v, 4) for v in r.answer]} \
+(class {r.answer.index(max(r.answer))})
+  TrainingJob apply -> first answer: {r.first_answer_seconds:.0f}s
+  Prometheus: lepton_serving_requests_total{{model="classifier",code="200"}} = {r.requests:g}
 
 Look around:
   eval "$(make -s kubectl)"; kubectl -n {NAMESPACE} get tj,mv,lisvc,pods -o wide

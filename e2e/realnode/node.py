@@ -41,6 +41,12 @@ def socket(cfg: Config, index: int) -> Path:
     return node_dir(cfg, index) / "containerd" / "containerd.sock"
 
 
+def image_root(cfg: Config, index: int) -> Path:
+    """containerd's root (images, snapshots) lives in the cache, so images outlive the cluster:
+    torch's layers are gigabytes. Containers are removed from it at ``down``."""
+    return cfg.cache_dir / "realnode" / f"{cfg.bridge}-{index}" / "containerd"
+
+
 def cgroup_root(cfg: Config, index: int) -> str:
     return f"/lepton-{cfg.bridge}-{index}"
 
@@ -96,8 +102,8 @@ def down(cfg: Config) -> list[str]:
     for i in range(MAX_NODES):
         if procs.stop(cfg.run, f"kubelet-real-{i}"):
             stopped.append(f"kubelet-real-{i}")
-        root = cgroup_root(cfg, i)
-        host.kill_cgroup(root)
+        host.kill_cgroup(cgroup_root(cfg, i))
+        _remove_containers(cfg, i)
         shims = host.processes_with_arg(str(socket(cfg, i)))
         if procs.stop(cfg.run, f"containerd-real-{i}"):
             stopped.append(f"containerd-real-{i}")
@@ -112,6 +118,18 @@ def down(cfg: Config) -> list[str]:
     if host.bridge_down(cfg.bridge):
         stopped.append(f"bridge {cfg.bridge}")
     return stopped
+
+
+def _remove_containers(cfg: Config, index: int) -> None:
+    """Delete every container (pods' and sandboxes') from containerd's persistent store."""
+    pid = procs.read_pid(cfg.run, f"containerd-real-{index}")
+    if pid is None or not procs.alive(pid):
+        return
+    ctr = ["ctr", "--address", str(socket(cfg, index)), "-n", "k8s.io"]
+    listing = subprocess.run([*ctr, "containers", "ls", "-q"], capture_output=True, text=True, check=False)
+    for cid in listing.stdout.split():
+        subprocess.run([*ctr, "tasks", "rm", "-f", cid], capture_output=True, check=False)
+        subprocess.run([*ctr, "containers", "rm", cid], capture_output=True, check=False)
 
 
 def import_image(cfg: Config, index: int, archive: Path) -> None:
@@ -151,7 +169,7 @@ def _start_containerd(cfg: Config, index: int) -> None:
         ],
     }
     (cni_conf / "10-lepton.conflist").write_text(json.dumps(conflist, indent=2))
-    config = _containerd_toml(base, cni_conf)
+    config = _containerd_toml(base, image_root(cfg, index), cni_conf)
     (base / "config.toml").write_text(config)
     argv = ["containerd", "--config", str(base / "config.toml")]
     pid = procs.start(cfg.run, cfg.logs, f"containerd-real-{index}", argv)
@@ -172,7 +190,7 @@ def _toml(value: object) -> str:
     return json.dumps(value)  # TOML basic strings, arrays and booleans are JSON's
 
 
-def _containerd_toml(base: Path, cni_conf: Path) -> str:
+def _containerd_toml(base: Path, root: Path, cni_conf: Path) -> str:
     cri = 'plugins."io.containerd.grpc.v1.cri"'
     snapshotters = ("aufs", "btrfs", "devmapper", "zfs", "native", "blockfile")
     disabled = [f"io.containerd.snapshotter.v1.{s}" for s in snapshotters] + [
@@ -181,7 +199,7 @@ def _containerd_toml(base: Path, cni_conf: Path) -> str:
     ]
     lines = [
         "version = 2",
-        f"root = {_toml(str(base / 'root'))}",
+        f"root = {_toml(str(root))}",
         f"state = {_toml(str(base / 'state'))}",
         f"disabled_plugins = {_toml(disabled)}",
         "[grpc]",
