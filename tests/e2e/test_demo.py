@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ import pytest
 from localcluster.config import Config
 from realnode import demo
 from realnode.demokit import NAMESPACE, Clock
+from support.wait import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -66,3 +70,85 @@ def test_service_answers_as_the_artifact_loaded_here(result: demo.Result, e2e_cl
 
 def test_prometheus_counted_the_answered_request(result: demo.Result) -> None:
     assert result.requests >= 1
+
+
+def server_pod(kubectl: Any) -> dict[str, Any]:
+    out = kubectl("get", "pods", "-n", NAMESPACE, "-l", "lepton.ai/inferenceservice=classifier", "-o", "json")
+    pods = [p for p in json.loads(out.stdout)["items"] if p["status"].get("podIP")]
+    pods = [p for p in pods if "deletionTimestamp" not in p["metadata"]]
+    assert pods, "no running model server pod"
+    return pods[0]
+
+
+def infer(ip: str, row: list[float]) -> int:
+    body = json.dumps({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 16], "data": row}]})
+    request = urllib.request.Request(
+        f"http://{ip}:8080/v2/models/classifier/infer",
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+        return int(response.status)
+
+
+def pod_counter(ip: str) -> float:
+    with urllib.request.urlopen(f"http://{ip}:8080/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("lepton_serving_requests_total{")
+        and 'model="classifier"' in line
+        and 'code="200"' in line
+    )
+
+
+def test_prometheus_counts_exactly_the_requests_sent(
+    result: demo.Result, kubectl: Any, e2e_cluster: Config
+) -> None:
+    pod = server_pod(kubectl)
+    ip, name = pod["status"]["podIP"], pod["metadata"]["name"]
+    before = pod_counter(ip)
+    sent = 25
+    assert all(infer(ip, result.row) == 200 for _ in range(sent))
+    query = f'sum(lepton_serving_requests_total{{model="classifier",code="200",pod="{name}"}})'
+    url = f"{e2e_cluster.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+
+    def scraped() -> float | None:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            found = json.loads(response.read())["data"]["result"]
+        value = float(found[0]["value"][1]) if found else None
+        return value if value == before + sent else None
+
+    assert wait_for(scraped, timeout=60, what=f"Prometheus to report {before + sent:g} requests for {name}")
+
+
+def test_sigterm_during_a_burst_fails_no_request(result: demo.Result, kubectl: Any) -> None:
+    """The server keeps answering for its drain delay after SIGTERM, then finishes what is in flight."""
+    ip = server_pod(kubectl)["status"]["podIP"]
+    name = server_pod(kubectl)["metadata"]["name"]
+    started = threading.Event()
+    outcomes: list[object] = []
+
+    def client() -> None:
+        for i in range(40):
+            try:
+                outcomes.append(infer(ip, result.row))
+            except Exception as exc:  # every failure is a finding
+                outcomes.append(exc)
+            if i == 5:
+                started.set()
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    assert started.wait(30), "the burst did not start"
+    kubectl("delete", "pod", "-n", NAMESPACE, name, "--wait=false")
+    for t in threads:
+        t.join(60)
+    failures = [o for o in outcomes if o != 200]
+    assert len(outcomes) == 320
+    assert not failures, f"{len(failures)} of 320 requests failed during SIGTERM, e.g. {failures[:3]}"
+    pod = json.loads(kubectl("get", "pod", "-n", NAMESPACE, name, "-o", "json", check=False).stdout or "{}")
+    assert pod == {} or "deletionTimestamp" in pod["metadata"], "the pod was not being deleted"

@@ -1,0 +1,128 @@
+"""A real worker pod deleted mid-training: the group restarts and resumes from the newest checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from typing import Any
+
+import pytest
+from e2ekit import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION
+
+from localcluster.config import Config
+from realnode import demo
+from realnode.demokit import Clock
+from support.wait import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def operator_running(e2e_cluster: Config) -> None:
+    """The demo's images in the node and the operator running (both reused when already there)."""
+    clock = Clock()
+    demo.build_images(clock, e2e_cluster)
+    demo.start_operator(clock, e2e_cluster)
+
+
+def storage(namespace: str, path: str) -> list[dict[str, Any]]:
+    name = f"{namespace}-ckpt"
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": name},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "persistentVolumeReclaimPolicy": "Delete",
+                "claimRef": {"namespace": namespace, "name": "checkpoints"},
+                "hostPath": {"path": path, "type": "Directory"},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "checkpoints", "namespace": namespace},
+            "spec": {
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "volumeName": name,
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    ]
+
+
+def job(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "lepton.ai/v1alpha1",
+        "kind": "TrainingJob",
+        "metadata": {"name": "resume", "namespace": namespace},
+        "spec": {
+            "replicas": 2,
+            "nprocPerNode": 1,
+            "checkpoint": {"volume": "checkpoints", "path": "/checkpoints"},
+            "template": {
+                "spec": {
+                    "nodeSelector": REAL_NODE_SELECTOR,
+                    "tolerations": [REAL_NODE_TOLERATION],
+                    "containers": [
+                        {
+                            "name": "trainer",
+                            "image": "lepton/trainer:dev",
+                            "imagePullPolicy": "Never",
+                            # Long enough to be interrupted: at least 40 epochs.
+                            "command": [
+                                "lepton-train",
+                                "-m",
+                                "lepton.runtime.examples.classifier",
+                                "--epochs=80",
+                                "--min-epochs=40",
+                            ],
+                            "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}},
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "checkpoints", "persistentVolumeClaim": {"claimName": "checkpoints"}}
+                    ],
+                }
+            },
+            "runPolicy": {"backoffLimit": 3, "activeDeadlineSeconds": 900},
+        },
+    }
+
+
+def test_deleted_worker_resumes_from_newest_checkpoint(
+    operator_running: None, e2e_cluster: Config, namespace: str, kubectl: Any
+) -> None:
+    folder = e2e_cluster.state_dir / "e2e" / f"ckpt-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    os.chown(folder, 1000, 1000)
+    items = [*storage(namespace, str(folder)), job(namespace)]
+    kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+    def epoch_reached() -> int | None:
+        log = kubectl("logs", "-n", namespace, "resume-worker-0", check=False).stdout
+        epochs = [int(e) for e in re.findall(r"epoch (\d+) loss", log)]
+        return max(epochs) if epochs and max(epochs) >= 5 else None
+
+    interrupted_at = wait_for(epoch_reached, timeout=300, what="worker 0 to train 5 epochs")
+    kubectl("delete", "pod", "-n", namespace, "resume-worker-1", "--wait=false")
+
+    def finished() -> dict[str, Any] | None:
+        tj = json.loads(kubectl("get", "tj", "resume", "-n", namespace, "-o", "json").stdout)
+        conditions = {c["type"]: c["status"] for c in tj.get("status", {}).get("conditions", [])}
+        assert conditions.get("Failed") != "True", tj["status"]
+        return tj if conditions.get("Succeeded") == "True" else None
+
+    tj = wait_for(finished, timeout=600, what="TrainingJob resume to succeed after the restart")
+    assert tj["status"]["restartCount"] >= 1
+    log = kubectl("logs", "-n", namespace, "resume-worker-0").stdout
+    resumed = re.search(r"resumed at epoch (\d+) \(restart attempt (\d+), world size 2\)", log)
+    assert resumed, log[-2000:]
+    assert int(resumed.group(1)) >= min(interrupted_at, 5) - 1
+    assert int(resumed.group(2)) >= 1
