@@ -112,6 +112,7 @@ class _FreeGpus:
         # placement -> free count -> node names; built on first use of a placement.
         self._pools: dict[Placement, dict[int, set[str]]] = {}
         self._members: dict[Placement, frozenset[str]] = {}
+        self._capacity: dict[tuple[Placement, int], int] = {}
 
     def _pool(self, placement: Placement) -> dict[int, set[str]]:
         pool = self._pools.get(placement)
@@ -129,8 +130,11 @@ class _FreeGpus:
         return sum(len(names) * (free // gpus_per_pod) for free, names in pool.items())
 
     def capacity_count(self, placement: Placement, gpus_per_pod: int) -> int:
-        self._pool(placement)
-        return sum(self._allocatable[name] // gpus_per_pod for name in self._members[placement])
+        key = (placement, gpus_per_pod)
+        if key not in self._capacity:
+            self._pool(placement)
+            self._capacity[key] = sum(self._allocatable[n] // gpus_per_pod for n in self._members[placement])
+        return self._capacity[key]
 
     def place(self, demand: Demand) -> int:
         """Best-fit each pod onto the allowed node with the fewest free GPUs that still holds it.
@@ -146,7 +150,8 @@ class _FreeGpus:
             if not candidates:
                 unplaced += 1
                 continue
-            name = min(pool[min(candidates)])
+            # Nodes with the same free count are interchangeable for best fit: take any.
+            name = next(iter(pool[min(candidates)]))
             self._take(name, demand.gpus_per_pod)
         return unplaced
 
