@@ -78,9 +78,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         kill(server)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def example_server(artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One batching server on the example model, shared by a module's tests."""
+    """One batching server on the example model, shared by the real-server tests."""
     server = launch(artifact, tmp_path_factory.mktemp("server"), "--max-body-bytes", "65536")
     yield server
     kill(server)
