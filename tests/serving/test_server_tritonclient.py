@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import tritonclient.http as httpclient
 from server_harness import Server
 
 from lepton.artifacts import load_artifact
-
-httpclient = pytest.importorskip("tritonclient.http")
 
 
 @pytest.fixture
