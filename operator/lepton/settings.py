@@ -31,6 +31,8 @@ class Settings:
     restart_backoff_cap_seconds: float = 300.0
     success_grace_seconds: float = 30.0
     """How long other workers may keep running after rank 0 succeeded before they are stopped."""
+    node_lost_seconds: float = 60.0
+    """How long a node must stay NotReady before its workers count as lost (the job restarts)."""
     resync_seconds: float = 30.0
     """How often every active job is reconciled even when nothing happened."""
     api_workers: int = 16
@@ -76,6 +78,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
             env, "LEPTON_RESTART_BACKOFF_CAP_SECONDS", Settings.restart_backoff_cap_seconds
         ),
         success_grace_seconds=_number(env, "LEPTON_SUCCESS_GRACE_SECONDS", Settings.success_grace_seconds),
+        node_lost_seconds=_number(env, "LEPTON_NODE_LOST_SECONDS", Settings.node_lost_seconds),
         resync_seconds=_number(env, "LEPTON_RESYNC_SECONDS", Settings.resync_seconds),
         api_workers=int(_number(env, "LEPTON_API_WORKERS", Settings.api_workers)),
     )

@@ -99,13 +99,13 @@ class NodeInfo:
     unschedulable: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
+    ready_changed: float | None = None  # lastTransitionTime of the Ready condition
 
 
 def node_info(body: Mapping[str, Any]) -> NodeInfo:
     meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
-    )
+    condition = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    ready = condition.get("status") == "True"
     taints = tuple(
         Taint(str(t.get("key", "")), str(t.get("value", "")), str(t.get("effect", "")))
         for t in spec.get("taints") or []
@@ -117,6 +117,7 @@ def node_info(body: Mapping[str, Any]) -> NodeInfo:
         unschedulable=bool(spec.get("unschedulable")),
         labels=dict(meta.get("labels") or {}),
         taints=taints,
+        ready_changed=timestamp(condition.get("lastTransitionTime")),
     )
 
 

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from lepton.api.common import API_VERSION
@@ -56,8 +56,23 @@ class Indices:
             priorities={name: next(iter(values)) for name, values in self.priorities.items()},
         )
 
-    def lost_nodes(self) -> frozenset[str]:
-        return frozenset(n.name for n in self.nodes.get(None, []) if not n.ready)
+    def lost_nodes(self, now: float, grace: float) -> tuple[frozenset[str], float | None]:
+        """Nodes NotReady for at least ``grace`` seconds, and when the next one would count as lost.
+
+        A node that misses a few heartbeats is often back within seconds; restarting a whole
+        gang for that would cost more than waiting a little.
+        """
+        lost: set[str] = set()
+        next_due: float | None = None
+        for node in self.nodes.get(None, []):
+            if node.ready:
+                continue
+            due = (node.ready_changed or 0.0) + grace
+            if due <= now:
+                lost.add(node.name)
+            else:
+                next_due = due if next_due is None else min(next_due, due)
+        return frozenset(lost), next_due
 
     def waiting_jobs(self) -> list[str]:
         jobs: list[JobSummary] = list(self.jobs.get(None, []))
@@ -112,9 +127,14 @@ async def _reconcile(body: Mapping[str, Any], key: str, memo: Memo, indices: Ind
         else:
             admission, others = await memo.queue.admit(key, job.metadata.uid or "", indices.observed())
             memo.queue.kick_all(others)
-    plan = lifecycle.plan(
-        state, pods, now=now, lost_nodes=indices.lost_nodes(), admission=admission, timing=tm
-    )
+    lost, next_lost = indices.lost_nodes(now, memo.settings.node_lost_seconds)
+    plan = lifecycle.plan(state, pods, now=now, lost_nodes=lost, admission=admission, timing=tm)
+    if next_lost is not None and any(p.node and p.active and p.node not in lost for p in pods):
+        # A node of this job may count as lost soon: look again when its grace period ends.
+        again = next_lost - now
+        plan = replace(
+            plan, requeue_after=again if plan.requeue_after is None else min(again, plan.requeue_after)
+        )
 
     await _act(job, plan, memo)
     result = await _record_result(job, plan, pods, memo) if plan.result_pod else None

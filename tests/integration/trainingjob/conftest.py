@@ -45,6 +45,7 @@ class Operator:
             "LEPTON_RESTART_BACKOFF_CAP_SECONDS": "4",
             "LEPTON_SUCCESS_GRACE_SECONDS": "2",
             "LEPTON_RESYNC_SECONDS": "5",
+            "LEPTON_NODE_LOST_SECONDS": "2",
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

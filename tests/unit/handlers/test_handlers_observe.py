@@ -205,3 +205,16 @@ def test_jobs_being_deleted_need_nothing():
         priorities={},
     )
     assert decide(observed, {}).admitted == ("ns/next",)
+
+
+def test_nodes_count_as_lost_only_after_the_grace_period():
+    from lepton.handlers.reconcile import Indices
+
+    nodes = [
+        NodeInfo("ok", 8, True, ready_changed=0.0),
+        NodeInfo("long-gone", 8, False, ready_changed=100.0),
+        NodeInfo("blip", 8, False, ready_changed=150.0),
+    ]
+    indices = Indices(pods={}, gpu_pods={}, nodes={None: nodes}, jobs={}, priorities={})
+    assert indices.lost_nodes(now=170.0, grace=60.0) == (frozenset({"long-gone"}), 210.0)
+    assert indices.lost_nodes(now=220.0, grace=60.0) == (frozenset({"long-gone", "blip"}), None)
