@@ -104,7 +104,9 @@ class NodeInfo:
 
 def node_info(body: Mapping[str, Any]) -> NodeInfo:
     meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
-    condition = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    condition: Mapping[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
+    )
     ready = condition.get("status") == "True"
     taints = tuple(
         Taint(str(t.get("key", "")), str(t.get("value", "")), str(t.get("effect", "")))
