@@ -8,7 +8,8 @@
 #   e2e/images/build.sh [operator|trainer|server ...]   (default: all three)
 #   prints "<name> <oci layout> <image ref>" per image; progress and timings go to stderr
 #
-# Env: LEPTON_CACHE (default ~/.cache/lepton), TORCH_VERSION (default: the one pyproject's env has
+# Env: LEPTON_IMAGES_REUSE=1 keeps images whose inputs changed (a quick loop on other parts),
+# LEPTON_CACHE (default ~/.cache/lepton), TORCH_VERSION (default: the one pyproject's env has
 # pinned here, 2.15.0), DEBIAN_MIRROR (default http://deb.debian.org/debian).
 set -euo pipefail
 
@@ -87,6 +88,10 @@ build() {
   ) | sha)
   if fresh "$tag" "$name" "$key"; then
     log "$tag is up to date"
+    return
+  fi
+  if [[ ${LEPTON_IMAGES_REUSE:-0} == 1 && -n "$(image_id "$tag")" ]]; then
+    log "$tag: inputs changed, reused as it is (LEPTON_IMAGES_REUSE=1)"
     return
   fi
   local start args=()

@@ -30,6 +30,8 @@ from .demokit import NAMESPACE, Clock, DemoError, Kube
 
 EXAMPLES = REPO_DIR / "examples" / "demo"
 OPERATOR = "lepton-operator"
+# Not "classifier": the job's headless Service and the InferenceService's Service share the namespace.
+JOB = "classifier-train"
 
 
 def start_cluster(clock: Clock, cfg: Config) -> None:
@@ -103,21 +105,25 @@ def procs_port() -> int:
 
 
 def train(clock: Clock, kube: Kube) -> dict[str, Any]:
-    kube.run("delete", "trainingjob", "classifier", "-n", NAMESPACE, "--ignore-not-found", "--wait=true")
+    # A re-run starts over: ModelVersions are immutable, and the new one takes the same name.
+    for kind in ("inferenceservice", "trainingjob", "modelversion", "service"):
+        kube.run(
+            "delete", kind, "--all", "-n", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=120s"
+        )
     kube.apply(kube.manifest(EXAMPLES / "trainingjob.yaml"))
-    clock.say("applied TrainingJob classifier (2 workers, CPU, gloo) on the real node")
+    clock.say(f"applied TrainingJob {JOB} (2 workers, CPU, gloo) on the real node")
 
     def done() -> dict[str, Any] | None:
-        job = kube.get("trainingjob", "classifier")
+        job = kube.get("trainingjob", JOB)
         if demokit.condition(job, "Failed"):
             raise DemoError(f"TrainingJob failed: {demokit.condition(job, 'Failed')}")
         return job if demokit.condition(job, "Succeeded") else None
 
     return clock.wait(
-        "TrainingJob classifier to succeed",
+        f"TrainingJob {JOB} to succeed",
         done,
         900,
-        seen=lambda: kube.pods_line("lepton.ai/job-name=classifier"),
+        seen=lambda: kube.pods_line(f"lepton.ai/job-name={JOB}"),
     )
 
 
@@ -165,7 +171,7 @@ def tolerate_real_node(kube: Kube, deployment: dict[str, Any]) -> None:
         "metadata": {"name": deployment["metadata"]["name"], "namespace": NAMESPACE},
         "spec": {"template": {"spec": {"tolerations": [*tolerations, demokit.REAL_NODE_TOLERATION]}}},
     }
-    kube.apply([patch], manager="lepton-demo-tolerations")
+    kube.apply([patch], manager="lepton-demo-tolerations", partial=True)
 
 
 def ask(clock: Clock, kube: Kube) -> tuple[list[float], list[float]]:
@@ -267,7 +273,7 @@ def main() -> int:
     print(
         f"""
 == lepton demo: done in {time.monotonic() - clock.began:.0f}s ==
-  TrainingJob classifier    Succeeded in {r.job_seconds:.0f}s, loss {metrics.get("loss")}, \
+  TrainingJob {JOB}  Succeeded in {r.job_seconds:.0f}s, loss {metrics.get("loss")}, \
 epochs {metrics.get("epoch")}
   ModelVersion {r.version["metadata"]["name"]:<12} Ready, digest {digest}
   InferenceService          {r.service["status"].get("phase")} at {r.service["status"].get("url")}
@@ -278,7 +284,7 @@ epochs {metrics.get("epoch")}
 
 Look around:
   eval "$(make -s kubectl)"; kubectl -n {NAMESPACE} get tj,mv,lisvc,pods -o wide
-  kubectl -n {NAMESPACE} logs classifier-worker-0
+  kubectl -n {NAMESPACE} logs {JOB}-worker-0
   Prometheus: {cfg.prometheus_url}/graph   operator log: {cfg.logs / (OPERATOR + ".log")}
   make demo-down      # stops the operator and the cluster
 """

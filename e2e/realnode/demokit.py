@@ -76,12 +76,22 @@ class Kube:
 
     def manifest(self, path: Path) -> list[dict[str, Any]]:
         """The objects of a YAML file as JSON (kubectl parses; the demo runs without the venv's yaml)."""
-        out = json.loads(self.run("create", "--dry-run=client", "-o", "json", "-f", str(path)))
-        return list(out["items"]) if out.get("kind") == "List" else [out]
+        text = self.run("create", "--dry-run=client", "-o", "json", "-f", str(path))
+        objects, at, decoder = [], 0, json.JSONDecoder()
+        while text[at:].strip():  # one JSON document per object, back to back
+            obj, end = decoder.raw_decode(text[at:].lstrip())
+            at = len(text) - len(text[at:].lstrip()) + end
+            objects.extend(obj["items"] if obj.get("kind") == "List" else [obj])
+        return objects
 
-    def apply(self, objects: list[dict[str, Any]], manager: str = "lepton-demo") -> None:
+    def apply(
+        self, objects: list[dict[str, Any]], manager: str = "lepton-demo", partial: bool = False
+    ) -> None:
+        """Server-side apply; ``partial`` objects (only the fields this manager owns) skip kubectl's
+        client-side schema check, which wants whole objects."""
         body = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
-        self.run("apply", "--server-side", f"--field-manager={manager}", "-f", "-", stdin=body)
+        flags = ["--validate=false"] if partial else []
+        self.run("apply", "--server-side", f"--field-manager={manager}", *flags, "-f", "-", stdin=body)
 
     def pods_line(self, selector: str) -> str:
         pods = json.loads(self.run("get", "pods", "-n", NAMESPACE, "-l", selector, "-o", "json"))["items"]

@@ -29,16 +29,16 @@ def result(e2e_cluster: Config) -> demo.Result:
     return demo.run(Clock(), e2e_cluster)
 
 
-def worker_pods(kubectl: Any, job: str = "classifier") -> list[dict[str, Any]]:
+def worker_pods(kubectl: Any, job: str = demo.JOB) -> list[dict[str, Any]]:
     out = kubectl("get", "pods", "-n", NAMESPACE, "-l", f"lepton.ai/job-name={job}", "-o", "json")
     return list(json.loads(out.stdout)["items"])
 
 
 def test_workers_ran_on_the_real_node_and_rendezvoused(result: demo.Result, kubectl: Any) -> None:
     pods = worker_pods(kubectl)
-    assert sorted(p["metadata"]["name"] for p in pods) == ["classifier-worker-0", "classifier-worker-1"]
+    assert sorted(p["metadata"]["name"] for p in pods) == [f"{demo.JOB}-worker-0", f"{demo.JOB}-worker-1"]
     assert {p["spec"]["nodeName"] for p in pods} <= {"lepton-real-0", "lepton-real-1"}
-    log = kubectl("logs", "-n", NAMESPACE, "classifier-worker-0").stdout
+    log = kubectl("logs", "-n", NAMESPACE, f"{demo.JOB}-worker-0").stdout
     assert "world size 2" in log, log[-2000:]
 
 
