@@ -83,6 +83,11 @@ def configure_logging(settings: Settings) -> None:
     kopf.configure(
         debug=settings.log_level == "debug", quiet=settings.log_level in ("warning", "error"), log_format=fmt
     )
+    if settings.log_level != "debug":
+        # kopf logs every handler call at INFO (one line per pod event at scale); the controller
+        # logs each job transition itself, and the probes' access log says nothing useful.
+        for name in ("kopf.objects", "aiohttp.access"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def run(settings: Settings) -> None:

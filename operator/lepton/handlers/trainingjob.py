@@ -14,7 +14,6 @@ from lepton.api.common import GROUP, VERSION
 from lepton.api.trainingjob import PLURAL, TrainingJob
 from lepton.builders.workers import JOB_LABEL
 from lepton.handlers.observe import (
-    TERMINAL_PHASES,
     bound_gpus,
     node_info,
     placement,
@@ -34,9 +33,22 @@ DEBOUNCE_SECONDS = 0.2
 
 
 @kopf.index("pods", labels={JOB_LABEL: kopf.PRESENT})
-async def tj_pods(body: kopf.Body, **_: Any) -> dict[str, Any]:
+async def tj_pods(body: kopf.Body, memo: Memo, **kwargs: Any) -> dict[str, Any]:
     key, state = pod_job_key(body), pod_state(body)
+    if key:
+        # Every change of a worker is a reason to look at its job. Waking the job from here costs
+        # nothing, where an event handler would run kopf's handler machinery for each pod event.
+        memo.queue.kick(key)
+        if state is not None and state.terminal:
+            _kick_waiting(memo, kwargs)
     return {key: state} if key and state else {}
+
+
+def _kick_waiting(memo: Memo, kwargs: dict[str, Any]) -> None:
+    """GPUs were freed: jobs waiting for them may fit now."""
+    jobs = kwargs.get("tj_jobs")
+    if jobs is not None:
+        memo.queue.kick_all(j.key for j in jobs.get(None, ()) if j.waiting)
 
 
 @kopf.index("pods")
@@ -131,14 +143,17 @@ async def resync(body: kopf.Body, memo: Memo, stopped: kopf.DaemonStopped, **kwa
         memo.metrics.job_phase(key, None)
 
 
-@kopf.on.event("pods", labels={JOB_LABEL: kopf.PRESENT})
-async def pod_changed(body: kopf.Body, type: str | None, memo: Memo, **kwargs: Any) -> None:
+def _deleted(type: str | None, **_: Any) -> bool:
+    return type == "DELETED"
+
+
+@kopf.on.event("pods", labels={JOB_LABEL: kopf.PRESENT}, when=_deleted)
+async def pod_deleted(body: kopf.Body, memo: Memo, **kwargs: Any) -> None:
+    """Indices are not called for deletions: wake the job and the waiting jobs from here."""
     key = pod_job_key(body)
     if key:
         memo.queue.kick(key)
-    if type == "DELETED" or body.get("status", {}).get("phase") in TERMINAL_PHASES:
-        # GPUs were freed: jobs waiting for them may fit now.
-        memo.queue.kick_all(_indices(kwargs).waiting_jobs())
+    _kick_waiting(memo, kwargs)
 
 
 def _not_ready(body: kopf.Body, **_: Any) -> bool:
