@@ -10,8 +10,8 @@ images: ## build the operator, trainer and server images (buildah), import them 
 	  PYTHONPATH=e2e python3 -m realnode import $$(echo "$$out" | head -n1 | cut -d' ' -f2) \
 	    $$(echo "$$out" | cut -d' ' -f3); fi
 
-.PHONY: e2e
-e2e: venv ## end-to-end tests on a real node (starts or extends the cluster: REAL_NODES=1, Prometheus)
+.PHONY: test-e2e
+test-e2e: venv ## end-to-end tests on a real node (starts or extends the cluster: REAL_NODES=1, Prometheus)
 	$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 .PHONY: demo
