@@ -30,6 +30,7 @@ from .demokit import NAMESPACE, Clock, DemoError, Kube
 
 EXAMPLES = REPO_DIR / "examples" / "demo"
 OPERATOR = "lepton-operator"
+SYSTEM_NAMESPACE = "lepton-system"
 # Not "classifier": the job's headless Service and the InferenceService's Service share the namespace.
 JOB = "classifier-train"
 
@@ -94,6 +95,65 @@ def start_operator(clock: Clock, cfg: Config) -> int:
     pid = procs.start(cfg.run, cfg.logs, OPERATOR, [str(python), "-m", "lepton"], env=env)
     procs.wait_ready(OPERATOR, Probe(f"http://127.0.0.1:{health}/healthz"), pid, cfg.logs, timeout=90)
     return pid
+
+
+def start_operator_in_cluster(clock: Clock, kube: Kube, cfg: Config) -> None:
+    """The operator as a Deployment on the real node from its image, with the chart's RBAC."""
+    if procs.stop(cfg.run, OPERATOR):
+        clock.say("stopped the local operator process (IN_CLUSTER=1 runs it in the cluster)")
+    out = subprocess.run(
+        [str(REPO_DIR / "e2e" / "realnode" / "build-helm.sh")], stdout=subprocess.PIPE, text=True, check=False
+    )
+    if out.returncode:
+        raise DemoError("building helm failed (output above)")
+    helm = out.stdout.strip().splitlines()[-1]
+    health = procs_port()
+    values = {
+        "image": {"pullPolicy": "Never"},
+        "logLevel": "info",
+        # The local API server listens on 127.0.0.1 only (no kube-proxy routes the kubernetes Service).
+        "hostNetwork": True,
+        "apiServer": {"host": "127.0.0.1", "port": str(cfg.ports.apiserver)},
+        "ports": {"metrics": procs_port(), "health": health},
+        "nodeSelector": demokit.REAL_NODE_SELECTOR,
+        "tolerations": [demokit.REAL_NODE_TOLERATION],
+        "verification": {
+            "nodeSelector": demokit.REAL_NODE_SELECTOR,
+            "tolerations": [demokit.REAL_NODE_TOLERATION],
+        },
+    }
+    values_file = cfg.state_dir / "demo" / "operator-values.json"
+    values_file.write_text(json.dumps(values))  # JSON is YAML
+    rendered = subprocess.run(
+        [
+            helm,
+            "template",
+            "lepton",
+            str(REPO_DIR / "charts" / "lepton"),
+            "-n",
+            SYSTEM_NAMESPACE,
+            "-f",
+            str(values_file),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if rendered.returncode:
+        raise DemoError(f"helm template charts/lepton failed: {rendered.stderr.strip()}")
+    kube.run("create", "namespace", SYSTEM_NAMESPACE, check=False)
+    kube.run("apply", "-n", SYSTEM_NAMESPACE, "-f", "-", stdin=rendered.stdout)
+    clock.say(f"applied the chart's operator Deployment and RBAC in namespace {SYSTEM_NAMESPACE}")
+
+    def available() -> bool | None:
+        deployment = kube.get("deployment", "lepton-operator", SYSTEM_NAMESPACE)
+        return True if demokit.condition(deployment, "Available") else None
+
+    def seen() -> str:
+        out = kube.run("get", "pods", "-n", SYSTEM_NAMESPACE, "-o", "wide", check=False)
+        return " ".join(out.split())
+
+    clock.wait("the operator Deployment to be Available", available, 300, seen=seen)
 
 
 def procs_port() -> int:
@@ -246,7 +306,10 @@ def run(clock: Clock, cfg: Config) -> Result:
     kube = Kube(cfg, cluster.tools_dir())
     build_images(clock, cfg)
     prepare_namespace(clock, kube, cfg)
-    start_operator(clock, cfg)
+    if os.environ.get("IN_CLUSTER", "0") not in ("", "0"):
+        start_operator_in_cluster(clock, kube, cfg)
+    else:
+        start_operator(clock, cfg)
     applied = time.monotonic()
     job = train(clock, kube)
     job_seconds = time.monotonic() - applied
