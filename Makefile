@@ -87,10 +87,11 @@ bench-cluster: venv ## cluster figures: warm start time, 1,000 fake GPU nodes
 	$(PY) bench/bench_cluster.py
 
 .PHONY: check
-check: ## what CI runs: lint, then the whole suite against the local cluster (started, then stopped)
+check: ## what CI runs: lint, the suite on the simulated cluster, then the e2e suite on a real node
 	$(MAKE) lint
 	PROMETHEUS=1 $(CLUSTER) up
 	$(MAKE) test
+	$(MAKE) test-e2e
 
 # Targets of the real-node / image / demo tooling live beside it.
 -include e2e/make/*.mk
