@@ -324,6 +324,9 @@ class TrainingJobStatus(LeptonModel):
     """Worker pods by state."""
     restart_count: Annotated[int, Field(ge=0)] = 0
     """How many times the job has been restarted."""
+    node_loss_restarts: Annotated[int, Field(ge=0)] = 0
+    """How many of those restarts followed the loss of a node; they do not count against
+    backoffLimit."""
     gpus: Annotated[int, Field(ge=0)] | None = None
     """GPUs the job holds (replicas x GPUs per pod) while admitted."""
     admission_message: Annotated[str, StringConstraints(max_length=4096)] | None = None

@@ -14,18 +14,6 @@ from lepton.policies import restart
 from lepton.policies.lifecycle import JobState, Plan
 from lepton.policies.status import Phase, conditions_for
 
-# Restarts caused by node failure do not count against backoffLimit; the status has one restart
-# counter, so the operator remembers how many of those restarts were node losses here.
-NODE_LOSS_RESTARTS = "lepton.ai/node-loss-restarts"
-
-
-def node_loss_restarts(job: TrainingJob) -> int:
-    raw = (job.metadata.annotations or {}).get(NODE_LOSS_RESTARTS, "0")
-    try:
-        return max(int(raw), 0)
-    except ValueError:
-        return 0
-
 
 def job_state(job: TrainingJob) -> JobState:
     spec, status = job.spec, job.status
@@ -51,7 +39,7 @@ def job_state(job: TrainingJob) -> JobState:
         reason=own.reason if own else "",
         message=own.message if own else "",
         restart_count=restart_count,
-        counted_restarts=max(restart_count - node_loss_restarts(job), 0),
+        counted_restarts=max(restart_count - (status.node_loss_restarts if status else 0), 0),
         start_time=timestamp(status.start_time) if status else None,
         completion_time=timestamp(status.completion_time) if status else None,
         phase_since=since,
@@ -96,6 +84,7 @@ def build_status(
             "failed": plan.counts.failed,
         },
         "restartCount": plan.restart_count,
+        "nodeLossRestarts": plan.restart_count - plan.counted_restarts,
         "gpus": gpus,
         "admissionMessage": plan.message if plan.phase is Phase.QUEUED else None,
         "startTime": _time(plan.start_time),

@@ -13,6 +13,9 @@ from lepton.policies import admission
 from lepton.policies.lifecycle import Admission
 from lepton.policies.status import Phase, PodState
 
+# The priorities index's key for the globalDefault PriorityClass.
+DEFAULT_PRIORITY = ""
+
 
 @dataclass(frozen=True)
 class JobSummary:
@@ -155,7 +158,7 @@ def decide(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> admis
                     key=job.key,
                     pods=job.replicas,
                     gpus_per_pod=job.gpus_per_pod,
-                    priority=observed.priorities.get(job.priority_class or "", 0),
+                    priority=observed.priorities.get(job.priority_class or DEFAULT_PRIORITY, 0),
                     created=job.created,
                     placement=job.placement,
                 )

@@ -15,13 +15,7 @@ from lepton.api.trainingjob import PLURAL, TrainingJob
 from lepton.builders.modelversion import ResultError, construct_model_version, parse_termination_message
 from lepton.builders.podgroup import construct_pod_group, gang_scheduler
 from lepton.builders.workers import construct_service, construct_worker_pod
-from lepton.handlers.jobstate import (
-    NODE_LOSS_RESTARTS,
-    build_status,
-    job_state,
-    node_loss_restarts,
-    status_patch,
-)
+from lepton.handlers.jobstate import build_status, job_state, status_patch
 from lepton.handlers.queue import JobSummary, Observed
 from lepton.kube import resources
 from lepton.policies import lifecycle
@@ -138,11 +132,6 @@ async def _reconcile(body: Mapping[str, Any], key: str, memo: Memo, indices: Ind
 
     await _act(job, plan, memo)
     result = await _record_result(job, plan, pods, memo) if plan.result_pod else None
-    if plan.restart_count > state.restart_count and plan.counted_restarts == state.counted_restarts:
-        count = str(node_loss_restarts(job) + 1)
-        await resources.patch(
-            memo.kube, _ref(job), {"metadata": {"annotations": {NODE_LOSS_RESTARTS: count}}}
-        )
     desired = build_status(job, plan, now=now, result=result)
     current = body.get("status")
     patch = status_patch(dict(current) if current else None, desired)

@@ -21,7 +21,7 @@ from lepton.handlers.observe import (
     pod_state,
     timestamp,
 )
-from lepton.handlers.queue import JobSummary
+from lepton.handlers.queue import DEFAULT_PRIORITY, JobSummary
 from lepton.handlers.reconcile import Indices, reconcile
 
 if TYPE_CHECKING:
@@ -65,7 +65,10 @@ async def tj_nodes(body: kopf.Body, memo: Memo, **_: Any) -> dict[None, Any]:
 
 @kopf.index("scheduling.k8s.io", "v1", "priorityclasses")
 async def tj_priorities(body: kopf.Body, **_: Any) -> dict[str, int]:
-    return {str(body["metadata"]["name"]): int(body.get("value") or 0)}
+    value = int(body.get("value") or 0)
+    named = {str(body["metadata"]["name"]): value}
+    # Pods that name no class get the globalDefault's value; so do jobs in the queue (key "").
+    return {**named, DEFAULT_PRIORITY: value} if body.get("globalDefault") else named
 
 
 @kopf.index(GROUP, VERSION, PLURAL)

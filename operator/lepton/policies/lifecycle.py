@@ -251,7 +251,9 @@ def _failures(ctx: _Ctx, phase: Phase) -> list[restart.WorkerFailure]:
         on_lost_node = pod.node is not None and pod.node in ctx.lost_nodes
         if pod.phase == "Failed":
             failures.append(
-                restart.WorkerFailure(pod.index, pod.exit_code, pod.reason or "Error", on_lost_node)
+                restart.WorkerFailure(
+                    pod.index, pod.exit_code, pod.reason or "Error", on_lost_node, pod.finished_at
+                )
             )
         elif pod.phase != "Succeeded" and on_lost_node:
             failures.append(restart.WorkerFailure(pod.index, None, f"node {pod.node} NotReady", True))

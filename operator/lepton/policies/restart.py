@@ -3,6 +3,10 @@
 A worker failure is either retryable (the group is restarted, or the worker replaced when elastic)
 or permanent (the job fails). Losing a pod because its node failed is never the job's fault, so it
 never counts against backoffLimit.
+
+When one worker dies, its peers fail soon after with whatever their collectives raise (usually exit
+code 1), so the verdict is taken on the causes: the failures of the first second, plus every pod
+lost without exiting. A job is failed for good only when all of its causes are permanent.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class WorkerFailure:
     exit_code: int | None
     reason: str = "Error"
     node_lost: bool = False
+    finished_at: float | None = None  # when the worker exited (epoch seconds), when known
 
     @property
     def lost(self) -> bool:
@@ -75,6 +80,19 @@ def is_retryable(policy: RestartPolicy, failure: WorkerFailure) -> bool:
     return failure.lost or (failure.exit_code is not None and 128 <= failure.exit_code <= 255)
 
 
+# Kubernetes reports finish times to the second: failures this close together are taken as one.
+SAME_MOMENT_SECONDS = 1.0
+
+
+def causes(failures: Sequence[WorkerFailure]) -> list[WorkerFailure]:
+    """The failures that started it: the earliest exits, and every failure without a finish time."""
+    timed = [f.finished_at for f in failures if f.finished_at is not None]
+    if not timed:
+        return list(failures)
+    first = min(timed)
+    return [f for f in failures if f.finished_at is None or f.finished_at <= first + SAME_MOMENT_SECONDS]
+
+
 def decide(
     *,
     policy: RestartPolicy,
@@ -93,8 +111,9 @@ def decide(
     if not failures:
         return None
     ordered = sorted(failures, key=lambda f: f.index)
-    permanent = [f for f in ordered if not is_retryable(policy, f)]
-    if permanent:
+    started = causes(ordered)
+    permanent = [f for f in started if not is_retryable(policy, f)]
+    if len(permanent) == len(started):
         first = permanent[0]
         return Verdict(
             Action.FAIL,
@@ -102,7 +121,7 @@ def decide(
             reason="WorkerFailed",
             message=f"{first.describe()}; not retryable under restartPolicy {policy.value}",
         )
-    counts = not all(f.node_lost for f in ordered)
+    counts = not all(f.node_lost for f in started)
     summary = "; ".join(f.describe() for f in ordered)
     if counts and counted_restarts >= backoff_limit:
         return Verdict(

@@ -37,6 +37,7 @@ def test_tj_retryable_failure_restarts_the_group_then_succeeds(jobs):
     wait_for(lambda: jobs.phase("retry") == "Succeeded", 90, "Succeeded", seen=lambda: jobs.status("retry"))
     status = jobs.status("retry")
     assert 1 <= status["restartCount"] <= 5
+    assert status["nodeLossRestarts"] == 0, "crashes count against backoffLimit"
     attempts = {p.metadata.labels["lepton.ai/restart-attempt"] for p in jobs.pods("retry")}
     assert attempts == {str(status["restartCount"])}, "only the last attempt's pods remain"
     assert "Restarting" in jobs.events("retry")
@@ -86,6 +87,7 @@ def test_tj_node_not_ready_restarts_without_using_backoff_limit(jobs, kubectl):
         )
         assert victim not in {p.spec.node_name for p in jobs.pods("nodeloss")}
         assert jobs.condition("nodeloss", "Failed") is None, "node loss must not use up backoffLimit 0"
+        assert jobs.status("nodeloss")["nodeLossRestarts"] == 1
     finally:
         kubectl("annotate", "node", victim, "sim.lepton.ai/not-ready-")
 

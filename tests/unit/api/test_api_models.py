@@ -92,9 +92,10 @@ def test_whole_object_reads_as_the_api_server_returns_it_and_keeps_unknown_metad
 
 
 def test_snake_case_names_build_models_and_camel_case_goes_on_the_wire():
-    status = TrainingJobStatus(restart_count=2, admission_message="waiting for 16 GPUs")
+    status = TrainingJobStatus(restart_count=2, node_loss_restarts=1, admission_message="waiting for 16 GPUs")
     assert status.model_dump(by_alias=True, exclude_none=True) == {
         "restartCount": 2,
+        "nodeLossRestarts": 1,
         "admissionMessage": "waiting for 16 GPUs",
     }
 

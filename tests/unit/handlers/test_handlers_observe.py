@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from lepton.api import TrainingJob
 from lepton.handlers.jobstate import build_status, job_state, status_patch
 from lepton.handlers.observe import NodeInfo, bound_gpus, node_info, placement, pod_state
 from lepton.handlers.queue import JobSummary, Observed, decide
+from lepton.handlers.trainingjob import tj_priorities
 from lepton.policies.admission import Placement, Toleration
 from lepton.policies.lifecycle import Admission, plan
 from lepton.policies.status import Phase, PodState
@@ -105,8 +108,31 @@ def test_node_info_and_placement():
     )
 
 
-def summary(key, phase=None, created=0.0, replicas=2):
-    return JobSummary(key, key, created, replicas, 8, Placement(), None, phase, False, True)
+def summary(key, phase=None, created=0.0, replicas=2, priority_class=None):
+    return JobSummary(key, key, created, replicas, 8, Placement(), priority_class, phase, False, True)
+
+
+def priority_class(name, value, global_default=False):
+    body = {"metadata": {"name": name}, "value": value, "globalDefault": global_default}
+    return asyncio.run(tj_priorities(body=body))
+
+
+@pytest.mark.parametrize(
+    ("default", "admitted"),
+    [(100, ("ns/unnamed",)), (0, ("ns/low",))],
+    ids=["globalDefault above the named class", "no globalDefault: an unnamed job has 0"],
+)
+def test_queue_ranks_jobs_without_a_class_by_the_global_default(default, admitted):
+    priorities = {**priority_class("low", 1)}
+    if default:
+        priorities |= priority_class("everyone", default, global_default=True)
+    jobs = [
+        summary("ns/low", Phase.QUEUED, created=1, priority_class="low"),
+        summary("ns/unnamed", created=2),
+    ]
+    nodes = [NodeInfo(f"gpu-{i}", 8, True) for i in range(2)]
+    observed = Observed(jobs=jobs, pods_by_job={}, nodes=nodes, gpus_by_node={}, priorities=priorities)
+    assert decide(observed, {}).admitted == admitted
 
 
 def test_queue_counts_unbound_pods_of_admitted_jobs():
