@@ -7,6 +7,7 @@ from typing import Any
 
 from lepton.api.common import API_VERSION
 from lepton.api.trainingjob import TRAINER_CONTAINER, TrainingJob
+from lepton.builders.artifact import PVC_ROOT, claim_of, claim_volume_name
 from lepton.builders.env import worker_env
 
 JOB_LABEL = "lepton.ai/job-name"
@@ -82,10 +83,11 @@ def construct_worker_pod(
         # On a crash with an empty message, the log tail explains the failure in the pod status.
         container["terminationMessagePolicy"] = "FallbackToLogsOnError"
         if spec.checkpoint:
-            mounts = list(container.get("volumeMounts") or [])
-            if not any(m.get("mountPath") == spec.checkpoint.path for m in mounts):
-                mounts.append({"name": spec.checkpoint.volume, "mountPath": spec.checkpoint.path})
-            container["volumeMounts"] = mounts
+            _mount(container, spec.checkpoint.volume, spec.checkpoint.path)
+        claim = claim_of(spec.output.uri) if spec.output and spec.output.uri else None
+        if claim is not None:
+            # The trainer writes pvc://<claim>/<path> under <PVC_ROOT>/<claim> (lepton.runtime.output).
+            _mount(container, _claim_volume(pod_spec, claim), f"{PVC_ROOT}/{claim}")
 
     metadata: dict[str, Any] = {
         "name": name,
@@ -96,6 +98,26 @@ def construct_worker_pod(
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
+
+
+def _mount(container: dict[str, Any], volume: str, path: str) -> None:
+    """Mount ``volume`` at ``path`` unless the user already mounted something there."""
+    mounts = list(container.get("volumeMounts") or [])
+    if not any(m.get("mountPath") == path for m in mounts):
+        mounts.append({"name": volume, "mountPath": path})
+    container["volumeMounts"] = mounts
+
+
+def _claim_volume(pod_spec: dict[str, Any], claim: str) -> str:
+    """The name of the pod's volume for ``claim``: the user's own when the template has one."""
+    volumes = list(pod_spec.get("volumes") or [])
+    for volume in volumes:
+        if (volume.get("persistentVolumeClaim") or {}).get("claimName") == claim:
+            return str(volume["name"])
+    name = claim_volume_name(claim)
+    volumes.append({"name": name, "persistentVolumeClaim": {"claimName": claim}})
+    pod_spec["volumes"] = volumes
+    return name
 
 
 def construct_service(job: TrainingJob) -> dict[str, Any]:

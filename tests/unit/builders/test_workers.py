@@ -149,6 +149,52 @@ def test_environment(case):
         assert "PET_RDZV_BACKEND" not in env
 
 
+OUTPUT_CASES = [
+    # (scenario, template volumes, trainer mounts, expected volumes, expected mounts)
+    (
+        "claim mounted where the trainer writes pvc:// output",
+        [],
+        [],
+        [{"name": "pvc-models", "persistentVolumeClaim": {"claimName": "models"}}],
+        [{"name": "pvc-models", "mountPath": "/mnt/pvc/models"}],
+    ),
+    (
+        "the user's volume for the claim is reused",
+        [{"name": "store", "persistentVolumeClaim": {"claimName": "models"}}],
+        [],
+        [{"name": "store", "persistentVolumeClaim": {"claimName": "models"}}],
+        [{"name": "store", "mountPath": "/mnt/pvc/models"}],
+    ),
+    (
+        "the user's own mount at the path is kept",
+        [{"name": "store", "persistentVolumeClaim": {"claimName": "models"}}],
+        [{"name": "store", "mountPath": "/mnt/pvc/models", "subPath": "x"}],
+        [{"name": "store", "persistentVolumeClaim": {"claimName": "models"}}],
+        [{"name": "store", "mountPath": "/mnt/pvc/models", "subPath": "x"}],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", OUTPUT_CASES, ids=[c[0] for c in OUTPUT_CASES])
+def test_pvc_output_is_mounted(case):
+    _, volumes, mounts, expected_volumes, expected_mounts = case
+    tj = job(volumes=volumes, output={"model": "resnet", "uri": "pvc://models/resnet/v1"})
+    body = tj.model_dump(by_alias=True, exclude_none=True)
+    if mounts:
+        body["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = mounts
+    pod = construct_worker_pod(TrainingJob.model_validate(body), 0, 0)
+    assert pod["spec"].get("volumes", []) == expected_volumes
+    assert pod["spec"]["containers"][0].get("volumeMounts", []) == expected_mounts
+
+
+@pytest.mark.parametrize("uri", [None, "s3://bucket/models/resnet", "file:///models/resnet"])
+def test_no_claim_no_volume(uri):
+    output = {"model": "resnet", **({"uri": uri} if uri else {})}
+    pod = construct_worker_pod(job(output=output), 0, 0)
+    assert "volumes" not in pod["spec"]
+    assert "volumeMounts" not in pod["spec"]["containers"][0]
+
+
 def test_reserved_env_is_refused_with_names():
     message = reserved_env_violation(
         job(env=[{"name": "WORLD_SIZE", "value": "1"}, {"name": "MASTER_ADDR", "value": "x"}])
