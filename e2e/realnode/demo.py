@@ -203,13 +203,6 @@ def serve(clock: Clock, kube: Kube) -> dict[str, Any]:
     clock.say("applied InferenceService classifier (1 replica on the real node)")
     selector = "lepton.ai/inferenceservice=classifier"
 
-    def deployments() -> list[dict[str, Any]] | None:
-        items = json.loads(kube.run("get", "deployments", "-n", NAMESPACE, "-l", selector, "-o", "json"))
-        return list(items["items"]) or None
-
-    for deployment in clock.wait("the model server Deployment", deployments, 120):
-        tolerate_real_node(kube, deployment)
-
     def ready() -> dict[str, Any] | None:
         isvc = kube.get("inferenceservice", "classifier")
         return isvc if demokit.condition(isvc, "Ready") else None
@@ -217,21 +210,6 @@ def serve(clock: Clock, kube: Kube) -> dict[str, Any]:
     return clock.wait(
         "InferenceService classifier to be Ready", ready, 600, seen=lambda: kube.pods_line(selector)
     )
-
-
-def tolerate_real_node(kube: Kube, deployment: dict[str, Any]) -> None:
-    """InferenceService has no tolerations field yet, and real nodes are tainted: add one to the
-    Deployment under our own field manager (the operator's server-side apply leaves it alone)."""
-    tolerations = deployment["spec"]["template"]["spec"].get("tolerations") or []
-    if any(t.get("key") == demokit.REAL_NODE_TOLERATION["key"] for t in tolerations):
-        return
-    patch = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": deployment["metadata"]["name"], "namespace": NAMESPACE},
-        "spec": {"template": {"spec": {"tolerations": [*tolerations, demokit.REAL_NODE_TOLERATION]}}},
-    }
-    kube.apply([patch], manager="lepton-demo-tolerations", partial=True)
 
 
 def ask(clock: Clock, kube: Kube) -> tuple[list[float], list[float]]:

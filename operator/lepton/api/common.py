@@ -246,6 +246,21 @@ class EnvVar(OpaqueModel):
     """Source of the value (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef), as in core/v1."""
 
 
+class Toleration(OpaqueModel):
+    """A toleration of a pod (core/v1 Toleration): lets it run on nodes with a matching taint."""
+
+    key: Annotated[str, StringConstraints(max_length=316)] | None = None
+    """Taint key the toleration matches; empty with operator Exists matches every taint."""
+    operator: Literal["Exists", "Equal"] | None = None
+    """Exists (any value) or Equal (the default: the value must match)."""
+    value: Annotated[str, StringConstraints(max_length=63)] | None = None
+    """Taint value to match with operator Equal."""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    """Taint effect to match; empty matches every effect."""
+    toleration_seconds: int | None = None
+    """With effect NoExecute: how long the pod stays bound after the taint appears."""
+
+
 class ArtifactFormat(StrEnum):
     """Serialisation of a model artifact."""
 

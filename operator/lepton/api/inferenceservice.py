@@ -17,6 +17,7 @@ from lepton.api.common import (
     LeptonModel,
     ResourceRequirements,
     Timestamp,
+    Toleration,
     cel,
     validations,
 )
@@ -138,6 +139,8 @@ class ServerSpec(LeptonModel):
     """Dynamic batching; unset serves each request on its own."""
     node_selector: dict[str, str] | None = None
     """Node labels the replicas must run on (e.g. a GPU product)."""
+    tolerations: Annotated[list[Toleration], Field(max_length=64)] | None = None
+    """Taints the replicas tolerate (e.g. those of dedicated GPU nodes), as in core/v1."""
 
 
 class CanaryStep(LeptonModel):

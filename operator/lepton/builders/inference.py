@@ -178,9 +178,12 @@ def construct_deployment(
     }
     if server.node_selector:
         pod_spec["nodeSelector"] = dict(server.node_selector)
-    if _gpus(resources):
+    tolerations = [t.model_dump(by_alias=True, exclude_none=True) for t in server.tolerations or []]
+    if _gpus(resources) and not any(t.get("key") == GPU_RESOURCE for t in tolerations):
         # GPU nodes are commonly tainted so that only pods asking for GPUs land there.
-        pod_spec["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+        tolerations.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
     annotations = {
         **config.copied_annotations(isvc.metadata.annotations),
         "prometheus.io/scrape": "true",

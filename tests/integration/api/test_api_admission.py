@@ -247,6 +247,12 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, Any], list[str]]] = [
         ["spec.server.env[1]", "Duplicate value"],
     ),
     (
+        "isvc-toleration-operator",
+        ISVC,
+        {"spec.server": {"tolerations": [{"key": "dedicated", "operator": "Maybe"}]}},
+        ["spec.server.tolerations[0].operator", "Unsupported value"],
+    ),
+    (
         "isvc-hostname",
         ISVC,
         {"spec.traffic": {"gateway": {"name": "gw"}, "hostnames": ["Bad_Host"]}},

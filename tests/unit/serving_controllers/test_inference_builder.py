@@ -173,6 +173,13 @@ def _gpu(d: dict[str, Any]) -> None:
     pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
 
 
+def _gpu_tolerating_dedicated_nodes(d: dict[str, Any]) -> None:
+    _gpu(d)
+    _pod(d)["tolerations"].insert(
+        0, {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}
+    )
+
+
 def _custom_server(d: dict[str, Any]) -> None:
     pod = _pod(d)
     server, fetch = pod["containers"][0], pod["initContainers"][0]
@@ -225,6 +232,22 @@ def _pvc_and_copied(d: dict[str, Any]) -> None:
         (
             {
                 "server": {
+                    "resources": {"limits": {"nvidia.com/gpu": 1, "memory": "8Gi"}},
+                    "nodeSelector": {"nvidia.com/gpu.product": "H100"},
+                    "tolerations": [
+                        {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"},
+                        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+                    ],
+                }
+            },
+            version(),
+            2,
+            ServingConfig(),
+            _gpu_tolerating_dedicated_nodes,
+        ),
+        (
+            {
+                "server": {
                     "image": "registry/server:2",
                     "imagePullPolicy": "Always",
                     "port": 9000,
@@ -248,6 +271,7 @@ def _pvc_and_copied(d: dict[str, Any]) -> None:
         "defaults",
         "batching",
         "gpu-and-node-selector",
+        "own-tolerations-and-gpu-kept-once",
         "custom-server-scaled-to-zero",
         "pvc-and-copied-annotations",
     ],
