@@ -7,21 +7,16 @@ started or extended with one real node (REAL_NODES=1) and Prometheus when it lac
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from kubernetes import client, config
 
 from localcluster import cluster as localcluster
 from localcluster.config import E2E_DIR, Config
-from support.wait import wait_for
-
-Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+from support.kube import Kubectl, fresh_namespace, kubectl_runner
 
 
 @pytest.fixture(scope="session")
@@ -47,35 +42,11 @@ def kube(e2e_cluster: Config) -> Iterator[client.ApiClient]:
 
 @pytest.fixture(scope="session")
 def kubectl(e2e_cluster: Config) -> Kubectl:
-    bin_dir = localcluster.tools_dir()
-
-    def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 60) -> Any:
-        out = subprocess.run(
-            [str(bin_dir / "kubectl"), "--kubeconfig", str(e2e_cluster.kubeconfig), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check and out.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}")
-        return out
-
-    return run
+    return kubectl_runner(str(localcluster.tools_dir() / "kubectl"), str(e2e_cluster.kubeconfig))
 
 
 @pytest.fixture
 def namespace(kube: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace, ready for pods, deleted afterwards (its pods' containers go with it)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].rstrip("-")
-    name = f"e2e-{slug}-{uuid.uuid4().hex[:5]}"
-    core = client.CoreV1Api(kube)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    wait_for(
-        lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
-        timeout=30,
-        what=f"ServiceAccount default in namespace {name}",
-    )
-    yield name
-    core.delete_namespace(name, propagation_policy="Background")
+    with fresh_namespace(kube, request.node.name, "e2e") as name:
+        yield name

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from kubernetes import client, config
 
 from support.cluster import LocalCluster, ensure_cluster, stop_cluster
+from support.kube import Kubectl, fresh_namespace, kubectl_runner
 from support.paths import CRDS_DIR
 from support.wait import wait_for
-
-Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
 LEPTON_RESOURCES = ("trainingjobs.lepton.ai", "modelversions.lepton.ai", "inferenceservices.lepton.ai")
 
@@ -42,40 +37,13 @@ def kube(kubeconfig: str) -> Iterator[client.ApiClient]:
 
 @pytest.fixture(scope="session")
 def kubectl(cluster: LocalCluster) -> Kubectl:
-    def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 60) -> Any:
-        out = subprocess.run(
-            [cluster.kubectl_path, "--kubeconfig", cluster.kubeconfig, *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check and out.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}")
-        return out
-
-    return run
+    return kubectl_runner(cluster.kubectl_path, cluster.kubeconfig)
 
 
 @pytest.fixture
 def namespace(kube: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace, ready for pods (its default ServiceAccount exists), deleted afterwards."""
-    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].rstrip("-")
-    name = f"t-{slug}-{uuid.uuid4().hex[:5]}"
-    core = client.CoreV1Api(kube)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    wait_for(
-        lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
-        timeout=30,
-        what=f"ServiceAccount default in namespace {name}",
-    )
-    yield name
-    try:
-        core.delete_namespace(name, propagation_policy="Background")
-    except client.ApiException as exc:
-        if exc.status != 404:  # a test may have deleted it itself
-            raise
+    with fresh_namespace(kube, request.node.name, "t") as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from lepton.builders.inference import (
 from lepton.builders.serving_config import pod_annotations_of
 from lepton.handlers.inferenceservice_observe import ServiceState
 from lepton.handlers.modelversion_observe import find_model_version, version_info
-from lepton.handlers.serving_runtime import ServingRuntime, runtime_of, status_changes
+from lepton.handlers.serving_runtime import ServingRuntime, object_key, runtime_of
 from lepton.kube import resources
 from lepton.kube.apply import apply
 from lepton.policies.inference import (
@@ -68,14 +68,12 @@ class InferenceServiceIndices:
 async def reconcile_inference_service(
     body: Mapping[str, Any], memo: Memo, indices: InferenceServiceIndices
 ) -> None:
-    runtime = runtime_of(memo)
-    meta = body["metadata"]
-    key = runtime_key(meta)
-    async with runtime.lock(key):
-        body = runtime.fresher(key, body)
-        if body["metadata"].get("deletionTimestamp"):
-            return
-        await _reconcile(InferenceService.model_validate(dict(body)), key, body, memo, indices)
+    key = runtime_key(body["metadata"])
+
+    async def run(fresh: Mapping[str, Any]) -> None:
+        await _reconcile(InferenceService.model_validate(dict(fresh)), key, fresh, memo, indices)
+
+    await runtime_of(memo).reconcile_locked(key, body, run)
 
 
 async def _reconcile(
@@ -111,17 +109,12 @@ async def _reconcile(
         was_ready=was_ready,
     )
     desired = _status(isvc, decided, assessment, runtime.config.cluster_domain)
-    current = body.get("status")
-    patch = status_changes(dict(current) if current else None, desired)
-    if patch is not None:
-        written = await resources.patch(memo.kube, _ref(isvc), {"status": patch}, subresource="status")
-        if written is not None:
-            runtime.last_written[key] = written
+    await runtime.write_status(memo.kube, _ref(isvc), key, body.get("status"), desired)
     await _report(isvc, decided, assessment, memo)
 
 
 def runtime_key(meta: Mapping[str, Any]) -> str:
-    return f"{PLURAL}/{meta['namespace']}/{meta['name']}"
+    return object_key(PLURAL, meta)
 
 
 def _ref(isvc: InferenceService) -> resources.Ref:

@@ -12,7 +12,7 @@ from lepton.api.common import API_VERSION, now
 from lepton.api.modelversion import PLURAL, ModelVersion, ModelVersionPhase
 from lepton.builders.serving_config import pod_annotations_of
 from lepton.builders.verification import construct_verification_job, verification_job_name
-from lepton.handlers.serving_runtime import runtime_of, status_changes
+from lepton.handlers.serving_runtime import object_key, runtime_of
 from lepton.kube import resources
 from lepton.policies.verification import TERMINAL, Verdict, VerifyJob, VerifyPod, decide, status_of
 
@@ -35,7 +35,7 @@ class ModelVersionIndices:
 
 
 def runtime_key(meta: Mapping[str, Any]) -> str:
-    return f"{PLURAL}/{meta['namespace']}/{meta['name']}"
+    return object_key(PLURAL, meta)
 
 
 def _ref(mv: ModelVersion) -> resources.Ref:
@@ -43,14 +43,12 @@ def _ref(mv: ModelVersion) -> resources.Ref:
 
 
 async def reconcile_model_version(body: Mapping[str, Any], memo: Memo, indices: ModelVersionIndices) -> None:
-    runtime = runtime_of(memo)
-    meta = body["metadata"]
-    key = runtime_key(meta)
-    async with runtime.lock(key):
-        body = runtime.fresher(key, body)
-        if body["metadata"].get("deletionTimestamp"):
-            return
-        await _reconcile(ModelVersion.model_validate(dict(body)), key, body, memo, indices)
+    key = runtime_key(body["metadata"])
+
+    async def run(fresh: Mapping[str, Any]) -> None:
+        await _reconcile(ModelVersion.model_validate(dict(fresh)), key, fresh, memo, indices)
+
+    await runtime_of(memo).reconcile_locked(key, body, run)
 
 
 async def _reconcile(
@@ -76,12 +74,7 @@ async def _reconcile(
                 await _event(mv, "Warning", "InvalidAnnotation", problem, memo)
     served_by = [str(name) for name in indices.served_by.get(ident, [])]
     desired = status_of(mv, verdict, served_by, now())
-    current = body.get("status")
-    patch = status_changes(dict(current) if current else None, desired)
-    if patch is not None:
-        written = await resources.patch(memo.kube, _ref(mv), {"status": patch}, subresource="status")
-        if written is not None:
-            runtime.last_written[key] = written
+    await runtime.write_status(memo.kube, _ref(mv), key, body.get("status"), desired)
     if verdict is not None and verdict.phase is not previous:
         await _report(mv, previous, verdict, memo)
     old_served = sorted(mv.status.served_by or []) if mv.status else []

@@ -5,11 +5,12 @@ status writes (fresher than the watch for a moment)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lepton.builders.serving_config import ServingConfig
+from lepton.kube import resources
 
 ATTRIBUTE = "serving"
 
@@ -36,6 +37,31 @@ class ServingRuntime:
             return True
         return observed != desired and self.applied.get(key) != desired
 
+    async def reconcile_locked(
+        self, key: str, body: Mapping[str, Any], reconcile: Callable[[Mapping[str, Any]], Awaitable[None]]
+    ) -> None:
+        """Run ``reconcile`` on the freshest body of ``key``, one at a time per object; not at all
+        once the object is being deleted."""
+        async with self.lock(key):
+            body = self.fresher(key, body)
+            if not body["metadata"].get("deletionTimestamp"):
+                await reconcile(body)
+
+    async def write_status(
+        self,
+        kube: Any,
+        ref: resources.Ref,
+        key: str,
+        current: Mapping[str, Any] | None,
+        desired: Mapping[str, Any],
+    ) -> None:
+        """One status write when something changed; remembered so the next reconcile reads it."""
+        patch = status_changes(dict(current) if current else None, desired)
+        if patch is not None:
+            written = await resources.patch(kube, ref, {"status": patch}, subresource="status")
+            if written is not None:
+                self.last_written[key] = written
+
     def fresher(self, key: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
         """Our own last write of ``key`` when the watch has not delivered it yet, else ``body``."""
         cached = self.last_written.get(key)
@@ -55,6 +81,10 @@ def install(memo: Any, config: ServingConfig) -> ServingRuntime:
     runtime = ServingRuntime(config)
     setattr(memo, ATTRIBUTE, runtime)
     return runtime
+
+
+def object_key(plural: str, meta: Mapping[str, Any]) -> str:
+    return f"{plural}/{meta['namespace']}/{meta['name']}"
 
 
 def runtime_of(memo: Any) -> ServingRuntime:
