@@ -95,14 +95,21 @@ def main() -> None:
     print(
         f"\nexample classifier, {args.samples} samples x {args.epochs} epochs, median of {args.repeats} runs"
     )
-    print(f"{'procs':>5} {'lepton-train s/s':>17} {'torchrun s/s':>13} {'ratio':>6} {'wall lt/tr (s)':>15}")
+    print("ratio = lepton-train / torchrun samples/s of each interleaved pair: median [min-max]")
+    header = f"{'procs':>5} {'lepton-train s/s':>17} {'torchrun s/s':>13} {'ratio':>6} {'pairs':>13}"
+    print(f"{header} {'wall lt/tr (s)':>15}")
     for nproc in args.procs:
         lt = results[("lepton-train", nproc)]
         tr = results[("torchrun", nproc)]
         lt_rate, tr_rate = statistics.median(r for r, _ in lt), statistics.median(r for r, _ in tr)
         lt_wall, tr_wall = statistics.median(w for _, w in lt), statistics.median(w for _, w in tr)
-        ratio = lt_rate / tr_rate
-        print(f"{nproc:>5} {lt_rate:>17.0f} {tr_rate:>13.0f} {ratio:>6.3f} {lt_wall:>7.1f}/{tr_wall:<7.1f}")
+        # Pairs ran back to back, so their ratio cancels most of the drift in the machine's load.
+        pairs = [a / b for (a, _), (b, _) in zip(lt, tr, strict=True)]
+        spread = f"[{min(pairs):.2f}-{max(pairs):.2f}]"
+        print(
+            f"{nproc:>5} {lt_rate:>17.0f} {tr_rate:>13.0f} {statistics.median(pairs):>6.3f} {spread:>13} "
+            f"{lt_wall:>7.1f}/{tr_wall:<7.1f}"
+        )
 
 
 if __name__ == "__main__":
