@@ -85,6 +85,12 @@ def read_pid(run: Path, name: str) -> int | None:
         return None
 
 
+# Processes this Python process started to outlive the call (daemons with a pid file). Holding their
+# Popen objects keeps Python from warning that they still run when the object would be collected
+# (an error under pytest's -W error); a zombie among them counts as gone (alive()).
+_DETACHED: list[subprocess.Popen[bytes]] = []
+
+
 def start(run: Path, logs: Path, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
     run.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)
@@ -97,6 +103,7 @@ def start(run: Path, logs: Path, name: str, argv: Sequence[str], env: dict[str, 
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
+    _DETACHED.append(proc)
     (run / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
 

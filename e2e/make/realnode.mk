@@ -11,7 +11,7 @@ images: ## build the operator, trainer and server images (buildah), import them 
 	    $$(echo "$$out" | cut -d' ' -f3); fi
 
 .PHONY: test-e2e
-test-e2e: venv ## end-to-end tests on a real node (starts or extends the cluster: REAL_NODES=1, Prometheus)
+test-e2e: venv images ## end-to-end tests on a real node (builds the images; starts or extends the cluster)
 	$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 .PHONY: demo

@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -65,14 +66,17 @@ def import_ref(cfg: Config, index: int, layout: Path, ref: str) -> bool:
         return False
     have = set(_ctr(cfg, index, "content", "ls", "-q").split())
     wanted = [d for d in blobs_of(layout, desc) if d not in have]
-    proc = subprocess.Popen(
-        ["ctr", "--address", str(node.socket(cfg, index)), "-n", "k8s.io", "images", "import", "-"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    assert proc.stdin is not None
-    try:
+    with (
+        tempfile.TemporaryFile() as output,
+        subprocess.Popen(
+            ["ctr", "--address", str(node.socket(cfg, index)), "-n", "k8s.io", "images", "import", "-"],
+            stdin=subprocess.PIPE,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        ) as proc,
+    ):
+        assert proc.stdin is not None
+        # The archive is streamed: the layers (GBs of torch) never sit on disk twice.
         with tarfile.open(fileobj=proc.stdin, mode="w|") as tar:
             for name, data in (
                 ("oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode()),
@@ -83,11 +87,11 @@ def import_ref(cfg: Config, index: int, layout: Path, ref: str) -> bool:
                 tar.addfile(info, io.BytesIO(data))
             for digest in wanted:
                 tar.add(_blob(layout, digest), arcname="blobs/" + digest.replace(":", "/"))
-    finally:
         proc.stdin.close()
-    output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-    if proc.wait() != 0:
-        raise ClusterError(f"importing {ref} into {node.node_name(index)} failed: {output.strip()}")
+        if proc.wait() != 0:
+            output.seek(0)
+            said = output.read().decode(errors="replace").strip()
+            raise ClusterError(f"importing {ref} into {node.node_name(index)} failed: {said}")
     return True
 
 

@@ -21,7 +21,9 @@ from realnode import demo
 from realnode.demokit import NAMESPACE, Clock
 from support.wait import wait_for
 
-pytestmark = pytest.mark.e2e
+# A module's first test also pays for its fixture: importing images into the node (GBs of torch
+# when its layer changed) and a whole training run.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
