@@ -229,6 +229,10 @@ def _wait_default_service_account(cfg: Config, bin_dir: Path, timeout: float = 6
 
 def down(cfg: Config, quiet: bool = False) -> None:
     stopped = realnode.down(cfg)
+    # Then what was started beside the cluster with a pid file in its run dir (the demo's operator),
+    # before the API server it talks to.
+    others = sorted(p.stem for p in cfg.run.glob("*.pid") if p.stem not in COMPONENTS)
+    stopped += [name for name in others if procs.stop(cfg.run, name)]
     stopped += [name for name in reversed(COMPONENTS) if procs.stop(cfg.run, name)]
     shutil.rmtree(cfg.state_dir, ignore_errors=True)
     if not quiet:
