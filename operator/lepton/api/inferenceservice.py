@@ -80,6 +80,7 @@ class InferenceServiceReason(StrEnum):
     SCALED_TO_ZERO = "ScaledToZero"
     METRICS_UNAVAILABLE = "MetricsUnavailable"
     NO_ROLLOUT = "NoRollout"
+    SERVICE_CONFLICT = "ServiceConflict"
 
 
 class ModelRef(LeptonModel):

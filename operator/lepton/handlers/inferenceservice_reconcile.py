@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from lepton.api.common import API_VERSION, Condition, now, set_condition
@@ -16,6 +16,7 @@ from lepton.api.inferenceservice import (
     InferenceService,
     InferenceServiceConditionType,
     InferenceServicePhase,
+    InferenceServiceReason,
 )
 from lepton.api.modelversion import ModelVersion
 from lepton.builders.inference import (
@@ -97,7 +98,7 @@ async def _reconcile(
     )
     target = resolution.version
     resolved = find_model_version(versions, name=target.name) if target else None
-    await _act(isvc, decided, resolved, versions, deployments, service, memo)
+    conflict = await _act(isvc, decided, resolved, versions, deployments, service, memo)
 
     # Once it has had all its replicas, a shortfall is a degradation rather than a deployment.
     was_ready = status is not None and status.phase in WAS_READY_PHASES
@@ -108,6 +109,9 @@ async def _reconcile(
         deployments=deployments,
         was_ready=was_ready,
     )
+    if conflict is not None:
+        blocked = ConditionValue(False, InferenceServiceReason.SERVICE_CONFLICT, conflict)
+        assessment = replace(assessment, phase=InferenceServicePhase.FAILED, ready=blocked)
     desired = _status(isvc, decided, assessment, runtime.config.cluster_domain)
     await runtime.write_status(memo.kube, _ref(isvc), key, body.get("status"), desired)
     await _report(isvc, decided, assessment, memo)
@@ -144,7 +148,9 @@ async def _act(
     deployments: list[DeploymentState],
     service: ServiceState | None,
     memo: Memo,
-) -> None:
+) -> str | None:
+    """Create, update and delete the children the plan asks for; a message when the Service's name
+    is taken by an object this InferenceService does not own (nothing is taken over then)."""
     runtime = runtime_of(memo)
     by_version = {d.version: d for d in deployments if not d.deleting}
     applies = []
@@ -171,6 +177,8 @@ async def _act(
         desired_service = construct_service(isvc, decided.service_version)
         digest = desired_service["metadata"]["annotations"][APPLIED_HASH]
         ident = f"{isvc.namespace}/services/{isvc.name}"
+        if service is None and (taken := await _service_taken(isvc, memo)) is not None:
+            return taken
         if runtime.needs_apply(ident, digest, service.applied_hash if service else None):
             await _apply(runtime, ident, digest, desired_service, "services", memo)
             if service is not None and service.selects != decided.service_version:
@@ -183,6 +191,23 @@ async def _act(
         if await resources.delete(memo.kube, resources.Ref("apps/v1", "deployments", isvc.namespace, name)):
             message = f"deleted Deployment {name}: no longer served"
             await _event(isvc, "Normal", "DeploymentDeleted", message, memo)
+    return None
+
+
+async def _service_taken(isvc: InferenceService, memo: Memo) -> str | None:
+    """Why the Service named after ``isvc`` cannot be ours, when it exists and someone else owns it
+    (a TrainingJob's headless Service of the same name, a user's own): applying would take it over."""
+    existing = await resources.get(memo.kube, resources.Ref("v1", "services", isvc.namespace, isvc.name))
+    if existing is None:
+        return None
+    owners = existing["metadata"].get("ownerReferences") or []
+    if any(o.get("uid") == isvc.metadata.uid for o in owners):
+        return None  # ours, not yet in the index
+    holder = next((f"{o['kind']} {o['name']}" for o in owners if o.get("controller")), "no controller")
+    return (
+        f"Service {isvc.name} exists and is not this InferenceService's (owner: {holder}); "
+        "rename the InferenceService or remove that Service"
+    )
 
 
 async def _apply(

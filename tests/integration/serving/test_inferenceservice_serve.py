@@ -84,3 +84,24 @@ def test_served_by_follows_the_services(kube, namespace, operator):
     wait_for(lambda: served_by() == ["a", "b"], timeout=30, what="servedBy [a, b]", seen=served_by)
     serving.delete("inferenceservices", "a")
     wait_for(lambda: served_by() == ["b"], timeout=60, what="servedBy [b] after deleting a", seen=served_by)
+
+
+def test_a_service_of_the_same_name_owned_by_another_is_not_taken_over(kube, namespace, operator):
+    # A TrainingJob's headless Service, or a user's own, named like the InferenceService.
+    theirs = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "iris", "labels": {"lepton.ai/job-name": "iris"}},
+        "spec": {"clusterIP": "None", "selector": {"lepton.ai/job-name": "iris"}, "ports": [{"port": 29500}]},
+    }
+    serving = Serving(kube, namespace)
+    serving.core.create_namespaced_service(namespace, theirs)
+    serving.ready_version("iris", "v1")
+    serving.create(inference_service("iris", "iris"))
+    status = serving.wait_phase("inferenceservices", "iris", "Failed")
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ServiceConflict")
+    assert "Service iris exists and is not this InferenceService's" in ready["message"]
+    service = serving.core.read_namespaced_service("iris", namespace)
+    assert service.spec.selector == {"lepton.ai/job-name": "iris"}, "the other owner's Service was changed"
+    assert not service.metadata.owner_references
