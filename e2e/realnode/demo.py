@@ -215,11 +215,11 @@ def serve(clock: Clock, kube: Kube) -> dict[str, Any]:
 def ask(clock: Clock, kube: Kube) -> tuple[list[float], list[float]]:
     """One OIP v2 inference request through the Service (kubectl port-forward svc/classifier)."""
     port = procs_port()
+    # Its output is never read: a pipe would fill up, and would be left open for the collector.
     forward = subprocess.Popen(
         [*kube.base, "port-forward", "-n", NAMESPACE, "svc/classifier", f"{port}:80"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         row = [round(0.1 * i - 0.8, 2) for i in range(16)]
