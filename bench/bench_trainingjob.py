@@ -17,6 +17,8 @@ import collections
 import json
 import os
 import random
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -87,11 +89,38 @@ class Operator:
             time.sleep(0.5)
         raise SystemExit("operator not ready after 120s")
 
+    def wait_idle(self, timeout: float = 180) -> None:
+        """Until the operator has worked through the initial listings (its CPU use drops), so the
+        jobs do not queue behind a thousand nodes' first events, whatever its readiness says."""
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def used() -> float:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick
+
+        deadline, quiet, last = time.monotonic() + timeout, 0, used()
+        while quiet < 3 and time.monotonic() < deadline:
+            time.sleep(1)
+            now = used()
+            quiet = quiet + 1 if now - last < 0.1 else 0
+            last = now
+
     def peak_rss_mib(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def reconciles(self) -> dict[str, float]:
+        """How many reconciles ran and how long they took in all (the operator's own metrics)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=10) as rsp:
+            text = rsp.read().decode()
+        found = {}
+        for line in text.splitlines():
+            for suffix in ("count", "sum"):
+                if line.startswith(f"lepton_operator_reconcile_duration_seconds_{suffix} "):
+                    found[suffix] = float(line.split()[1])
+        return {"reconciles": found.get("count", 0.0), "reconcile_s": round(found.get("sum", 0.0), 1)}
 
     def stop(self) -> None:
         self.process.terminate()
@@ -99,6 +128,33 @@ class Operator:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def cpu_seconds(cfg: Config, operator_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the operator and by each process of the benchmark's cluster: on a
+    small machine they all share the same cores, so the operator's CPU is taken from the scheduler."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = collections.defaultdict(float)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(proc.name) == operator_pid:
+            name = "operator"
+        elif any(str(cfg.state_dir).encode() in arg for arg in argv):
+            name = Path(argv[0].decode(errors="replace")).name
+        else:
+            continue
+        used[name] += (int(fields[11]) + int(fields[12])) / tick
+    return dict(used)
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before.get(name, 0.0), 1) for name in sorted(after)}
 
 
 def job_body(
@@ -122,6 +178,29 @@ def job_body(
         "metadata": {"name": name},
         "spec": {"replicas": replicas, "template": {"metadata": {"annotations": annotations}, "spec": spec}},
     }
+
+
+def wait_settled(api: client.ApiClient, timeout: float = 900) -> float:
+    """Wait until no node carries a node.kubernetes.io/ taint; returns the seconds waited.
+
+    New nodes are Ready within seconds, but the node controller removes their not-ready taint at
+    its client's rate (about 10 nodes/s): until it is done the scheduler finds few feasible nodes
+    and binds only a few pods per second, whoever creates them. Figures taken before that measure
+    the controller-manager, not the pods' creator.
+    """
+    core = client.CoreV1Api(api)
+    began = time.monotonic()
+    while True:
+        tainted = sum(
+            1
+            for node in core.list_node().items
+            if any(t.key.startswith("node.kubernetes.io/") for t in node.spec.taints or [])
+        )
+        if not tainted:
+            return round(time.monotonic() - began, 1)
+        if time.monotonic() - began > timeout:
+            raise SystemExit(f"{tainted} nodes still tainted after {timeout:g}s")
+        time.sleep(2)
 
 
 def make_namespace(api: client.ApiClient, name: str) -> None:
@@ -164,8 +243,10 @@ def audit_count(path: Path, since: float, until: float) -> collections.Counter[s
     return counts
 
 
-def throughput(api: client.ApiClient, cfg: Config, jobs: int) -> dict[str, Any]:
-    namespace = "bench-throughput"
+def throughput(api: client.ApiClient, cfg: Config, jobs: int, *, plain: bool = False) -> dict[str, Any]:
+    """Apply ``jobs`` TrainingJobs at once (or, with ``plain``, create their 4 pods each directly: the
+    ceiling of this cluster) and time apply -> all pods bound."""
+    namespace = "bench-plain" if plain else "bench-throughput"
     make_namespace(api, namespace)
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
     bound: dict[str, float] = {}
@@ -175,14 +256,19 @@ def throughput(api: client.ApiClient, cfg: Config, jobs: int) -> dict[str, Any]:
 
     def apply(i: int) -> None:
         name = f"tput-{i:04d}"
+        body = job_body(name, replicas=4, gpus=8, annotations={}, selector={})
         applied[name] = time.time()
-        custom.create_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            namespace,
-            "trainingjobs",
-            job_body(name, replicas=4, gpus=8, annotations={}, selector={}),
-        )
+        if not plain:
+            custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "trainingjobs", body)
+            return
+        for r in range(4):
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"{name}-worker-{r}"},
+                "spec": {**body["spec"]["template"]["spec"], "restartPolicy": "Never"},
+            }
+            core.create_namespaced_pod(namespace, pod)
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(apply, range(jobs)))
@@ -205,14 +291,22 @@ def throughput(api: client.ApiClient, cfg: Config, jobs: int) -> dict[str, Any]:
     requests = audit_count(cfg.state_dir / "audit.log", began, ended)
     total_requests = sum(requests.values())
     return {
+        "mode": "plain pods" if plain else "trainingjobs",
         "jobs": jobs,
         "pods": expected,
         "total_s": round(ended - began, 2),
         "per_job_p50_s": round(statistics.median(per_job), 2),
         "per_job_p99_s": round(per_job[min(len(per_job) - 1, int(len(per_job) * 0.99))], 2),
         "pods_bound_per_s": round(expected / (ended - began), 1),
-        "api_requests_per_job": round(total_requests / jobs, 2),
-        "api_requests": dict(requests.most_common()),
+        # Plain pods: the bench's own requests, which the audit count leaves out (4 per job).
+        **(
+            {}
+            if plain
+            else {
+                "api_requests_per_job": round(total_requests / jobs, 2),
+                "api_requests": dict(requests.most_common()),
+            }
+        ),
     }
 
 
@@ -304,6 +398,9 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=32, help="nodes of the queueing pool")
     parser.add_argument("--job-seconds", type=float, default=10.0)
     parser.add_argument("--keep", action="store_true", help="leave the benchmark cluster running")
+    parser.add_argument("--no-queueing", action="store_true", help="throughput figures only")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the plain-pods run")
+    parser.add_argument("--py-spy", metavar="FILE", help="profile the operator during the throughput run")
     args = parser.parse_args()
     os.environ.update(bench_env(args.nodes))
     cfg = Config.from_env()
@@ -327,11 +424,53 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-        operator = Operator(cfg.kubeconfig, cfg.state_dir / "operator.log")
         api = config.new_client_from_config(config_file=str(cfg.kubeconfig))
         api.configuration.connection_pool_maxsize = 32
-        results: dict[str, Any] = {"throughput": throughput(api, cfg, args.jobs)}
+        results: dict[str, Any] = {"settle_s": wait_settled(api)}
+        if not args.no_ceiling:
+            # The same pods created directly, before the operator runs: what this cluster can bind.
+            results["ceiling"] = throughput(api, cfg, args.jobs, plain=True)
+            drain(api, "bench-plain")
+        operator = Operator(cfg.kubeconfig, cfg.state_dir / "operator.log")
+        operator.wait_idle()
+        profiler = None
+        if args.py_spy:
+            # Sampling the operator while it admits shows where its CPU goes (py-spy is not a
+            # dependency of the project: pip install py-spy).
+            profiler = subprocess.Popen(
+                [
+                    shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy",
+                    "record",
+                    "--format",
+                    "raw",
+                    "-r",
+                    "50",
+                    "-o",
+                    args.py_spy,
+                    "--pid",
+                    str(operator.process.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        cpu_before = cpu_seconds(cfg, operator.process.pid)
+        results["throughput"] = throughput(api, cfg, args.jobs)
+        results["cpu_s"] = cpu_delta(cpu_before, cpu_seconds(cfg, operator.process.pid))
+        results["operator"] = operator.reconciles()
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
         results["operator_peak_rss_mib"] = round(operator.peak_rss_mib(), 1)
+        if "ceiling" in results:
+            ours, ceiling = results["throughput"], results["ceiling"]
+            results["summary"] = {
+                "pods_bound_per_s": ours["pods_bound_per_s"],
+                "ceiling_pods_bound_per_s": ceiling["pods_bound_per_s"],
+                "share_of_ceiling": round(ours["pods_bound_per_s"] / ceiling["pods_bound_per_s"], 3),
+            }
+        print(json.dumps(results, indent=2), flush=True)
+        if args.no_queueing:
+            return
         drain(api, "bench-throughput")
         window = args.job_seconds * 6
         results["queue_gang"] = queueing(
@@ -340,7 +479,7 @@ def main() -> None:
         results["queue_plain"] = queueing(
             api, mode="plain", pool_nodes=args.pool, seconds=args.job_seconds, window=window
         )
-        print(json.dumps(results, indent=2))
+        print(json.dumps({k: results[k] for k in ("queue_gang", "queue_plain")}, indent=2))
     finally:
         if operator is not None:
             operator.stop()
