@@ -37,7 +37,7 @@ class Metrics:
         )
         self.watching = Gauge(
             f"{PREFIX}watching",
-            "1 once the operator's watches deliver objects (its first node is indexed).",
+            "1 once the operator's indices hold the initial listings (handlers run from then on).",
             registry=r,
         )
         self._phases: dict[str, str] = {}

@@ -163,13 +163,16 @@ async def _act(job: TrainingJob, plan: lifecycle.Plan, memo: Memo) -> None:
         await asyncio.gather(*deletions)
     if not plan.create:
         return
-    await resources.create(kube, construct_service(job), "services")
     pod_group = await _ensure_pod_group(job, memo)
+    # The Service only gives the workers their DNS names, which they look up once they run: it
+    # goes out with the pods, not before them, so a burst of admissions does not queue every
+    # job's pods behind every job's Service.
     await asyncio.gather(
+        resources.create(kube, construct_service(job), "services"),
         *(
             resources.create(kube, construct_worker_pod(job, i, plan.attempt, pod_group=pod_group), "pods")
             for i in plan.create
-        )
+        ),
     )
 
 

@@ -58,8 +58,7 @@ async def tj_gpu_pods(body: kopf.Body, **_: Any) -> dict[str, int]:
 
 
 @kopf.index("nodes")
-async def tj_nodes(body: kopf.Body, memo: Memo, **_: Any) -> dict[None, Any]:
-    memo.metrics.watching.set(1)
+async def tj_nodes(body: kopf.Body, **_: Any) -> dict[None, Any]:
     return {None: node_info(body)}
 
 
@@ -159,7 +158,10 @@ async def pod_deleted(body: kopf.Body, memo: Memo, **kwargs: Any) -> None:
     _kick_waiting(memo, kwargs)
 
 
-def _not_ready(body: kopf.Body, **_: Any) -> bool:
+def _not_ready(body: kopf.Body, memo: Memo, **_: Any) -> bool:
+    # kopf calls filters only once every index is filled from the initial listings: from then on the
+    # controller sees the whole cluster (an index handler would say so after the first node).
+    memo.metrics.watching.set(1)
     return not node_info(body).ready
 
 
