@@ -15,6 +15,8 @@ from lepton.policies.status import Phase, PodState
 
 # The priorities index's key for the globalDefault PriorityClass.
 DEFAULT_PRIORITY = ""
+# How long an object this process created counts as existing while the watch has not shown it.
+CREATED_GRACE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,24 @@ class Queue:
         self.last_written: dict[str, Mapping[str, Any]] = {}
         # When each job asked to be looked at again (epoch seconds).
         self.requeue_at: dict[str, float] = {}
+        # Objects created by this process that the watches have not shown yet: key -> what -> when.
+        # A reconcile woken by the first pod's event would otherwise create the others again (409s).
+        self._created: dict[str, dict[str, float]] = {}
+
+    def created(self, key: str, what: str, at: float) -> None:
+        self._created.setdefault(key, {})[what] = at
+
+    def seen(self, key: str, what: str) -> None:
+        """The watch delivered ``what``: from now on the index says whether it exists."""
+        pending = self._created.get(key)
+        if pending is not None:
+            pending.pop(what, None)
+
+    def recently_created(self, key: str, what: str, now: float) -> bool:
+        """Created by this process a moment ago and not shown by the watch yet (then it exists: the
+        grace period only covers a pod created and deleted between two relists of the watch)."""
+        at = self._created.get(key, {}).get(what)
+        return at is not None and now - at < CREATED_GRACE_SECONDS
 
     def job_lock(self, key: str) -> asyncio.Lock:
         return self._job_locks.setdefault(key, asyncio.Lock())
@@ -102,6 +122,7 @@ class Queue:
         self._job_locks.pop(key, None)
         self.last_written.pop(key, None)
         self.requeue_at.pop(key, None)
+        self._created.pop(key, None)
 
     def is_admitted(self, key: str, uid: str) -> bool:
         return self._holding.get(key) == (uid, True)

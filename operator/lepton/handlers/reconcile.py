@@ -163,17 +163,38 @@ async def _act(job: TrainingJob, plan: lifecycle.Plan, memo: Memo) -> None:
         await asyncio.gather(*deletions)
     if not plan.create:
         return
+    key, queue, now = f"{job.namespace}/{job.name}", memo.queue, memo.clock()
     pod_group = await _ensure_pod_group(job, memo)
+    pods = [
+        pod
+        for pod in (construct_worker_pod(job, i, plan.attempt, pod_group=pod_group) for i in plan.create)
+        if not queue.recently_created(key, created_pod(pod["metadata"]["name"], plan.attempt), now)
+    ]
     # The Service only gives the workers their DNS names, which they look up once they run: it
     # goes out with the pods, not before them, so a burst of admissions does not queue every
     # job's pods behind every job's Service.
-    await asyncio.gather(
-        resources.create(kube, construct_service(job), "services"),
-        *(
-            resources.create(kube, construct_worker_pod(job, i, plan.attempt, pod_group=pod_group), "pods")
-            for i in plan.create
-        ),
-    )
+    creations = [
+        _create(memo, key, created_pod(p["metadata"]["name"], plan.attempt), p, "pods") for p in pods
+    ]
+    service = f"service/{job.metadata.uid}"
+    if not queue.recently_created(key, service, now):
+        creations.append(_create(memo, key, service, construct_service(job), "services"))
+    await asyncio.gather(*creations)
+
+
+async def _create(memo: Memo, key: str, what: str, body: dict[str, Any], plural: str) -> None:
+    # Noted before the request: the watch may deliver the new pod before the request returns.
+    memo.queue.created(key, what, memo.clock())
+    try:
+        await resources.create(memo.kube, body, plural)
+    except BaseException:
+        memo.queue.seen(key, what)  # not created: the next reconcile must try again
+        raise
+
+
+def created_pod(name: str, attempt: int) -> str:
+    """How the queue's created-objects memory names a worker pod of one attempt."""
+    return f"pod/{name}/{attempt}"
 
 
 async def _ensure_pod_group(job: TrainingJob, memo: Memo) -> str | None:

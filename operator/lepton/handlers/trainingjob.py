@@ -22,7 +22,7 @@ from lepton.handlers.observe import (
     timestamp,
 )
 from lepton.handlers.queue import DEFAULT_PRIORITY, JobSummary
-from lepton.handlers.reconcile import Indices, reconcile
+from lepton.handlers.reconcile import Indices, created_pod, reconcile
 
 if TYPE_CHECKING:
     from lepton.operator import Memo
@@ -35,6 +35,8 @@ DEBOUNCE_SECONDS = 0.2
 @kopf.index("pods", labels={JOB_LABEL: kopf.PRESENT})
 async def tj_pods(body: kopf.Body, memo: Memo, **kwargs: Any) -> dict[str, Any]:
     key, state = pod_job_key(body), pod_state(body)
+    if key and state is not None:
+        memo.queue.seen(key, created_pod(state.name, state.attempt))
     if key:
         # Every change of a worker is a reason to look at its job. Waking the job from here costs
         # nothing, where an event handler would run kopf's handler machinery for each pod event.
