@@ -142,7 +142,9 @@ for name in "${images[@]}"; do
     *) echo "error: unknown image $name (operator, trainer, server)" >&2; exit 2 ;;
   esac
   tag=docker.io/lepton/$name:dev
-  build "$name" "$tag" "$root/images/$name/Dockerfile" "$context" "$base"
+  args=()
+  [[ $name == operator ]] || args=("TORCH_VERSION=$torch_version")
+  build "$name" "$tag" "$root/images/$name/Dockerfile" "$context" "$base" "${args[@]}"
   id=$(image_id "$tag")
   if [[ ! -f $cache/oci/index.json || "$(cat "$cache/stamps/$name.exported" 2>/dev/null)" != "$id" ]]; then
     start=$(date +%s)
@@ -155,3 +157,38 @@ for name in "${images[@]}"; do
   fi
   echo "$name $cache/oci $tag"
 done
+
+# Manifests whose name moved to a newer build go, with the blobs no named image uses: every rebuild
+# of the torch base would otherwise leave its 3 GB layer behind.
+python3 - "$cache/oci" <<'PY'
+import json, os, sys
+
+root = sys.argv[1]
+index_path = os.path.join(root, "index.json")
+if not os.path.exists(index_path):
+    sys.exit(0)
+with open(index_path) as f:
+    index = json.load(f)
+named = [m for m in index["manifests"] if (m.get("annotations") or {}).get("org.opencontainers.image.ref.name")]
+keep = set()
+for m in named:
+    keep.add(m["digest"])
+    with open(os.path.join(root, "blobs", *m["digest"].split(":"))) as f:
+        manifest = json.load(f)
+    keep.add(manifest["config"]["digest"])
+    keep.update(layer["digest"] for layer in manifest["layers"])
+if len(named) != len(index["manifests"]):
+    index["manifests"] = named
+    with open(index_path + ".tmp", "w") as f:
+        json.dump(index, f)
+    os.replace(index_path + ".tmp", index_path)
+freed = 0
+for algorithm in os.listdir(os.path.join(root, "blobs")):
+    for name in os.listdir(os.path.join(root, "blobs", algorithm)):
+        if f"{algorithm}:{name}" not in keep:
+            path = os.path.join(root, "blobs", algorithm, name)
+            freed += os.path.getsize(path)
+            os.remove(path)
+if freed:
+    print(f">> pruned {freed / 1e9:.1f} GB of image blobs no named image uses", file=sys.stderr)
+PY
