@@ -389,6 +389,11 @@ def drain(api: client.ApiClient, namespace: str) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"pods of {namespace} still there after 300s")
         time.sleep(1)
+    # And the namespace itself, so a run on a kept cluster (--keep) can make it again.
+    while any(ns.metadata.name == namespace for ns in core.list_namespace().items):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"namespace {namespace} still there after 300s")
+        time.sleep(1)
 
 
 def main() -> None:
@@ -469,9 +474,9 @@ def main() -> None:
                 "share_of_ceiling": round(ours["pods_bound_per_s"] / ceiling["pods_bound_per_s"], 3),
             }
         print(json.dumps(results, indent=2), flush=True)
+        drain(api, "bench-throughput")
         if args.no_queueing:
             return
-        drain(api, "bench-throughput")
         window = args.job_seconds * 6
         results["queue_gang"] = queueing(
             api, mode="gang", pool_nodes=args.pool, seconds=args.job_seconds, window=window
