@@ -77,6 +77,8 @@ class Queue:
         # Objects created by this process that the watches have not shown yet: key -> what -> when.
         # A reconcile woken by the first pod's event would otherwise create the others again (409s).
         self._created: dict[str, dict[str, float]] = {}
+        # Why a job cannot run, found while acting (its Service's name is taken): key -> message.
+        self.conflicts: dict[str, str] = {}
 
     def created(self, key: str, what: str, at: float) -> None:
         self._created.setdefault(key, {})[what] = at
@@ -123,6 +125,7 @@ class Queue:
         self.last_written.pop(key, None)
         self.requeue_at.pop(key, None)
         self._created.pop(key, None)
+        self.conflicts.pop(key, None)
 
     def is_admitted(self, key: str, uid: str) -> bool:
         return self._holding.get(key) == (uid, True)

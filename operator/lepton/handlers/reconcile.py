@@ -113,6 +113,8 @@ async def _reconcile(body: Mapping[str, Any], key: str, memo: Memo, indices: Ind
     now = memo.clock()
     pods = indices.job_pods(key)
     state = job_state(job)
+    if (conflict := memo.queue.conflicts.get(key)) is not None and state.invalid is None:
+        state = replace(state, invalid=conflict)
     tm = timing(memo)
     admission: lifecycle.Admission | None = None
     if lifecycle.needs_admission(state, pods, now, tm):
@@ -178,15 +180,35 @@ async def _act(job: TrainingJob, plan: lifecycle.Plan, memo: Memo) -> None:
     ]
     service = f"service/{job.metadata.uid}"
     if not queue.recently_created(key, service, now):
-        creations.append(_create(memo, key, service, construct_service(job), "services"))
+        creations.append(_create_service(memo, key, service, job))
     await asyncio.gather(*creations)
 
 
-async def _create(memo: Memo, key: str, what: str, body: dict[str, Any], plural: str) -> None:
+async def _create_service(memo: Memo, key: str, what: str, job: TrainingJob) -> bool:
+    """Create the headless Service; when its name is taken by something the job does not own (an
+    InferenceService's Service, a user's), the workers would get no DNS names: remember why, so the
+    next reconcile fails the job with that message instead of letting its rendezvous hang."""
+    if await _create(memo, key, what, construct_service(job), "services"):
+        return True
+    existing = await resources.get(memo.kube, resources.Ref("v1", "services", job.namespace, job.name))
+    owners = (existing or {}).get("metadata", {}).get("ownerReferences") or []
+    if existing is None or any(o.get("uid") == job.metadata.uid for o in owners):
+        return False
+    holder = next((f"{o['kind']} {o['name']}" for o in owners if o.get("controller")), "no controller")
+    memo.queue.conflicts[key] = (
+        f"Service {job.name} exists and is not this TrainingJob's (owner: {holder}), so the workers "
+        "would get no DNS names; rename the TrainingJob or remove that Service"
+    )
+    memo.queue.kick(key)
+    return False
+
+
+async def _create(memo: Memo, key: str, what: str, body: dict[str, Any], plural: str) -> bool:
+    """Create ``body``; False when an object of its name exists already."""
     # Noted before the request: the watch may deliver the new pod before the request returns.
     memo.queue.created(key, what, memo.clock())
     try:
-        await resources.create(memo.kube, body, plural)
+        return await resources.create(memo.kube, body, plural)
     except BaseException:
         memo.queue.seen(key, what)  # not created: the next reconcile must try again
         raise

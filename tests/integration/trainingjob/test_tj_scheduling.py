@@ -87,3 +87,25 @@ def test_tj_reserved_env_is_refused_with_a_condition(jobs):
     assert failed["reason"] == "InvalidSpec"
     assert "WORLD_SIZE" in failed["message"]
     assert jobs.pods("reserved") == []
+
+
+def test_tj_whose_service_name_is_taken_fails_and_leaves_it_alone(jobs):
+    # An InferenceService's Service, or a user's own, named like the job: the workers would get no
+    # DNS names through it.
+    theirs = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "taken", "labels": {"team": "serving"}},
+        "spec": {"selector": {"app": "other"}, "ports": [{"port": 80}]},
+    }
+    jobs.core.create_namespaced_service(jobs.namespace, theirs)
+    jobs.create(manifest("taken", replicas=2, gpus=1))
+    failed = wait_for(
+        lambda: jobs.condition("taken", "Failed"), 60, "Failed condition", seen=lambda: jobs.status("taken")
+    )
+    assert failed["reason"] == "InvalidSpec"
+    assert "Service taken exists and is not this TrainingJob's" in failed["message"]
+    wait_for(lambda: jobs.live_pods("taken") == [], 60, "the workers stopped")
+    service = jobs.core.read_namespaced_service("taken", jobs.namespace)
+    assert service.spec.selector == {"app": "other"}
+    assert not service.metadata.owner_references
