@@ -8,29 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from support.operator import Operator
+from support.operator import Operator, running_operator
 
 SERVING_ENV = {"LEPTON_VERIFY_TTL_SECONDS": "600", "LEPTON_CLUSTER_DOMAIN": "cluster.local"}
-
-
-class ServingOperator(Operator):
-    """The shared operator process, started (and restarted) with the serving settings."""
-
-    def start(self) -> None:
-        # Operator.start passes os.environ on top of its own settings: ours ride along.
-        with pytest.MonkeyPatch.context() as env:
-            for name, value in SERVING_ENV.items():
-                env.setenv(name, value)
-            super().start()
 
 
 @pytest.fixture(scope="module")
 def operator(
     kubeconfig: str, lepton_crds: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Operator]:
-    op = ServingOperator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
-    op.start()
-    try:
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    with running_operator(kubeconfig, log, SERVING_ENV) as op:
         yield op
-    finally:
-        op.stop()

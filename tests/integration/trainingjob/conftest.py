@@ -1,91 +1,20 @@
-"""The operator under test: `python -m lepton` as a subprocess against the local cluster, with the
-CRDs applied. Module-scoped: one operator per test module, restartable by tests that kill it."""
+"""The operator under test (`python -m lepton`, tests/support/operator.py) with the CRDs applied.
+Module-scoped: one operator per test module, restartable by tests that kill it."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.ports import free_port
-from support.wait import wait_for
+from support.operator import Operator, running_operator
 
 REPO = Path(__file__).resolve().parents[3]
 # LEPTON_TEST_CRDS points the suite at other CRD files (say, a candidate generator output).
 CRDS = Path(os.environ.get("LEPTON_TEST_CRDS") or REPO / "crds")
-
-
-class Operator:
-    def __init__(self, kubeconfig: str, log_path: Path) -> None:
-        self.kubeconfig = kubeconfig
-        self.log_path = log_path
-        self.metrics_port = free_port()
-        self.health_port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "LEPTON_KUBECONFIG": self.kubeconfig,
-            # Cluster-wide, as deployed: kopf starts the watches of cluster-scoped kinds (nodes,
-            # PriorityClasses) only while some watched namespace exists, and tests make theirs later.
-            "LEPTON_NAMESPACES": "",
-            "LEPTON_METRICS_HOST": "127.0.0.1",
-            "LEPTON_METRICS_PORT": str(self.metrics_port),
-            "LEPTON_HEALTH_PORT": str(self.health_port),
-            "LEPTON_LOG_FORMAT": "text",
-            "LEPTON_RESTART_BACKOFF_SECONDS": "1",
-            "LEPTON_RESTART_BACKOFF_CAP_SECONDS": "4",
-            "LEPTON_SUCCESS_GRACE_SECONDS": "2",
-            "LEPTON_RESYNC_SECONDS": "5",
-            "LEPTON_NODE_LOST_SECONDS": "2",
-        }
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "lepton"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        wait_for(self.ready, timeout=60, what="the operator to watch the cluster", seen=self.tail)
-
-    def ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"operator exited with {self.process.returncode}:\n{self.tail()}")
-        # /healthz caches probe results for 10 s; the metric says at once that the watches deliver.
-        return "lepton_operator_watching 1.0" in self.metrics()
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, as when the operator's node dies."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-        self.process = None
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.process = None
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
-            return str(response.read().decode())
-
-    def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +25,5 @@ def crds(kubectl: Any) -> None:
 
 @pytest.fixture(scope="module")
 def operator(kubeconfig: str, crds: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    op = Operator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
-    op.start()
-    try:
+    with running_operator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log") as op:
         yield op
-    finally:
-        op.stop()
