@@ -116,9 +116,12 @@ def kill_cgroup(root: str, timeout: float = 15) -> int:
 
 def _procs_below(d: Path) -> set[int]:
     pids: set[int] = set()
-    for procs in d.rglob("cgroup.procs"):
+    # os.walk skips directories that vanish under it: the kubelet removes pod cgroups while we look.
+    for parent, _, files in os.walk(d):
+        if "cgroup.procs" not in files:
+            continue
         try:
-            pids.update(int(p) for p in procs.read_text().split())
+            pids.update(int(p) for p in (Path(parent) / "cgroup.procs").read_text().split())
         except OSError:
             continue
     return pids
@@ -126,11 +129,12 @@ def _procs_below(d: Path) -> set[int]:
 
 def remove_cgroup(root: str) -> None:
     for d in cgroup_dirs(root):
-        if not d.exists():
-            continue
-        for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-            sub.rmdir()
-        d.rmdir()
+        # Deepest first (topdown=False); a directory someone else removed meanwhile is fine.
+        for parent, _, _ in os.walk(d, topdown=False):
+            try:
+                Path(parent).rmdir()
+            except FileNotFoundError:
+                continue
 
 
 def processes_with_arg(value: str) -> list[int]:
