@@ -13,6 +13,7 @@ import kopf
 
 from lepton.api.common import GROUP
 from lepton.handlers.queue import Queue
+from lepton.handlers.serving_runtime import ServingRuntime
 from lepton.kube.client import Kube, credentials_of
 from lepton.kube.resources import Discovery
 from lepton.metrics import Metrics
@@ -31,6 +32,7 @@ class Memo:
     discovery: Discovery
     clock: Callable[[], float] = time.time
     queue: Queue = field(default_factory=Queue)
+    serving: ServingRuntime | None = None  # set by the serving controllers' startup handler
 
 
 def build_memo(settings: Settings) -> Memo:

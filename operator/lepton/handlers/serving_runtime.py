@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lepton.builders.serving_config import ServingConfig
 from lepton.kube import resources
 
-ATTRIBUTE = "serving"
+if TYPE_CHECKING:
+    from lepton.operator import Memo
 
 
 @dataclass
@@ -75,23 +76,21 @@ class ServingRuntime:
         return cached if ours > theirs else body
 
 
-def install(memo: Any, config: ServingConfig) -> ServingRuntime:
+def install(memo: Memo, config: ServingConfig) -> ServingRuntime:
     """Attach the runtime to the operator's root memo at startup: kopf hands every object a shallow
     copy of that memo, so all handlers then share this one runtime."""
-    runtime = ServingRuntime(config)
-    setattr(memo, ATTRIBUTE, runtime)
-    return runtime
+    memo.serving = ServingRuntime(config)
+    return memo.serving
 
 
 def object_key(plural: str, meta: Mapping[str, Any]) -> str:
     return f"{plural}/{meta['namespace']}/{meta['name']}"
 
 
-def runtime_of(memo: Any) -> ServingRuntime:
-    runtime = getattr(memo, ATTRIBUTE, None)
-    if not isinstance(runtime, ServingRuntime):
+def runtime_of(memo: Memo) -> ServingRuntime:
+    if memo.serving is None:
         raise RuntimeError("the serving runtime was not installed (lepton.handlers.serving startup)")
-    return runtime
+    return memo.serving
 
 
 def status_changes(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> dict[str, Any] | None:
