@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from servekit import FAILURE, Serving, inference_service, model_version
 
+from support.wait import wait_for
+
 pytestmark = pytest.mark.integration
 
 
@@ -22,7 +24,27 @@ def test_work_done_while_the_operator_was_down_is_picked_up(kube, namespace, ope
     finally:
         operator.start()
     serving.wait_phase("modelversions", "iris-v3", "Failed")
-    assert serving.wait_phase("inferenceservices", "iris", "Ready", timeout=60)["currentVersion"] == "v2"
+    # iris was Ready on v1 before the restart: wait for the switch, not for the phase it already had.
+    wait_for(
+        lambda: (
+            (s := serving.status("inferenceservices", "iris")).get("currentVersion") == "v2"
+            and s.get("phase") == "Ready"
+        ),
+        timeout=60,
+        what="inferenceservices/iris Ready on v2",
+        seen=lambda: serving.status("inferenceservices", "iris"),
+    )
     assert serving.wait_phase("inferenceservices", "pinned", "Ready")["currentVersion"] == "v1"
-    assert sorted(serving.deployment_names()) == ["iris-v2", "pinned-v1"]
-    assert serving.wait_phase("modelversions", "iris-v1", "Ready").get("servedBy") == ["pinned"]
+    # These too were different before the restart: bounded waits for the new state, not one look.
+    wait_for(
+        lambda: sorted(serving.deployment_names()) == ["iris-v2", "pinned-v1"],
+        timeout=30,
+        what="iris-v1's Deployment replaced by iris-v2 beside pinned-v1",
+        seen=serving.deployment_names,
+    )
+    wait_for(
+        lambda: serving.status("modelversions", "iris-v1").get("servedBy") == ["pinned"],
+        timeout=30,
+        what="iris-v1 served by pinned only",
+        seen=lambda: serving.status("modelversions", "iris-v1"),
+    )
