@@ -4,41 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 
 from lepton.api.common import GROUP
-from lepton.handlers.queue import Queue
-from lepton.handlers.serving_runtime import ServingRuntime
-from lepton.kube.client import Kube, credentials_of
-from lepton.kube.resources import Discovery
-from lepton.metrics import Metrics
+from lepton.controllers.memo import Memo, build_memo
+from lepton.kube.client import credentials_of
 from lepton.settings import Settings
 
 log = logging.getLogger("lepton.operator")
-
-
-@dataclass
-class Memo:
-    """Shared by every handler (kopf gives each object a shallow copy: the fields are shared)."""
-
-    kube: Kube
-    settings: Settings
-    metrics: Metrics
-    discovery: Discovery
-    clock: Callable[[], float] = time.time
-    queue: Queue = field(default_factory=Queue)
-    serving: ServingRuntime | None = None  # set by the serving controllers' startup handler
-
-
-def build_memo(settings: Settings) -> Memo:
-    metrics = Metrics()
-    kube = Kube.connect(settings.kubeconfig, workers=settings.api_workers, observe=metrics.observe_request)
-    return Memo(kube=kube, settings=settings, metrics=metrics, discovery=Discovery(kube))
 
 
 class OwnKindsDiffBase(kopf.AnnotationsDiffBaseStorage):
@@ -77,6 +52,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Memo, **_: Any) -> No
     else:
         settings.peering.name = ours.peering
         settings.peering.mandatory = True
+        settings.peering.priority = ours.peering_priority
         settings.peering.clusterwide = ours.clusterwide
     if ours.metrics_port:
         memo.metrics.serve(ours.metrics_host, ours.metrics_port)
@@ -110,9 +86,11 @@ def configure_logging(settings: Settings) -> None:
 
 def run(settings: Settings) -> None:
     """Run the operator until SIGINT/SIGTERM."""
-    # Importing registers the handlers with kopf.
-    import lepton.handlers.serving  # noqa: PLC0415
-    import lepton.handlers.trainingjob  # noqa: F401, PLC0415
+    # Importing registers the handlers and indices with kopf.
+    import lepton.controllers.serving.handlers  # noqa: PLC0415
+    import lepton.controllers.serving.indices  # noqa: PLC0415
+    import lepton.controllers.training.handlers  # noqa: PLC0415
+    import lepton.controllers.training.indices  # noqa: F401, PLC0415
 
     configure_logging(settings)
     memo = build_memo(settings)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+
+from lepton.builders.serving_config import ServingConfig, ServingConfigError, serving_config_from_env
 
 
 class SettingsError(ValueError):
@@ -27,6 +30,9 @@ class Settings:
     log_level: str = "info"
     peering: str | None = None
     """kopf peering object name for several replicas with leader handover; None runs standalone."""
+    peering_priority: int = 0
+    """This replica's kopf peering priority: peers of equal priority pause each other, so each replica
+    needs its own (LEPTON_PEERING_PRIORITY, else derived from LEPTON_POD_NAME)."""
     restart_backoff_seconds: float = 10.0
     restart_backoff_cap_seconds: float = 300.0
     success_grace_seconds: float = 30.0
@@ -38,6 +44,8 @@ class Settings:
     api_workers: int = 16
     """Threads (and connections) for requests to the API server."""
     finalizer: str = "lepton.ai/finalizer"
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    """Settings of the serving controllers (LEPTON_VERIFY_*, LEPTON_POD_ANNOTATION_PREFIXES, ...)."""
 
     @property
     def clusterwide(self) -> bool:
@@ -71,6 +79,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         log_format=env.get("LEPTON_LOG_FORMAT", Settings.log_format),
         log_level=env.get("LEPTON_LOG_LEVEL", Settings.log_level),
         peering=env.get("LEPTON_PEERING") or None,
+        peering_priority=_peering_priority(env),
         restart_backoff_seconds=_number(
             env, "LEPTON_RESTART_BACKOFF_SECONDS", Settings.restart_backoff_seconds
         ),
@@ -81,8 +90,24 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         node_lost_seconds=_number(env, "LEPTON_NODE_LOST_SECONDS", Settings.node_lost_seconds),
         resync_seconds=_number(env, "LEPTON_RESYNC_SECONDS", Settings.resync_seconds),
         api_workers=int(_number(env, "LEPTON_API_WORKERS", Settings.api_workers)),
+        serving=_serving(env),
     )
     return validate(settings)
+
+
+def _peering_priority(env: Mapping[str, str]) -> int:
+    if env.get("LEPTON_PEERING_PRIORITY"):
+        return int(_number(env, "LEPTON_PEERING_PRIORITY", 0))
+    pod = env.get("LEPTON_POD_NAME")
+    # A stable number per pod name: replicas of one Deployment differ, a restarted pod keeps its own.
+    return zlib.crc32(pod.encode()) & 0x7FFFFFFF if pod else 0
+
+
+def _serving(env: Mapping[str, str]) -> ServingConfig:
+    try:
+        return serving_config_from_env(env)
+    except ServingConfigError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def validate(settings: Settings) -> Settings:

@@ -46,7 +46,7 @@ def base_env() -> dict[str, str]:
 def design_pod_env(
     *, job: str, replicas: int, nproc: int, index: int, port: int, root: Path, attempt: int = 0
 ) -> dict[str, str]:
-    """A static job's worker environment as DESIGN.md's table states it, master at 127.0.0.1."""
+    """A static job's worker environment as docs/architecture.md states it, master at 127.0.0.1."""
     pairs = {
         "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(replicas * nproc),
         "NNODES": str(replicas), "NODE_RANK": str(index), "NPROC_PER_NODE": str(nproc),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -350,6 +350,9 @@ class PodTemplate(OpaqueModel):
 
 class ObjectBase(LeptonModel):
     """Fields every Lepton object has: apiVersion, kind and metadata."""
+
+    KIND: ClassVar[str]
+    PLURAL: ClassVar[str]
 
     api_version: Literal["lepton.ai/v1alpha1"] = "lepton.ai/v1alpha1"
     """APIVersion of the object: lepton.ai/v1alpha1."""

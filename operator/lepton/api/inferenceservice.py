@@ -64,10 +64,17 @@ class InferenceServiceConditionType(StrEnum):
 
 
 class InferenceServiceReason(StrEnum):
-    """Reasons the operator gives in InferenceService conditions and events."""
+    """Reasons the operator gives in InferenceService conditions and events (and only these). A
+    phase change is also an event whose reason is the new phase."""
 
     MODEL_VERSION_NOT_FOUND = "ModelVersionNotFound"
     MODEL_VERSION_NOT_READY = "ModelVersionNotReady"
+    MODEL_VERSION_FAILED = "ModelVersionFailed"
+    PENDING = "Pending"
+    READY = "Ready"
+    ROLLING_OUT = "RollingOut"
+    DEGRADED = "Degraded"
+    FAILED = "Failed"
     DEPLOYING = "Deploying"
     REPLICAS_READY = "ReplicasReady"
     REPLICAS_UNAVAILABLE = "ReplicasUnavailable"
@@ -81,6 +88,10 @@ class InferenceServiceReason(StrEnum):
     METRICS_UNAVAILABLE = "MetricsUnavailable"
     NO_ROLLOUT = "NoRollout"
     SERVICE_CONFLICT = "ServiceConflict"
+    VERSION_CHANGED = "VersionChanged"
+    TRAFFIC_SWITCHED = "TrafficSwitched"
+    DEPLOYMENT_DELETED = "DeploymentDeleted"
+    INVALID_ANNOTATION = "InvalidAnnotation"
 
 
 class ModelRef(LeptonModel):

@@ -53,7 +53,7 @@ class ModelVersionConditionType(StrEnum):
 
 
 class ModelVersionReason(StrEnum):
-    """Reasons the operator gives in ModelVersion conditions and events."""
+    """Reasons the operator gives in ModelVersion conditions and events (and only these)."""
 
     PENDING = "Pending"
     VERIFYING = "Verifying"
@@ -62,6 +62,10 @@ class ModelVersionReason(StrEnum):
     DIGEST_MISMATCH = "DigestMismatch"
     LOAD_FAILED = "LoadFailed"
     UNSUPPORTED_FORMAT = "UnsupportedFormat"
+    VERIFICATION_FAILED = "VerificationFailed"
+    VERIFICATION_TIMED_OUT = "VerificationTimedOut"
+    SERVED_BY = "ServedBy"
+    INVALID_ANNOTATION = "InvalidAnnotation"
 
 
 class TrainingJobRef(LeptonModel):

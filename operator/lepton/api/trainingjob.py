@@ -72,6 +72,15 @@ class TrainingJobPhase(StrEnum):
     FAILED = "Failed"
     SUSPENDED = "Suspended"
 
+    @property
+    def finished(self) -> bool:
+        return self in (TrainingJobPhase.SUCCEEDED, TrainingJobPhase.FAILED)
+
+    @property
+    def holds_admission(self) -> bool:
+        """Admitted or Running: the job's GPUs are set aside for it."""
+        return self in (TrainingJobPhase.ADMITTED, TrainingJobPhase.RUNNING)
+
 
 TrainingJobConditionType = TrainingJobPhase
 """Condition types of a TrainingJob: one per phase (Created, Queued, Admitted, Running, Restarting,
@@ -81,24 +90,29 @@ FINISHED_PHASES = frozenset({TrainingJobPhase.SUCCEEDED, TrainingJobPhase.FAILED
 
 
 class TrainingJobReason(StrEnum):
-    """Reasons the operator gives in TrainingJob conditions and events."""
+    """Reasons the operator gives in TrainingJob conditions and events (and only these)."""
 
     CREATED = "Created"
-    WAITING_FOR_RESOURCES = "WaitingForResources"
-    GANG_ADMITTED = "GangAdmitted"
-    PODS_CREATED = "PodsCreated"
-    WORKERS_RUNNING = "WorkersRunning"
+    WAITING_FOR_GPUS = "WaitingForGPUs"
+    """Queued: the gang does not fit on the free GPUs yet (the message says what it waits for)."""
+    ADMITTED = "Admitted"
+    ALL_WORKERS_RUNNING = "AllWorkersRunning"
+    STOPPING_WORKERS = "StoppingWorkers"
+    """Rank 0 succeeded; the other workers get the success grace period to finish."""
+    SUCCEEDED = "Succeeded"
     WORKER_FAILED = "WorkerFailed"
-    POD_LOST = "PodLost"
+    WORKER_REPLACED = "WorkerReplaced"
+    """Elastic: a lost worker is recreated while the others keep running."""
+    NODE_LOST = "NodeLost"
+    """Workers were lost with their node; the restart is not charged to backoffLimit."""
     RESTARTING = "Restarting"
+    """Event reason of every restart (the condition says why)."""
     BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
-    EXIT_CODE_NOT_RETRYABLE = "ExitCodeNotRetryable"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
-    COMPLETED = "Completed"
-    MODEL_VERSION_CREATED = "ModelVersionCreated"
     SUSPENDED = "Suspended"
-    RESUMED = "Resumed"
     INVALID_SPEC = "InvalidSpec"
+    MODEL_VERSION_CREATED = "ModelVersionCreated"
+    NO_MODEL_VERSION = "NoModelVersion"
 
 
 class ElasticPolicy(LeptonModel):

@@ -1,10 +1,8 @@
-"""The rendezvous and identity environment of a worker (DESIGN.md, "Training pods")."""
+"""The rendezvous and identity environment of a worker (docs/architecture.md, "Training pods")."""
 
 from __future__ import annotations
 
 from lepton.api.trainingjob import TrainingJob
-
-CHECKPOINT_MOUNT_NAME = "lepton-checkpoint"
 
 # Everything the operator sets in the trainer container. A user value for any of these would
 # silently break the rendezvous, so such a job is refused instead.

@@ -1,5 +1,5 @@
 """Model-server Deployments (one per served ModelVersion) and the stable Service of an
-InferenceService (DESIGN.md, "Inference pods")."""
+InferenceService (docs/architecture.md, "Inference pods")."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lepton.api.common import API_VERSION
 from lepton.api.inferenceservice import InferenceService
 from lepton.api.modelversion import MODEL_LABEL, VERSION_LABEL, ModelVersion
 from lepton.api.trainingjob import GPU_RESOURCE
@@ -21,6 +20,7 @@ from lepton.builders.artifact import (
     model_mounts,
     pod_security_context,
 )
+from lepton.builders.owners import owner_reference
 from lepton.builders.serving_config import ServingConfig
 from lepton.builders.verification import (
     COMPONENT_LABEL,
@@ -57,17 +57,6 @@ def selector_string(isvc_name: str) -> str:
 
 def version_selector(isvc_name: str, version: str) -> dict[str, str]:
     return {ISVC_LABEL: isvc_name, VERSION_LABEL: version}
-
-
-def owner_reference(isvc: InferenceService) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "InferenceService",
-        "name": isvc.name,
-        "uid": isvc.metadata.uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def applied_hash(body: Mapping[str, Any]) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lepton.api.trainingjob import TrainingJob
-from lepton.builders.workers import owner_reference
+from lepton.builders.owners import owner_reference
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from lepton.api.common import API_VERSION
 from lepton.api.modelversion import MODEL_LABEL, VERSION_LABEL, ModelVersion
 from lepton.builders.artifact import (
     MODEL_DIR,
@@ -16,6 +15,7 @@ from lepton.builders.artifact import (
     model_mounts,
     pod_security_context,
 )
+from lepton.builders.owners import owner_reference
 from lepton.builders.serving_config import ServingConfig
 
 MODELVERSION_UID_LABEL = "lepton.ai/modelversion-uid"
@@ -30,17 +30,6 @@ VERIFY_CONTAINER = "verify"
 
 def verification_job_name(mv: ModelVersion) -> str:
     return bounded_name(mv.name, "verify")
-
-
-def owner_reference(mv: ModelVersion) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ModelVersion",
-        "name": mv.name,
-        "uid": mv.metadata.uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def verification_labels(mv: ModelVersion) -> dict[str, str]:

@@ -1,14 +1,14 @@
-"""Worker pods and the headless Service of a TrainingJob (DESIGN.md, "Training pods")."""
+"""Worker pods and the headless Service of a TrainingJob (docs/architecture.md, "Training pods")."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from lepton.api.common import API_VERSION
 from lepton.api.trainingjob import TRAINER_CONTAINER, TrainingJob
 from lepton.builders.artifact import PVC_ROOT, claim_of, claim_volume_name
 from lepton.builders.env import worker_env
+from lepton.builders.owners import owner_reference
 
 JOB_LABEL = "lepton.ai/job-name"
 INDEX_LABEL = "lepton.ai/replica-index"
@@ -21,17 +21,6 @@ COSCHEDULING_GROUP_LABEL = "scheduling.x-k8s.io/pod-group"
 
 def worker_name(job_name: str, index: int) -> str:
     return f"{job_name}-worker-{index}"
-
-
-def owner_reference(job: TrainingJob) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "TrainingJob",
-        "name": job.name,
-        "uid": job.metadata.uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def job_selector(job_name: str) -> dict[str, str]:

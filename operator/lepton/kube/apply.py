@@ -9,7 +9,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from lepton.kube.client import Kube
-from lepton.kube.errors import to_kopf
+from lepton.kube.errors import kube_error
 from lepton.kube.resources import object_path
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -29,4 +29,4 @@ async def apply(kube: Kube, body: Mapping[str, Any], plural: str) -> dict[str, A
             content_type=APPLY_PATCH,
         )
     except ApiException as exc:
-        raise to_kopf(exc, f"applying {plural}/{meta['name']}") from exc
+        raise kube_error(exc, f"applying {plural}/{meta['name']}") from exc

@@ -1,14 +1,34 @@
-"""Mapping Kubernetes API errors onto kopf's retry semantics."""
+"""Failed API requests as one exception type that says whether retrying can help.
+
+The kube layer knows HTTP, not kopf: the controllers map a KubeError onto kopf's retry semantics at
+their edge (lepton.controllers.kit.errors)."""
 
 from __future__ import annotations
 
 import json
 
-import kopf
 from kubernetes.client.exceptions import ApiException
 
 # Worth retrying: throttled, server trouble, or a write that lost a race (conflict / timeout).
 RETRYABLE = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+class KubeError(Exception):
+    """A request the API server refused or could not answer.
+
+    ``status`` is the HTTP status (0 when no answer came); ``retry_after`` the delay in seconds
+    after which trying again may succeed, or None when it cannot (a 4xx other than the races)."""
+
+    def __init__(self, what: str, status: int, message: str) -> None:
+        super().__init__(f"{what}: HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+    @property
+    def retry_after(self) -> float | None:
+        if self.status in RETRYABLE or self.status == 0:
+            return 1.0 if self.status == 409 else 5.0
+        return None
 
 
 def message_of(exc: ApiException) -> str:
@@ -21,11 +41,5 @@ def message_of(exc: ApiException) -> str:
     return str(exc.reason or exc.status)
 
 
-def to_kopf(exc: ApiException, what: str) -> kopf.TemporaryError | kopf.PermanentError:
-    """A kopf error for a failed request: temporary (retried with a delay) or permanent."""
-    status = int(exc.status or 0)
-    text = f"{what}: HTTP {status}: {message_of(exc)}"
-    if status in RETRYABLE or status == 0:
-        delay = 1.0 if status == 409 else 5.0
-        return kopf.TemporaryError(text, delay=delay)
-    return kopf.PermanentError(text)
+def kube_error(exc: ApiException, what: str) -> KubeError:
+    return KubeError(what, int(exc.status or 0), message_of(exc))

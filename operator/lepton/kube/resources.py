@@ -1,5 +1,5 @@
-"""Idempotent operations on objects given as dicts: create-by-name, delete, delete by label,
-merge-patch, events. Errors come back as kopf Temporary/Permanent errors (see kube.errors)."""
+"""Idempotent operations on objects given as dicts: create-by-name, delete, get,
+merge-patch, events. Refused requests raise kube.errors.KubeError."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from lepton.kube.client import Kube
-from lepton.kube.errors import to_kopf
+from lepton.kube.errors import kube_error
 
 MERGE_PATCH = "application/merge-patch+json"
 COMPONENT = "lepton-operator"
@@ -57,7 +57,7 @@ async def create(kube: Kube, body: Mapping[str, Any], plural: str) -> bool:
     except ApiException as exc:
         if exc.status == 409:
             return False
-        raise to_kopf(exc, f"creating {plural}/{meta['name']}") from exc
+        raise kube_error(exc, f"creating {plural}/{meta['name']}") from exc
     return True
 
 
@@ -73,21 +73,8 @@ async def delete(
     except ApiException as exc:
         if exc.status == 404:
             return False
-        raise to_kopf(exc, f"deleting {ref}") from exc
+        raise kube_error(exc, f"deleting {ref}") from exc
     return True
-
-
-async def delete_collection(kube: Kube, api_version: str, plural: str, namespace: str, selector: str) -> None:
-    """Delete every object matching a label selector, in one request."""
-    try:
-        await kube.request(
-            "DELETE",
-            collection_path(api_version, plural, namespace),
-            query={"labelSelector": selector},
-            body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
-        )
-    except ApiException as exc:
-        raise to_kopf(exc, f"deleting {plural} with {selector}") from exc
 
 
 async def patch(
@@ -100,7 +87,7 @@ async def patch(
     except ApiException as exc:
         if exc.status == 404:
             return None
-        raise to_kopf(exc, f"patching {ref}{'/' + subresource if subresource else ''}") from exc
+        raise kube_error(exc, f"patching {ref}{'/' + subresource if subresource else ''}") from exc
 
 
 async def get(kube: Kube, ref: Ref) -> dict[str, Any] | None:
@@ -109,7 +96,7 @@ async def get(kube: Kube, ref: Ref) -> dict[str, Any] | None:
     except ApiException as exc:
         if exc.status == 404:
             return None
-        raise to_kopf(exc, f"reading {ref}") from exc
+        raise kube_error(exc, f"reading {ref}") from exc
 
 
 def _timestamp(now: float) -> str:
@@ -170,7 +157,7 @@ class Discovery:
                 names = frozenset(str(r.get("name")) for r in listing.get("resources", []))
             except ApiException as exc:
                 if exc.status not in (404, 503):
-                    raise to_kopf(exc, f"discovering {group}/{version}") from exc
+                    raise kube_error(exc, f"discovering {group}/{version}") from exc
                 names = frozenset()
             cached = (time.monotonic(), names)
             self._cache[key] = cached

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from lepton.api.common import Condition, set_condition
 from lepton.api.inferenceservice import (
+    InferenceService,
+    InferenceServiceConditionType,
     InferenceServicePhase,
     InferenceServiceReason,
     InferenceServiceSpec,
     RolloutStrategy,
 )
+from lepton.builders.inference import selector_string, url_of
 from lepton.policies.models import Resolution, Unresolved
 
 
@@ -57,6 +62,10 @@ class Plan:
     current_version: str | None = None
     rolling_to: str | None = None
     """The version being rolled out next to current_version."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Version -> uid of the ModelVersion its Deployment is built from: the resolved one for the
+    target, the one the running Deployment was made from otherwise. A version without a source (its
+    ModelVersion is gone) keeps its Deployment as it is."""
 
 
 def desired_replicas(spec: InferenceServiceSpec) -> int:
@@ -110,19 +119,38 @@ def plan(
     if service_selects and strategy is not RolloutStrategy.RECREATE:
         keep.add(service_selects)
     delete = tuple(sorted(d.name for v, d in live.items() if v not in keep))
+    sources = {v: d.modelversion_uid for v, d in live.items() if v in deploy and d.modelversion_uid}
+    if resolution.version is not None and resolution.version.uid and target in deploy:
+        sources[target] = resolution.version.uid
     return Plan(
         deploy=deploy,
         service_version=serving,
         delete=delete,
         current_version=serving,
         rolling_to=rolling_to,
+        sources=sources,
     )
+
+
+def needs_apply(desired: str, observed: str | None, last_applied: str | None) -> bool:
+    """Whether a child whose desired content hashes to ``desired`` must be applied: it is missing
+    (``observed`` None) or differs, and this process has not just applied exactly that (the watch
+    may lag behind our own write)."""
+    if observed is None:
+        return True
+    return desired not in (observed, last_applied)
+
+
+def scaled_by_hand(observed: DeploymentState | None, desired: str, replicas: int) -> bool:
+    """Someone changed the replicas of a Deployment whose template is ours (`kubectl scale`): the
+    operator owns replicas and puts them back."""
+    return observed is not None and observed.applied_hash == desired and observed.replicas != replicas
 
 
 @dataclass(frozen=True)
 class ConditionValue:
     status: bool
-    reason: str
+    reason: InferenceServiceReason
     message: str
 
 
@@ -204,3 +232,39 @@ def assess(
     if the_plan.rolling_to and phase is InferenceServicePhase.READY:
         phase = InferenceServicePhase.ROLLING_OUT
     return Assessment(phase, ready, degraded, progressing, total, total_ready)
+
+
+def _condition(
+    conditions: list[Condition], type_: str, value: ConditionValue, generation: int | None, at: str
+) -> list[Condition]:
+    return set_condition(
+        conditions, type_, value.status, value.reason, value.message, observed_generation=generation, at=at
+    )
+
+
+def status_of(
+    isvc: InferenceService, decided: Plan, assessment: Assessment, domain: str, at: str
+) -> dict[str, Any]:
+    """The whole status the controller manages."""
+    previous = isvc.status
+    generation = isvc.metadata.generation
+    conditions = list(previous.conditions or []) if previous else []
+    conditions = _condition(conditions, InferenceServiceConditionType.READY, assessment.ready, generation, at)
+    conditions = _condition(
+        conditions, InferenceServiceConditionType.DEGRADED, assessment.degraded, generation, at
+    )
+    conditions = _condition(
+        conditions, InferenceServiceConditionType.ROLLOUT_PROGRESSING, assessment.progressing, generation, at
+    )
+    version = decided.current_version
+    return {
+        "phase": assessment.phase.value,
+        "url": url_of(isvc, domain),
+        "replicas": assessment.replicas,
+        "readyReplicas": assessment.ready_replicas,
+        "selector": selector_string(isvc.name),
+        "currentVersion": version,
+        "traffic": [{"version": version, "weight": 100}] if version else None,
+        "conditions": [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in conditions],
+        "observedGeneration": generation,
+    }

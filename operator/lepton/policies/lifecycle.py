@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from lepton.api.trainingjob import TrainingJobReason
 from lepton.policies import restart
 from lepton.policies.status import Counts, Phase, PodState, count
 
@@ -89,7 +90,7 @@ def needs_admission(job: JobState, pods: Sequence[PodState], now: float, timing:
 
 def _restart_at(job: JobState, timing: Timing) -> float:
     # A restart after node loss did not count, and waited the first backoff step (restart.decide).
-    counted_before = 0 if job.reason == "NodeLost" else max(job.counted_restarts - 1, 0)
+    counted_before = 0 if job.reason == TrainingJobReason.NODE_LOST else max(job.counted_restarts - 1, 0)
     return (job.phase_since or 0.0) + timing.backoff.delay(counted_before)
 
 
@@ -122,7 +123,7 @@ def plan(
     current = [p for p in pods if p.attempt == attempt]
     base = Plan(
         phase=job.phase or Phase.CREATED,
-        reason=job.reason or "Created",
+        reason=job.reason or TrainingJobReason.CREATED,
         message=job.message,
         attempt=attempt,
         restart_count=job.restart_count,
@@ -145,16 +146,16 @@ def plan(
     if job.phase is not None and job.phase.finished:
         return _finished(ctx)
     if job.invalid:
-        return _finish(ctx, Phase.FAILED, "InvalidSpec", job.invalid, clean="All")
+        return _finish(ctx, Phase.FAILED, TrainingJobReason.INVALID_SPEC, job.invalid, clean="All")
     deadline = job.active_deadline_seconds
     if deadline is not None and job.start_time is not None and now >= job.start_time + deadline:
         message = f"ran longer than activeDeadlineSeconds ({deadline:g}s)"
-        return _finish(ctx, Phase.FAILED, "DeadlineExceeded", message, clean="All")
+        return _finish(ctx, Phase.FAILED, TrainingJobReason.DEADLINE_EXCEEDED, message, clean="All")
     if job.suspend:
         return _with(
             base,
             phase=Phase.SUSPENDED,
-            reason="Suspended",
+            reason=TrainingJobReason.SUSPENDED,
             message="spec.runPolicy.suspend is true: workers stopped, GPUs released",
             start_time=None,
             delete=tuple(p.name for p in pods if not p.deleting),
@@ -232,12 +233,18 @@ def _admit(ctx: _Ctx) -> Plan:
         admission = Admission(True, "workers of an earlier admission exist")
     if admission is None or not admission.admitted:
         message = admission.message if admission is not None else "waiting for admission"
-        return _with(ctx.base, phase=Phase.QUEUED, reason="WaitingForGPUs", message=message, delete=ctx.stale)
+        return _with(
+            ctx.base,
+            phase=Phase.QUEUED,
+            reason=TrainingJobReason.WAITING_FOR_GPUS,
+            message=message,
+            delete=ctx.stale,
+        )
     existing = {p.index for p in ctx.current}
     return _with(
         ctx.base,
         phase=Phase.ADMITTED,
-        reason="Admitted",
+        reason=TrainingJobReason.ADMITTED,
         message=admission.message or f"all {job.replicas} workers fit; creating them",
         start_time=job.start_time if job.start_time is not None else ctx.now,
         create=tuple(i for i in range(job.replicas) if i not in existing),
@@ -316,7 +323,13 @@ def _admitted(ctx: _Ctx) -> Plan:
         )
     if len(current) == job.replicas and all(p.phase == "Running" for p in current):
         message = f"{job.replicas} of {job.replicas} workers running"
-        return _with(base, phase=Phase.RUNNING, reason="AllWorkersRunning", message=message, delete=ctx.stale)
+        return _with(
+            base,
+            phase=Phase.RUNNING,
+            reason=TrainingJobReason.ALL_WORKERS_RUNNING,
+            message=message,
+            delete=ctx.stale,
+        )
     create = tuple(i for i in range(job.replicas) if i not in present)
     return _with(base, phase=phase, create=create, delete=ctx.stale)
 
@@ -326,7 +339,7 @@ def _rank0_succeeded(ctx: _Ctx, rank0: PodState) -> Plan:
     if not active:
         succeeded = sum(p.phase == "Succeeded" for p in ctx.current)
         message = f"rank 0 succeeded; {succeeded} of {ctx.job.replicas} workers succeeded"
-        finished = _finish(ctx, Phase.SUCCEEDED, "Succeeded", message, result_pod=rank0.name)
+        finished = _finish(ctx, Phase.SUCCEEDED, TrainingJobReason.SUCCEEDED, message, result_pod=rank0.name)
         return _with(finished, delete=finished.delete + ctx.stale)
     grace = ctx.timing.success_grace_seconds
     grace_end = (rank0.finished_at if rank0.finished_at is not None else ctx.now) + grace
@@ -335,7 +348,7 @@ def _rank0_succeeded(ctx: _Ctx, rank0: PodState) -> Plan:
     return _with(
         ctx.base,
         phase=Phase.RUNNING,
-        reason="StoppingWorkers",
+        reason=TrainingJobReason.STOPPING_WORKERS,
         message=f"rank 0 succeeded; stopping {len(active)} workers still running after {grace:g}s",
         delete=tuple(p.name for p in active if not p.deleting) + ctx.stale,
         requeue_after=ctx.timing.poll_seconds,

@@ -6,19 +6,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
+from lepton.api.inferenceservice import InferenceServiceReason
 from lepton.api.modelversion import LATEST, ModelVersionPhase
 
 _PIECES = re.compile(r"(\d+)")
 
 
-class Unresolved(StrEnum):
+class Unresolved:
     """Why no version can be served (InferenceService condition reasons)."""
 
-    NOT_FOUND = "ModelVersionNotFound"
-    NOT_READY = "ModelVersionNotReady"
-    FAILED = "ModelVersionFailed"
+    NOT_FOUND = InferenceServiceReason.MODEL_VERSION_NOT_FOUND
+    NOT_READY = InferenceServiceReason.MODEL_VERSION_NOT_READY
+    FAILED = InferenceServiceReason.MODEL_VERSION_FAILED
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class VersionInfo:
     reason: str = ""
     message: str = ""
     deleting: bool = False
+    uid: str = ""
+    """metadata.uid: which object of that name (a deleted and recreated namesake is another one)."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Resolution:
     """The version to serve, or why there is none (reason/message for the Ready condition)."""
 
     version: VersionInfo | None
-    reason: Unresolved | None = None
+    reason: InferenceServiceReason | None = None
     message: str = ""
 
 

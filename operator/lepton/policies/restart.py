@@ -15,6 +15,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lepton.api.trainingjob import TrainingJobReason
+
 
 class RestartPolicy(enum.StrEnum):
     ON_FAILURE = "OnFailure"
@@ -64,7 +66,7 @@ class Backoff:
 class Verdict:
     action: Action
     counts: bool  # whether this restart counts against backoffLimit
-    reason: str
+    reason: TrainingJobReason
     message: str
     delay_seconds: float = 0.0
     replace: tuple[int, ...] = ()
@@ -118,7 +120,7 @@ def decide(
         return Verdict(
             Action.FAIL,
             counts=False,
-            reason="WorkerFailed",
+            reason=TrainingJobReason.WORKER_FAILED,
             message=f"{first.describe()}; not retryable under restartPolicy {policy.value}",
         )
     counts = not all(f.node_lost for f in started)
@@ -127,7 +129,7 @@ def decide(
         return Verdict(
             Action.FAIL,
             counts=False,
-            reason="BackoffLimitExceeded",
+            reason=TrainingJobReason.BACKOFF_LIMIT_EXCEEDED,
             message=f"{summary}; backoffLimit {backoff_limit} reached after {counted_restarts} restarts",
         )
     delay = backoff.delay(counted_restarts if counts else 0)
@@ -135,14 +137,14 @@ def decide(
         return Verdict(
             Action.REPLACE,
             counts=counts,
-            reason="WorkerReplaced",
+            reason=TrainingJobReason.WORKER_REPLACED,
             message=f"{summary}; replacing it while {running_workers} workers keep running",
             replace=tuple(f.index for f in ordered),
         )
     return Verdict(
         Action.RESTART,
         counts=counts,
-        reason="NodeLost" if not counts else "WorkerFailed",
+        reason=TrainingJobReason.NODE_LOST if not counts else TrainingJobReason.WORKER_FAILED,
         message=f"{summary}; restarting all workers in {delay:g}s",
         delay_seconds=delay,
     )

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lepton.api.common import Condition, ConditionStatus, set_condition
+from lepton.api.trainingjob import TrainingJobPhase, TrainingJobReason
 
-
-class Phase(enum.StrEnum):
-    CREATED = "Created"
-    QUEUED = "Queued"
-    ADMITTED = "Admitted"
-    RUNNING = "Running"
-    RESTARTING = "Restarting"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    SUSPENDED = "Suspended"
-
-    @property
-    def finished(self) -> bool:
-        return self in (Phase.SUCCEEDED, Phase.FAILED)
-
-    @property
-    def holds_admission(self) -> bool:
-        return self in (Phase.ADMITTED, Phase.RUNNING)
+# The API's phase enum, under the name the state machine uses.
+Phase = TrainingJobPhase
 
 
 CONDITION_TYPES: tuple[str, ...] = tuple(p.value for p in Phase)
@@ -127,4 +111,4 @@ def conditions_for(
 
 
 def _supporting_reason(type_: str) -> str:
-    return {"Created": "Created", "Admitted": "Admitted"}.get(type_, type_)
+    return {"Created": TrainingJobReason.CREATED, "Admitted": TrainingJobReason.ADMITTED}.get(type_, type_)

@@ -15,8 +15,8 @@ from lepton.api.modelversion import (
     ModelVersionReason,
 )
 
-VERIFICATION_FAILED = "VerificationFailed"
-VERIFICATION_TIMED_OUT = "VerificationTimedOut"
+VERIFICATION_FAILED = ModelVersionReason.VERIFICATION_FAILED
+VERIFICATION_TIMED_OUT = ModelVersionReason.VERIFICATION_TIMED_OUT
 TERMINAL = frozenset({ModelVersionPhase.READY, ModelVersionPhase.FAILED})
 
 _NOT_FOUND_HINTS = (
@@ -63,7 +63,7 @@ class VerifyPod:
 @dataclass(frozen=True)
 class Verdict:
     phase: ModelVersionPhase
-    reason: str
+    reason: ModelVersionReason
     message: str
     create_job: bool = False
     digest: str | None = None
@@ -88,7 +88,7 @@ def _text(message: str | None) -> str:
     return (message or "").strip()
 
 
-def failure_reason(text: str, *, fetching: bool = False) -> str:
+def failure_reason(text: str, *, fetching: bool = False) -> ModelVersionReason:
     lowered = text.lower()
     if "digest mismatch" in lowered:
         return ModelVersionReason.DIGEST_MISMATCH

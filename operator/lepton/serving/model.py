@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,9 +84,6 @@ class ModelRunner:
             if self.input.batched and out.shape[:1] != (rows,):
                 raise ArtifactError(f"warm-up: a batch of {rows} gave output shape {list(out.shape)}")
         return time.monotonic() - start
-
-    def elements_per_row(self) -> int:
-        return math.prod(max(dim, 1) for dim in self.input.shape[1:])
 
 
 def load_runner(model_dir: str | Path, device: str = "auto") -> ModelRunner:

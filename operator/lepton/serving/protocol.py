@@ -40,22 +40,6 @@ class InferenceRequest(_Wire):
     outputs: list[RequestOutput] | None = None
 
 
-class ResponseOutput(_Wire):
-    name: str
-    shape: list[int]
-    datatype: str
-    parameters: Parameters | None = None
-    data: Any = None
-
-
-class InferenceResponse(_Wire):
-    model_name: str
-    model_version: str | None = None
-    id: str | None = None
-    parameters: Parameters | None = None
-    outputs: list[ResponseOutput]
-
-
 class TensorMetadata(_Wire):
     name: str
     datatype: str

@@ -1,4 +1,5 @@
-"""The simulation hooks of DESIGN.md: pods that exit with a code and message, nodes that fail."""
+"""The local cluster's simulation hooks (docs/architecture.md):
+pods that exit with a code and message, nodes that fail."""
 
 from __future__ import annotations
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
+from lepton.api.trainingjob import TrainingJobReason
 from lepton.policies.lifecycle import Admission, JobState, Timing, needs_admission, plan
 from lepton.policies.restart import Backoff, RestartPolicy
-from lepton.policies.status import Phase, PodState
+from lepton.policies.status import Phase, PodState, conditions_for
 
 TIMING = Timing(backoff=Backoff(10, 60), success_grace_seconds=30, poll_seconds=5)
 NOW = 1000.0
@@ -292,6 +293,18 @@ def test_plan_is_idempotent_once_applied(case: Case) -> None:
     )
     assert second.phase is first.phase or first.phase is Phase.ADMITTED
     assert second.restart_count == first.restart_count
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.scenario for c in CASES])
+def test_every_reason_written_is_one_the_api_documents(case: Case) -> None:
+    result = plan(
+        case.job, case.pods, now=case.now, lost_nodes=case.lost_nodes, admission=case.admission, timing=TIMING
+    )
+    conditions = conditions_for(result.phase, result.reason, result.message, [], generation=1, at="t")
+    written = {result.reason, *(c.reason for c in conditions)}
+    assert written <= set(TrainingJobReason), (
+        f"reasons missing from TrainingJobReason: {written - set(TrainingJobReason)}"
+    )
 
 
 def test_deadline_counts_from_admission():

@@ -1,18 +1,21 @@
-"""Between the API objects and the state machine: a TrainingJob read as a JobState, and a plan
-written back as the job's status."""
+"""A TrainingJob's status both ways: the job read as the state machine's JobState, and a plan written
+back as the whole desired status."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from lepton.api.common import Condition, find_condition, rfc3339
+from lepton.api.common import Condition, find_condition, parse_time, rfc3339
 from lepton.api.trainingjob import TrainingJob
 from lepton.builders.env import reserved_env_violation
-from lepton.handlers.observe import timestamp
 from lepton.policies import restart
 from lepton.policies.lifecycle import JobState, Plan
 from lepton.policies.status import Phase, conditions_for
+
+
+def timestamp(value: str | None) -> float | None:
+    return parse_time(value).timestamp() if value else None
 
 
 def job_state(job: TrainingJob) -> JobState:
@@ -100,13 +103,3 @@ def build_status(
     if result:
         status.update(result)
     return status
-
-
-def status_patch(current: dict[str, Any] | None, desired: dict[str, Any]) -> dict[str, Any] | None:
-    """The merge patch turning ``current`` into ``desired`` (None values delete), or None if equal."""
-    current = current or {}
-    patch = {k: v for k, v in desired.items() if current.get(k) != v and not (v is None and k not in current)}
-    for key in current:
-        if key not in desired:
-            patch[key] = None
-    return patch or None

@@ -1,4 +1,4 @@
-"""Watched objects reduced to index values, admission over the indices, and status writing."""
+"""Watched objects reduced to index values, and admission over the indices."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ import asyncio
 
 import pytest
 
-from lepton.api import TrainingJob
-from lepton.handlers.jobstate import build_status, job_state, status_patch
-from lepton.handlers.observe import NodeInfo, bound_gpus, node_info, placement, pod_state
-from lepton.handlers.queue import JobSummary, Observed, decide
-from lepton.handlers.trainingjob import tj_priorities
+from lepton.controllers.training.indices import Indices, tj_priorities
+from lepton.controllers.training.observe import NodeInfo, bound_gpus, node_info, placement, pod_state
+from lepton.controllers.training.queue import JobSummary, Observed, decide
 from lepton.policies.admission import Placement, Toleration
-from lepton.policies.lifecycle import Admission, plan
 from lepton.policies.status import Phase, PodState
-from lepton.settings import SettingsError, from_env, parse
 
 
 def pod_body(phase="Running", node="gpu-0", index="0", *, exit_code=None, deleting=False, reason=None):
@@ -149,67 +145,6 @@ def test_queue_counts_unbound_pods_of_admitted_jobs():
     assert decision.waiting == {"ns/waiting": "needs 2 pods x 8 GPUs; 1 fit now"}
 
 
-def job(status=None):
-    body = {
-        "metadata": {"name": "j", "namespace": "ns", "uid": "u", "generation": 3},
-        "spec": {
-            "replicas": 2,
-            "template": {
-                "spec": {"containers": [{"name": "trainer", "resources": {"limits": {"nvidia.com/gpu": 4}}}]}
-            },
-        },
-    }
-    if status:
-        body["status"] = status
-    return TrainingJob.model_validate(body)
-
-
-def test_status_round_trip_is_stable():
-    first = plan(job_state(job()), [], now=1000.0, admission=Admission(True))
-    status = build_status(job(), first, now=1000.0)
-    assert (status["phase"], status["gpus"], status["observedGeneration"]) == ("Admitted", 8, 3)
-    again = job(status)
-    second = plan(
-        job_state(again),
-        [PodState("j-worker-0", 0, 0, "Pending"), PodState("j-worker-1", 1, 0, "Pending")],
-        now=1001.0,
-    )
-    assert status_patch(status, build_status(again, second, now=1001.0)) == {
-        "replicas": {"active": 2, "ready": 0, "succeeded": 0, "failed": 0}
-    }
-
-
-def test_status_patch_deletes_dropped_fields():
-    assert status_patch({"a": 1, "b": 2}, {"a": 1, "b": None}) == {"b": None}
-    assert status_patch({"a": 1}, {"a": 1, "c": None}) is None
-
-
-SETTINGS_CASES = [
-    ({}, {"namespaces": (), "metrics_port": 8080, "log_format": "json"}),
-    ({"LEPTON_NAMESPACES": "a, b"}, {"namespaces": ("a", "b")}),
-    ({"LEPTON_NAMESPACE": "*"}, {"namespaces": ()}),
-    (
-        {"LEPTON_METRICS_PORT": "9999", "LEPTON_LOG_FORMAT": "text"},
-        {"metrics_port": 9999, "log_format": "text"},
-    ),
-]
-
-
-@pytest.mark.parametrize(("env", "expected"), SETTINGS_CASES, ids=["defaults", "namespaces", "star", "ports"])
-def test_settings_from_env(env, expected):
-    settings = from_env(env)
-    assert {k: getattr(settings, k) for k in expected} == expected
-
-
-def test_flags_override_env_and_bad_values_are_refused():
-    settings = parse(["-n", "x", "--metrics-port", "1234"], env={"LEPTON_NAMESPACES": "y"})
-    assert (settings.namespaces, settings.metrics_port) == (("x",), 1234)
-    with pytest.raises(SettingsError, match="LEPTON_RESYNC_SECONDS"):
-        from_env({"LEPTON_RESYNC_SECONDS": "soon"})
-    with pytest.raises(SettingsError, match="log format"):
-        from_env({"LEPTON_LOG_FORMAT": "xml"})
-
-
 def test_queue_trusts_its_own_release_over_a_lagging_index():
     nodes = [NodeInfo(f"gpu-{i}", 8, True) for i in range(2)]
     jobs = [summary("ns/done", Phase.RUNNING), summary("ns/next", Phase.QUEUED, created=5)]
@@ -234,8 +169,6 @@ def test_jobs_being_deleted_need_nothing():
 
 
 def test_nodes_count_as_lost_only_after_the_grace_period():
-    from lepton.handlers.reconcile import Indices
-
     nodes = [
         NodeInfo("ok", 8, True, ready_changed=0.0),
         NodeInfo("long-gone", 8, False, ready_changed=100.0),

@@ -3,11 +3,10 @@ helpers for status patches and apply bookkeeping."""
 
 from __future__ import annotations
 
-from lepton.builders.serving_config import ServingConfig
-from lepton.handlers.inferenceservice_observe import deployment_state, service_state
-from lepton.handlers.modelversion_observe import verify_job, verify_pod
-from lepton.handlers.serving_runtime import ServingRuntime, status_changes
-from lepton.policies.inference import DeploymentState
+from lepton.controllers.kit.objects import fresher
+from lepton.controllers.kit.status import status_patch
+from lepton.controllers.serving.observe import deployment_state, service_state, verify_job, verify_pod
+from lepton.policies.inference import DeploymentState, needs_apply
 from lepton.policies.verification import VerifyJob, VerifyPod
 
 
@@ -94,25 +93,22 @@ def test_deployment_and_service_state():
 
 def test_status_changes_touch_only_managed_keys():
     current = {"phase": "Ready", "canary": {"weight": 20}, "url": "u"}
-    assert status_changes(current, {"phase": "Ready", "url": "u"}) is None
-    assert status_changes(current, {"phase": "Degraded", "currentVersion": None, "url": None}) == {
+    assert status_patch(current, {"phase": "Ready", "url": "u"}) is None
+    assert status_patch(current, {"phase": "Degraded", "currentVersion": None, "url": None}) == {
         "phase": "Degraded",
         "url": None,
     }
 
 
 def test_fresher_and_needs_apply():
-    runtime = ServingRuntime(ServingConfig())
     ours = {"metadata": {"uid": "a", "resourceVersion": "12"}, "status": {"phase": "Ready"}}
     watched = {"metadata": {"uid": "a", "resourceVersion": "11"}}
-    runtime.last_written["k"] = ours
-    assert runtime.fresher("k", watched) is ours
+    assert fresher(watched, ours) is ours
     newer = {"metadata": {"uid": "a", "resourceVersion": "13"}}
-    assert runtime.fresher("k", newer) is newer
-    assert runtime.fresher("k", {"metadata": {"uid": "b", "resourceVersion": "1"}})["metadata"]["uid"] == "b"
-    assert runtime.needs_apply("d", "h1", None)
-    assert runtime.needs_apply("d", "h1", "h0")
-    runtime.applied["d"] = "h1"
-    assert not runtime.needs_apply("d", "h1", "h0")  # just applied; the watch has not caught up
-    assert not runtime.needs_apply("d", "h1", "h1")
-    assert runtime.needs_apply("d", "h1", None)  # deleted behind our back
+    assert fresher(newer, ours) is newer
+    assert fresher({"metadata": {"uid": "b", "resourceVersion": "1"}}, ours)["metadata"]["uid"] == "b"
+    assert needs_apply("h1", None, None)
+    assert needs_apply("h1", "h0", None)
+    assert not needs_apply("h1", "h0", "h1")  # just applied; the watch has not caught up
+    assert not needs_apply("h1", "h1", "h1")
+    assert needs_apply("h1", None, "h1")  # deleted behind our back

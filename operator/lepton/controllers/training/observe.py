@@ -6,17 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lepton.api.common import parse_time
 from lepton.api.trainingjob import GPU_RESOURCE, TRAINER_CONTAINER
 from lepton.builders.workers import ATTEMPT_LABEL, INDEX_LABEL, JOB_LABEL
 from lepton.policies.admission import Placement, Taint, Toleration
+from lepton.policies.job_status import timestamp
 from lepton.policies.status import PodState
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
-
-
-def timestamp(value: str | None) -> float | None:
-    return parse_time(value).timestamp() if value else None
 
 
 def _quantity(value: Any) -> int:

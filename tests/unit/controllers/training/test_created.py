@@ -1,15 +1,15 @@
-"""The queue's memory of objects this process created and the watch has not shown yet."""
+"""The TrainingJob controller's memory of objects this process created and the watch has not shown yet."""
 
 from __future__ import annotations
 
 import pytest
 
-from lepton.handlers.queue import CREATED_GRACE_SECONDS, Queue
+from lepton.controllers.training.context import CREATED_GRACE_SECONDS, Created
 
 KEY = "ns/job"
 
 
-def _steps(queue: Queue, steps: list[tuple[str, str, float]]) -> None:
+def _steps(queue: Created, steps: list[tuple[str, str, float]]) -> None:
     for action, what, at in steps:
         if action == "created":
             queue.created(KEY, what, at)
@@ -51,6 +51,6 @@ def _steps(queue: Queue, steps: list[tuple[str, str, float]]) -> None:
     ],
 )
 def test_recently_created(steps: list[tuple[str, str, float]], what: str, now: float, expected: bool) -> None:
-    queue = Queue()
+    queue = Created()
     _steps(queue, steps)
     assert queue.recently_created(KEY, what, now) is expected

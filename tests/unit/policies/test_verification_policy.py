@@ -7,6 +7,7 @@ import json
 import pytest
 
 from lepton.api import ModelVersion, ModelVersionPhase
+from lepton.api.modelversion import ModelVersionReason
 from lepton.policies.verification import VerifyJob, VerifyPod, decide, status_of
 
 DIGEST = "sha256:" + "0f" * 32
@@ -169,6 +170,7 @@ def test_decide(job, pods, phase, reason, message, create):
     verdict = decide(mv(), job, pods, "iris-v1-verify")
     assert verdict.phase == ModelVersionPhase(phase)
     assert verdict.reason == reason
+    assert verdict.reason in set(ModelVersionReason), "a reason written must be one the API documents"
     assert message in verdict.message
     assert verdict.create_job is create
 

@@ -1,22 +1,19 @@
-"""Admission across jobs: one lock, one pass over the whole queue, reservations that outlive the
-watch lag, and wake-ups for jobs whose turn may have come."""
+"""Admission across jobs: one lock, one pass over the whole queue, and reservations that outlive the
+watch lag. Pure decisions live in policies.admission; this module feeds it what the indices show."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from lepton.handlers.observe import NodeInfo
+from lepton.controllers.training.observe import NodeInfo
 from lepton.policies import admission
 from lepton.policies.lifecycle import Admission
 from lepton.policies.status import Phase, PodState
 
 # The priorities index's key for the globalDefault PriorityClass.
 DEFAULT_PRIORITY = ""
-# How long an object this process created counts as existing while the watch has not shown it.
-CREATED_GRACE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -62,53 +59,14 @@ class Observed:
 
 
 class Queue:
+    """Admission across jobs: one lock, one pass over the whole queue, and what this process last
+    decided about each job (newer than the jobs index, which shows our status writes only after the
+    watch delivers them)."""
+
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
-        # Whether each job holds its admission, as this process last decided it: newer than the
-        # jobs index, which shows our status writes only after the watch delivers them.
-        # key -> (uid, holds)
+        # key -> (uid, holds its admission)
         self._holding: dict[str, tuple[str, bool]] = {}
-        self._wake: dict[str, asyncio.Event] = {}
-        self._job_locks: dict[str, asyncio.Lock] = {}
-        # The job as our last status write returned it: fresher than the watch for a moment.
-        self.last_written: dict[str, Mapping[str, Any]] = {}
-        # When each job asked to be looked at again (epoch seconds).
-        self.requeue_at: dict[str, float] = {}
-        # Objects created by this process that the watches have not shown yet: key -> what -> when.
-        # A reconcile woken by the first pod's event would otherwise create the others again (409s).
-        self._created: dict[str, dict[str, float]] = {}
-        # Why a job cannot run, found while acting (its Service's name is taken): key -> message.
-        self.conflicts: dict[str, str] = {}
-
-    def created(self, key: str, what: str, at: float) -> None:
-        self._created.setdefault(key, {})[what] = at
-
-    def seen(self, key: str, what: str) -> None:
-        """The watch delivered ``what``: from now on the index says whether it exists."""
-        pending = self._created.get(key)
-        if pending is not None:
-            pending.pop(what, None)
-
-    def recently_created(self, key: str, what: str, now: float) -> bool:
-        """Created by this process a moment ago and not shown by the watch yet (then it exists: the
-        grace period only covers a pod created and deleted between two relists of the watch)."""
-        at = self._created.get(key, {}).get(what)
-        return at is not None and now - at < CREATED_GRACE_SECONDS
-
-    def job_lock(self, key: str) -> asyncio.Lock:
-        return self._job_locks.setdefault(key, asyncio.Lock())
-
-    def wake_event(self, key: str) -> asyncio.Event:
-        return self._wake.setdefault(key, asyncio.Event())
-
-    def kick(self, key: str) -> None:
-        event = self._wake.get(key)
-        if event is not None:
-            event.set()
-
-    def kick_all(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            self.kick(key)
 
     def hold(self, key: str, uid: str) -> None:
         """Remember that ``key`` holds its admission, whatever the index says yet."""
@@ -120,12 +78,6 @@ class Queue:
 
     def forget(self, key: str) -> None:
         self._holding.pop(key, None)
-        self._wake.pop(key, None)
-        self._job_locks.pop(key, None)
-        self.last_written.pop(key, None)
-        self.requeue_at.pop(key, None)
-        self._created.pop(key, None)
-        self.conflicts.pop(key, None)
 
     def is_admitted(self, key: str, uid: str) -> bool:
         return self._holding.get(key) == (uid, True)

@@ -1,0 +1,31 @@
+"""What the serving controllers keep in one operator process: their settings, the kit's per-object
+locks and last status writes, and the hash of what this process last applied to each child (the
+watch may lag behind our own writes)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lepton.builders.serving_config import ServingConfig
+from lepton.controllers.kit.objects import Objects
+from lepton.kube.client import Kube
+
+
+def object_key(plural: str, meta: Mapping[str, Any]) -> str:
+    return f"{plural}/{meta['namespace']}/{meta['name']}"
+
+
+@dataclass
+class Serving:
+    kube: Kube
+    config: ServingConfig
+    objects: Objects = field(default_factory=Objects)
+    applied: dict[str, str] = field(default_factory=dict)
+    """namespace/plural/name of a child -> hash of what this process last applied."""
+
+    def forget_children(self, namespace: str, prefixes: tuple[str, ...]) -> None:
+        """An owner is gone: drop what was applied to its children (namespace/plural/name prefixes)."""
+        for ident in [i for i in self.applied if i.startswith(tuple(f"{namespace}/{p}" for p in prefixes))]:
+            self.applied.pop(ident, None)

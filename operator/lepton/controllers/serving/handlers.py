@@ -1,0 +1,141 @@
+"""kopf registration of the serving controllers. ModelVersion: create, update, resume, and its
+verification Job's and pods' events. InferenceService: create, update, resume, and the events of
+its Deployments, its Service and its model's ModelVersions. Every one ends in
+``reconcile_model_version`` or ``reconcile_inference_service``; no polling: every change that
+matters arrives as a watch event. The indices are in controllers.serving.indices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from lepton.api.common import GROUP, VERSION
+from lepton.api.inferenceservice import PLURAL as INFERENCESERVICE_PLURAL
+from lepton.api.modelversion import MODEL_LABEL
+from lepton.api.modelversion import PLURAL as MODELVERSION_PLURAL
+from lepton.builders.verification import MODELVERSION_UID_LABEL
+from lepton.controllers.kit.errors import kopf_errors
+from lepton.controllers.serving.indices import CHILD_LABELS, VERIFY_LABELS, HasServing, Indices
+from lepton.controllers.serving.inferenceservice import inferenceservice_key, reconcile_inference_service
+from lepton.controllers.serving.modelversion import modelversion_key, reconcile_model_version
+from lepton.controllers.serving.observe import owner_key, parse_model_version
+
+
+def _body(obj: Any) -> dict[str, Any]:
+    """An indexed object as the body a reconcile takes (the reconcile then finds a fresher one)."""
+    return dict(obj.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+# ModelVersion
+
+
+@kopf.on.resume(GROUP, VERSION, MODELVERSION_PLURAL, id="modelversion-resume")
+@kopf.on.create(GROUP, VERSION, MODELVERSION_PLURAL, id="modelversion-create")
+@kopf.on.update(GROUP, VERSION, MODELVERSION_PLURAL, id="modelversion-update")
+@kopf_errors
+async def modelversion_changed(body: kopf.Body, memo: HasServing, **kwargs: Any) -> None:
+    await reconcile_model_version(body, memo.serving, Indices.of(kwargs))
+
+
+async def _reconcile_version_of(
+    child: kopf.Body,
+    memo: HasServing,
+    kwargs: dict[str, Any],
+    *,
+    name: str | None = None,
+    uid: str | None = None,
+) -> None:
+    """Reconcile the ModelVersion a child belongs to, found by name or uid among its model's versions."""
+    meta = child["metadata"]
+    model = (meta.get("labels") or {}).get(MODEL_LABEL)
+    if not model:
+        return
+    indices = Indices.of(kwargs)
+    mv = indices.model_version(meta["namespace"], model, name=name, uid=uid)
+    if mv is not None:
+        await reconcile_model_version(_body(mv), memo.serving, indices)
+
+
+def _owner_name(body: kopf.Body, kind: str) -> str | None:
+    owners = body["metadata"].get("ownerReferences") or []
+    return next((str(o["name"]) for o in owners if o.get("kind") == kind), None)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=VERIFY_LABELS)
+@kopf_errors
+async def verify_job_changed(body: kopf.Body, memo: HasServing, **kwargs: Any) -> None:
+    # By owner name, not uid: when a Job of a deleted namesake goes, the new version must be told.
+    owner = _owner_name(body, "ModelVersion")
+    if owner:
+        await _reconcile_version_of(body, memo, kwargs, name=owner)
+
+
+@kopf.on.event("pods", labels=VERIFY_LABELS)
+@kopf_errors
+async def verify_pod_changed(body: kopf.Body, memo: HasServing, **kwargs: Any) -> None:
+    uid = (body["metadata"].get("labels") or {}).get(MODELVERSION_UID_LABEL)
+    await _reconcile_version_of(body, memo, kwargs, uid=uid)
+
+
+@kopf.on.event(GROUP, VERSION, MODELVERSION_PLURAL)
+@kopf_errors
+async def modelversion_event(body: kopf.Body, memo: HasServing, type: str | None, **kwargs: Any) -> None:
+    """A version appeared, changed phase or went: the services of its model may resolve differently."""
+    if type == "DELETED":
+        memo.serving.objects.forget(modelversion_key(body["metadata"]))
+    mv = parse_model_version(body)
+    if mv is None:
+        return
+    indices = Indices.of(kwargs)
+    for isvc in indices.services_for(mv.namespace, mv.spec.model):
+        await reconcile_inference_service(_body(isvc), memo.serving, indices)
+
+
+# InferenceService
+
+
+@kopf.on.resume(GROUP, VERSION, INFERENCESERVICE_PLURAL, id="inferenceservice-resume")
+@kopf.on.create(GROUP, VERSION, INFERENCESERVICE_PLURAL, id="inferenceservice-create")
+@kopf.on.update(GROUP, VERSION, INFERENCESERVICE_PLURAL, id="inferenceservice-update")
+@kopf_errors
+async def inferenceservice_changed(body: kopf.Body, memo: HasServing, **kwargs: Any) -> None:
+    await reconcile_inference_service(body, memo.serving, Indices.of(kwargs))
+
+
+async def _reconcile_owner(child: kopf.Body, memo: HasServing, kwargs: dict[str, Any]) -> None:
+    """Reconcile the InferenceService a child (Deployment, Service) is labelled with."""
+    key = owner_key(child)
+    model = (child["metadata"].get("labels") or {}).get(MODEL_LABEL)
+    if key is None or not model:
+        return
+    indices = Indices.of(kwargs)
+    for isvc in indices.services_for(key[0], model):
+        if isvc.name == key[1]:
+            await reconcile_inference_service(_body(isvc), memo.serving, indices)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=CHILD_LABELS)
+@kopf_errors
+async def isvc_deployment_changed(body: kopf.Body, memo: HasServing, **kwargs: Any) -> None:
+    await _reconcile_owner(body, memo, kwargs)
+    uid = (body["metadata"].get("labels") or {}).get(MODELVERSION_UID_LABEL)
+    if uid:  # servedBy of the version it serves
+        await _reconcile_version_of(body, memo, kwargs, uid=uid)
+
+
+@kopf.on.event("services", labels=CHILD_LABELS)
+@kopf_errors
+async def isvc_service_changed(body: kopf.Body, memo: HasServing, **kwargs: Any) -> None:
+    await _reconcile_owner(body, memo, kwargs)
+
+
+@kopf.on.event(GROUP, VERSION, INFERENCESERVICE_PLURAL)
+async def inferenceservice_gone(body: kopf.Body, memo: HasServing, type: str | None, **_: Any) -> None:
+    if type != "DELETED":
+        return
+    meta = body["metadata"]
+    memo.serving.objects.forget(inferenceservice_key(meta))
+    memo.serving.forget_children(
+        meta["namespace"], (f"deployments/{meta['name']}-", f"services/{meta['name']}")
+    )

@@ -1,0 +1,195 @@
+"""One reconcile of one InferenceService: observe (indices), decide (policies.models and
+policies.inference), act (apply Deployments and the Service, delete old Deployments), report (one
+status write, then events). Every handler of the service funnels into it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from lepton.api.common import now
+from lepton.api.inferenceservice import (
+    PLURAL,
+    InferenceService,
+    InferenceServicePhase,
+    InferenceServiceReason,
+)
+from lepton.builders.inference import APPLIED_HASH, construct_deployment, construct_service
+from lepton.builders.serving_config import pod_annotations_of
+from lepton.controllers.kit.events import Events, events_about
+from lepton.controllers.kit.objects import ref_of
+from lepton.controllers.kit.owners import foreign_holder
+from lepton.controllers.serving.context import Serving, object_key
+from lepton.controllers.serving.indices import Indices
+from lepton.controllers.serving.observe import ServiceState, version_info
+from lepton.kube import resources
+from lepton.kube.apply import apply
+from lepton.policies.inference import (
+    Assessment,
+    ConditionValue,
+    DeploymentState,
+    Plan,
+    assess,
+    desired_replicas,
+    needs_apply,
+    plan,
+    scaled_by_hand,
+    status_of,
+)
+from lepton.policies.models import resolve
+
+log = logging.getLogger("lepton.inferenceservice")
+
+WARNING_PHASES = frozenset({InferenceServicePhase.FAILED, InferenceServicePhase.DEGRADED})
+WAS_READY_PHASES = frozenset(
+    {InferenceServicePhase.READY, InferenceServicePhase.DEGRADED, InferenceServicePhase.ROLLING_OUT}
+)
+
+
+def inferenceservice_key(meta: Mapping[str, Any]) -> str:
+    return object_key(PLURAL, meta)
+
+
+async def reconcile_inference_service(body: Mapping[str, Any], serving: Serving, indices: Indices) -> None:
+    key = inferenceservice_key(body["metadata"])
+
+    async def run(fresh: Mapping[str, Any]) -> None:
+        await _reconcile(InferenceService.model_validate(dict(fresh)), key, fresh, serving, indices)
+
+    await serving.objects.locked(key, body, run)
+
+
+async def _reconcile(
+    isvc: InferenceService, key: str, body: Mapping[str, Any], serving: Serving, indices: Indices
+) -> None:
+    spec, ns = isvc.spec, isvc.namespace
+    versions = indices.versions_of(ns, spec.model.name)
+    resolution = resolve(spec.model.name, spec.model.version, [version_info(v) for v in versions])
+    deployments, service = indices.children(ns, isvc.name)
+    replicas = desired_replicas(spec)
+    status = isvc.status
+    decided = plan(
+        replicas=replicas,
+        strategy=spec.rollout.strategy,
+        resolution=resolution,
+        recorded_version=status.current_version if status else None,
+        deployments=deployments,
+        service_selects=service.selects if service else None,
+    )
+    events = events_about(isvc)
+    conflict = await _act(isvc, decided, indices, deployments, service, serving, events)
+
+    # Once it has had all its replicas, a shortfall is a degradation rather than a deployment.
+    was_ready = status is not None and status.phase in WAS_READY_PHASES
+    assessment = assess(
+        the_plan=decided,
+        replicas=replicas,
+        resolution=resolution,
+        deployments=deployments,
+        was_ready=was_ready,
+    )
+    if conflict is not None:
+        blocked = ConditionValue(False, InferenceServiceReason.SERVICE_CONFLICT, conflict)
+        assessment = replace(assessment, phase=InferenceServicePhase.FAILED, ready=blocked)
+    desired = status_of(isvc, decided, assessment, serving.config.cluster_domain, now())
+    if await serving.objects.write_status(serving.kube, ref_of(isvc), key, body.get("status"), desired):
+        _report(isvc, decided, assessment, events)
+        await events.send(serving.kube)
+
+
+async def _act(
+    isvc: InferenceService,
+    decided: Plan,
+    indices: Indices,
+    deployments: list[DeploymentState],
+    service: ServiceState | None,
+    serving: Serving,
+    events: Events,
+) -> str | None:
+    """Create, update and delete the children the plan asks for; a message when the Service's name
+    is taken by an object this InferenceService does not own (nothing is taken over then)."""
+    by_version = {d.version: d for d in deployments if not d.deleting}
+    applies = []
+    for version, replicas in decided.deploy.items():
+        source = decided.sources.get(version)
+        mv = indices.model_version(isvc.namespace, isvc.spec.model.name, uid=source) if source else None
+        if mv is None:
+            continue  # its ModelVersion is gone: the Deployment is left as it is
+        observed = by_version.get(version)
+        desired = construct_deployment(isvc, mv, replicas, serving.config)
+        digest = desired["metadata"]["annotations"][APPLIED_HASH]
+        ident = f"{isvc.namespace}/deployments/{desired['metadata']['name']}"
+        observed_hash = observed.applied_hash if observed else None
+        by_hand = scaled_by_hand(observed, digest, replicas)
+        if needs_apply(digest, observed_hash, serving.applied.get(ident)) or by_hand:
+            applies.append(_apply(serving, ident, digest, desired, "deployments"))
+            if observed is not None and observed.replicas != replicas:
+                message = f"version {version}: {observed.replicas} -> {replicas} replicas"
+                events.normal(InferenceServiceReason.SCALED, message)
+    if applies:
+        await asyncio.gather(*applies)
+        _, problem = pod_annotations_of(isvc.metadata.annotations)
+        if problem:
+            events.warning(InferenceServiceReason.INVALID_ANNOTATION, problem)
+    if decided.service_version is not None:
+        desired_service = construct_service(isvc, decided.service_version)
+        digest = desired_service["metadata"]["annotations"][APPLIED_HASH]
+        ident = f"{isvc.namespace}/services/{isvc.name}"
+        if service is None:
+            ref = resources.Ref("v1", "services", isvc.namespace, isvc.name)
+            holder = foreign_holder(await resources.get(serving.kube, ref), isvc.metadata.uid)
+            if holder is not None:
+                return (
+                    f"Service {isvc.name} exists and is not this InferenceService's (owner: {holder}); "
+                    "rename the InferenceService or remove that Service"
+                )
+        if needs_apply(digest, service.applied_hash if service else None, serving.applied.get(ident)):
+            await _apply(serving, ident, digest, desired_service, "services")
+            if service is not None and service.selects != decided.service_version:
+                message = (
+                    f"Service {isvc.name} switched from version {service.selects} "
+                    f"to {decided.service_version}"
+                )
+                events.normal(InferenceServiceReason.TRAFFIC_SWITCHED, message)
+    for name in decided.delete:
+        ref = resources.Ref("apps/v1", "deployments", isvc.namespace, name)
+        if await resources.delete(serving.kube, ref):
+            events.normal(
+                InferenceServiceReason.DEPLOYMENT_DELETED, f"deleted Deployment {name}: no longer served"
+            )
+    return None
+
+
+async def _apply(serving: Serving, ident: str, digest: str, body: dict[str, Any], plural: str) -> None:
+    await apply(serving.kube, body, plural)
+    serving.applied[ident] = digest
+
+
+def _report(isvc: InferenceService, decided: Plan, assessment: Assessment, events: Events) -> None:
+    previous = isvc.status
+    old_phase = previous.phase if previous else None
+    old_version = previous.current_version if previous else None
+    if decided.current_version and decided.current_version != old_version:
+        message = f"serving version {decided.current_version}" + (
+            f" (was {old_version})" if old_version else ""
+        )
+        events.normal(InferenceServiceReason.VERSION_CHANGED, message)
+    if assessment.phase is old_phase:
+        return
+    shown = assessment.ready if not assessment.degraded.status else assessment.degraded
+    if assessment.phase is InferenceServicePhase.ROLLING_OUT:
+        shown = assessment.progressing
+    # The event of a phase change carries the new phase as its reason.
+    reason = InferenceServiceReason(assessment.phase.value)
+    (events.warning if assessment.phase in WARNING_PHASES else events.normal)(reason, shown.message)
+    log.info(
+        "%s/%s: %s -> %s: %s",
+        isvc.namespace,
+        isvc.name,
+        old_phase.value if old_phase else "-",
+        assessment.phase.value,
+        shown.message,
+    )

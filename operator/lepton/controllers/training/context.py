@@ -1,0 +1,95 @@
+"""What the TrainingJob controller keeps in one operator process, beside the cluster's own state:
+admission decisions (the queue), per-job locks and last status writes (the kit), objects it created
+that the watch has not shown yet, when each job wants to be looked at again, and why a job cannot run
+when only acting found out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from lepton.controllers.kit.objects import Objects
+from lepton.controllers.training.queue import Queue
+from lepton.kube.client import Kube
+from lepton.kube.resources import Discovery
+from lepton.metrics import Metrics
+from lepton.settings import Settings
+
+# How long an object this process created counts as existing while the watch has not shown it.
+CREATED_GRACE_SECONDS = 30.0
+
+
+class Created:
+    """Objects created by this process that the watches have not shown yet: key -> what -> when.
+    A reconcile woken by the first pod's event would otherwise create the others again (409s)."""
+
+    def __init__(self) -> None:
+        self._created: dict[str, dict[str, float]] = {}
+
+    def created(self, key: str, what: str, at: float) -> None:
+        self._created.setdefault(key, {})[what] = at
+
+    def seen(self, key: str, what: str) -> None:
+        """The watch delivered ``what``: from now on the index says whether it exists."""
+        pending = self._created.get(key)
+        if pending is not None:
+            pending.pop(what, None)
+
+    def recently_created(self, key: str, what: str, now: float) -> bool:
+        """Created by this process a moment ago and not shown by the watch yet (then it exists: the
+        grace period only covers a pod created and deleted between two relists of the watch)."""
+        at = self._created.get(key, {}).get(what)
+        return at is not None and now - at < CREATED_GRACE_SECONDS
+
+    def forget(self, key: str) -> None:
+        self._created.pop(key, None)
+
+
+class Wakeups:
+    """Each job's resync daemon sleeps on an event: pod events and freed GPUs set it, and the job's
+    own requeue time bounds the sleep."""
+
+    def __init__(self) -> None:
+        self._wake: dict[str, asyncio.Event] = {}
+        # When each job asked to be looked at again (epoch seconds).
+        self.requeue_at: dict[str, float] = {}
+
+    def event(self, key: str) -> asyncio.Event:
+        return self._wake.setdefault(key, asyncio.Event())
+
+    def kick(self, key: str) -> None:
+        event = self._wake.get(key)
+        if event is not None:
+            event.set()
+
+    def kick_all(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.kick(key)
+
+    def forget(self, key: str) -> None:
+        self._wake.pop(key, None)
+        self.requeue_at.pop(key, None)
+
+
+@dataclass
+class Training:
+    kube: Kube
+    settings: Settings
+    metrics: Metrics
+    discovery: Discovery
+    clock: Callable[[], float]
+    queue: Queue = field(default_factory=Queue)
+    objects: Objects = field(default_factory=Objects)
+    created: Created = field(default_factory=Created)
+    wakeups: Wakeups = field(default_factory=Wakeups)
+    conflicts: dict[str, str] = field(default_factory=dict)
+    """Why a job cannot run, found while acting (its Service's name is taken): key -> message."""
+
+    def forget(self, key: str) -> None:
+        """The job is gone: drop everything this process kept about it."""
+        self.queue.forget(key)
+        self.objects.forget(key)
+        self.created.forget(key)
+        self.wakeups.forget(key)
+        self.conflicts.pop(key, None)

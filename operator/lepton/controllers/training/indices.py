@@ -1,0 +1,167 @@
+"""The TrainingJob controller's kopf indices (pods, GPU pods, nodes, PriorityClasses, jobs) and
+``Indices``, the typed view of them that reconcile reads. Each index keeps a compact value
+(controllers.training.observe), never the whole object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import kopf
+
+from lepton.api.common import GROUP, VERSION
+from lepton.api.trainingjob import PLURAL, TrainingJob
+from lepton.builders.workers import JOB_LABEL
+from lepton.controllers.training.context import Training
+from lepton.controllers.training.observe import (
+    NodeInfo,
+    bound_gpus,
+    node_info,
+    placement,
+    pod_job_key,
+    pod_state,
+)
+from lepton.controllers.training.queue import DEFAULT_PRIORITY, JobSummary, Observed
+from lepton.policies.job_status import timestamp
+from lepton.policies.status import PodState
+
+
+class HasTraining(Protocol):
+    """The part of the operator's memo this controller uses."""
+
+    training: Training
+
+
+def created_pod(name: str, attempt: int) -> str:
+    """How the created-objects memory names a worker pod of one attempt."""
+    return f"pod/{name}/{attempt}"
+
+
+@kopf.index("pods", labels={JOB_LABEL: kopf.PRESENT})
+async def tj_pods(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> dict[str, Any]:
+    training = memo.training
+    key, state = pod_job_key(body), pod_state(body)
+    if key and state is not None:
+        training.created.seen(key, created_pod(state.name, state.attempt))
+    if key:
+        # Every change of a worker is a reason to look at its job. Waking the job from here costs
+        # nothing, where an event handler would run kopf's handler machinery for each pod event.
+        training.wakeups.kick(key)
+        if state is not None and state.terminal:
+            kick_waiting(training, kwargs)
+    return {key: state} if key and state else {}
+
+
+def kick_waiting(training: Training, kwargs: Mapping[str, Any]) -> None:
+    """GPUs were freed: jobs waiting for them may fit now."""
+    jobs = kwargs.get("tj_jobs")
+    if jobs is not None:
+        training.wakeups.kick_all(j.key for j in jobs.get(None, ()) if j.waiting)
+
+
+@kopf.index("pods")
+async def tj_gpu_pods(body: kopf.Body, **_: Any) -> dict[str, int]:
+    bound = bound_gpus(body)
+    return {bound[0]: bound[1]} if bound else {}
+
+
+@kopf.index("nodes")
+async def tj_nodes(body: kopf.Body, **_: Any) -> dict[None, Any]:
+    return {None: node_info(body)}
+
+
+@kopf.index("scheduling.k8s.io", "v1", "priorityclasses")
+async def tj_priorities(body: kopf.Body, **_: Any) -> dict[str, int]:
+    value = int(body.get("value") or 0)
+    named = {str(body["metadata"]["name"]): value}
+    # Pods that name no class get the globalDefault's value; so do jobs in the queue (key "").
+    return {**named, DEFAULT_PRIORITY: value} if body.get("globalDefault") else named
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+async def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
+    try:
+        job = TrainingJob.model_validate(dict(body))
+    except ValueError:
+        return {}
+    spec = job.spec
+    raw_spec = dict(body.get("spec", {}).get("template", {}).get("spec", {}))
+    summary = JobSummary(
+        key=f"{job.namespace}/{job.name}",
+        uid=job.metadata.uid or "",
+        created=timestamp(job.metadata.creation_timestamp) or 0.0,
+        replicas=spec.replicas,
+        gpus_per_pod=spec.gpus_per_replica(),
+        placement=placement(raw_spec),
+        priority_class=spec.scheduling.priority_class_name,
+        phase=job.status.phase.value if job.status and job.status.phase else None,
+        suspend=spec.run_policy.suspend,
+        gang=spec.scheduling.gang,
+        deleting=job.metadata.deletion_timestamp is not None,
+    )
+    return {None: summary}
+
+
+@dataclass(frozen=True)
+class Indices:
+    """The indices above, as reconcile reads them."""
+
+    pods: Mapping[str, Any]
+    """namespace/job -> PodState of each worker"""
+    gpu_pods: Mapping[str, Any]
+    """node -> GPUs of each bound, unfinished pod"""
+    nodes: Mapping[Any, Any]
+    """None -> NodeInfo of every node"""
+    jobs: Mapping[Any, Any]
+    """None -> JobSummary of every job"""
+    priorities: Mapping[str, Any]
+    """PriorityClass name ("" for the globalDefault) -> value"""
+
+    @classmethod
+    def of(cls, kwargs: Mapping[str, Any]) -> Indices:
+        """The view over the indices kopf passes to every handler."""
+        return cls(
+            pods=kwargs["tj_pods"],
+            gpu_pods=kwargs["tj_gpu_pods"],
+            nodes=kwargs["tj_nodes"],
+            jobs=kwargs["tj_jobs"],
+            priorities=kwargs["tj_priorities"],
+        )
+
+    def job_pods(self, key: str) -> list[PodState]:
+        return list(self.pods.get(key, []))
+
+    def node_list(self) -> list[NodeInfo]:
+        return list(self.nodes.get(None, []))
+
+    def observed(self) -> Observed:
+        return Observed(
+            jobs=list(self.jobs.get(None, [])),
+            pods_by_job=self.pods,
+            nodes=self.node_list(),
+            gpus_by_node=self.gpu_pods,
+            priorities={name: next(iter(values)) for name, values in self.priorities.items()},
+        )
+
+    def lost_nodes(self, now: float, grace: float) -> tuple[frozenset[str], float | None]:
+        """Nodes NotReady for at least ``grace`` seconds, and when the next one would count as lost.
+
+        A node that misses a few heartbeats is often back within seconds; restarting a whole
+        gang for that would cost more than waiting a little.
+        """
+        lost: set[str] = set()
+        next_due: float | None = None
+        for node in self.node_list():
+            if node.ready:
+                continue
+            due = (node.ready_changed or 0.0) + grace
+            if due <= now:
+                lost.add(node.name)
+            else:
+                next_due = due if next_due is None else min(next_due, due)
+        return frozenset(lost), next_due
+
+    def waiting_jobs(self) -> list[str]:
+        jobs: list[JobSummary] = list(self.jobs.get(None, []))
+        return [j.key for j in jobs if j.waiting]

@@ -1,0 +1,237 @@
+"""One reconcile of one TrainingJob: observe (indices), decide (policies), act (kube), report (one
+status write, then events). Every handler of the job funnels into ``reconcile``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from lepton.api.trainingjob import TrainingJob, TrainingJobReason
+from lepton.builders.modelversion import ResultError, construct_model_version, parse_termination_message
+from lepton.builders.podgroup import construct_pod_group, gang_scheduler
+from lepton.builders.workers import construct_service, construct_worker_pod
+from lepton.controllers.kit.events import Events, events_about
+from lepton.controllers.kit.objects import ref_of
+from lepton.controllers.kit.owners import foreign_holder
+from lepton.controllers.training.context import Training
+from lepton.controllers.training.indices import Indices, created_pod
+from lepton.kube import resources
+from lepton.policies import lifecycle
+from lepton.policies.job_status import build_status, job_state
+from lepton.policies.restart import Backoff
+from lepton.policies.status import WARNING_PHASES, Phase, PodState
+
+log = logging.getLogger("lepton.trainingjob")
+
+
+def timing(training: Training) -> lifecycle.Timing:
+    s = training.settings
+    return lifecycle.Timing(
+        backoff=Backoff(s.restart_backoff_seconds, s.restart_backoff_cap_seconds),
+        success_grace_seconds=s.success_grace_seconds,
+        poll_seconds=min(5.0, s.resync_seconds),
+    )
+
+
+def job_key(body: Mapping[str, Any]) -> str:
+    return f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+
+
+async def reconcile(body: Mapping[str, Any], training: Training, indices: Indices) -> float | None:
+    """Converge one job; returns when to look again (seconds), None for "on the next event"."""
+    key = job_key(body)
+    started = time.perf_counter()
+    try:
+        return await training.objects.locked(
+            key, body, lambda fresh: _reconcile(fresh, key, training, indices)
+        )
+    finally:
+        training.metrics.reconcile_duration.observe(time.perf_counter() - started)
+
+
+async def _reconcile(body: Mapping[str, Any], key: str, training: Training, indices: Indices) -> float | None:
+    job = TrainingJob.model_validate(body)
+    now = training.clock()
+    pods = indices.job_pods(key)
+    state = job_state(job)
+    if (conflict := training.conflicts.get(key)) is not None and state.invalid is None:
+        state = replace(state, invalid=conflict)
+    tm = timing(training)
+    admission: lifecycle.Admission | None = None
+    if lifecycle.needs_admission(state, pods, now, tm):
+        if not job.spec.scheduling.gang:
+            admission = lifecycle.Admission(True, "gang admission is off (scheduling.gang: false)")
+        else:
+            admission, others = await training.queue.admit(key, job.metadata.uid or "", indices.observed())
+            training.wakeups.kick_all(others)
+    lost, next_lost = indices.lost_nodes(now, training.settings.node_lost_seconds)
+    plan = lifecycle.plan(state, pods, now=now, lost_nodes=lost, admission=admission, timing=tm)
+    if next_lost is not None and any(p.node and p.active and p.node not in lost for p in pods):
+        # A node of this job may count as lost soon: look again when its grace period ends.
+        again = next_lost - now
+        plan = replace(
+            plan, requeue_after=again if plan.requeue_after is None else min(again, plan.requeue_after)
+        )
+
+    events = events_about(job)
+    await _act(job, plan, training)
+    result = await _record_result(job, plan, pods, training, events) if plan.result_pod else None
+    desired = build_status(job, plan, now=now, result=result)
+    if await training.objects.write_status(training.kube, ref_of(job), key, body.get("status"), desired):
+        _report(job, state, plan, events)
+        await events.send(training.kube)
+    _account(job, state, plan, training, indices)
+    if plan.delete_job:
+        await resources.delete(training.kube, ref_of(job))
+    return plan.requeue_after
+
+
+async def _act(job: TrainingJob, plan: lifecycle.Plan, training: Training) -> None:
+    kube = training.kube
+    deletions = [
+        *(resources.delete(kube, resources.Ref("v1", "pods", job.namespace, name)) for name in plan.delete),
+        *(
+            resources.delete(kube, resources.Ref("v1", "pods", job.namespace, name), grace_seconds=0)
+            for name in plan.force_delete
+        ),
+    ]
+    if deletions:
+        await asyncio.gather(*deletions)
+    if not plan.create:
+        return
+    key, created, now = f"{job.namespace}/{job.name}", training.created, training.clock()
+    pod_group = await _ensure_pod_group(job, training)
+    pods = [
+        pod
+        for pod in (construct_worker_pod(job, i, plan.attempt, pod_group=pod_group) for i in plan.create)
+        if not created.recently_created(key, created_pod(pod["metadata"]["name"], plan.attempt), now)
+    ]
+    # The Service only gives the workers their DNS names, which they look up once they run: it
+    # goes out with the pods, not before them, so a burst of admissions does not queue every
+    # job's pods behind every job's Service.
+    creations = [
+        _create(training, key, created_pod(p["metadata"]["name"], plan.attempt), p, "pods") for p in pods
+    ]
+    service = f"service/{job.metadata.uid}"
+    if not created.recently_created(key, service, now):
+        creations.append(_create_service(training, key, service, job))
+    await asyncio.gather(*creations)
+
+
+async def _create_service(training: Training, key: str, what: str, job: TrainingJob) -> bool:
+    """Create the headless Service; when its name is taken by something the job does not own (an
+    InferenceService's Service, a user's), the workers would get no DNS names: remember why, so the
+    next reconcile fails the job with that message instead of letting its rendezvous hang."""
+    if await _create(training, key, what, construct_service(job), "services"):
+        return True
+    existing = await resources.get(training.kube, resources.Ref("v1", "services", job.namespace, job.name))
+    holder = foreign_holder(existing, job.metadata.uid)
+    if holder is None:
+        return False
+    training.conflicts[key] = (
+        f"Service {job.name} exists and is not this TrainingJob's (owner: {holder}), so the workers "
+        "would get no DNS names; rename the TrainingJob or remove that Service"
+    )
+    training.wakeups.kick(key)
+    return False
+
+
+async def _create(training: Training, key: str, what: str, body: dict[str, Any], plural: str) -> bool:
+    """Create ``body``; False when an object of its name exists already."""
+    # Noted before the request: the watch may deliver the new pod before the request returns.
+    training.created.created(key, what, training.clock())
+    try:
+        return await resources.create(training.kube, body, plural)
+    except BaseException:
+        training.created.seen(key, what)  # not created: the next reconcile must try again
+        raise
+
+
+async def _ensure_pod_group(job: TrainingJob, training: Training) -> str | None:
+    scheduler = gang_scheduler(job)
+    if scheduler is None:
+        return None
+    kind = scheduler.value
+    if not await training.discovery.served(kind.group, kind.version, kind.plural):
+        return None
+    await resources.create(training.kube, construct_pod_group(job, scheduler), kind.plural)
+    return job.name
+
+
+async def _record_result(
+    job: TrainingJob, plan: lifecycle.Plan, pods: list[PodState], training: Training, events: Events
+) -> dict[str, Any] | None:
+    """Rank 0's result: a ModelVersion when spec.output is set, and metrics in the status."""
+    rank0 = next((p for p in pods if p.name == plan.result_pod), None)
+    if rank0 is None:
+        return None
+    try:
+        result = parse_termination_message(rank0.termination_message)
+    except ResultError as exc:
+        if job.spec.output is not None:
+            events.warning(TrainingJobReason.NO_MODEL_VERSION, f"no ModelVersion recorded: {exc}")
+        return None
+    status: dict[str, Any] = {"metrics": result.metrics} if result.metrics else {}
+    if result.artifact is not None:
+        status["artifact"] = result.artifact
+    body = construct_model_version(job, result)
+    if body is not None:
+        created = await resources.create(training.kube, body, "modelversions")
+        name = body["metadata"]["name"]
+        status["modelVersion"] = name
+        verb = "created" if created else "already existed"
+        events.normal(TrainingJobReason.MODEL_VERSION_CREATED, f"ModelVersion {name} {verb}")
+    elif job.spec.output is not None:
+        events.warning(TrainingJobReason.NO_MODEL_VERSION, "rank 0 reported no artifact")
+    return status
+
+
+def _report(job: TrainingJob, state: lifecycle.JobState, plan: lifecycle.Plan, events: Events) -> None:
+    if plan.phase is state.phase and plan.reason == state.reason:
+        return
+    warning = plan.phase in WARNING_PHASES or plan.reason == TrainingJobReason.WORKER_REPLACED
+    # A restart's cause (WorkerFailed, NodeLost) is in the message and the condition; the event
+    # says what happens, so `kubectl get events` shows every restart under one reason.
+    reason = (
+        TrainingJobReason.RESTARTING if plan.phase is Phase.RESTARTING else TrainingJobReason(plan.reason)
+    )
+    (events.warning if warning else events.normal)(reason, plan.message or plan.phase.value)
+    log.info(
+        "%s/%s: %s -> %s (%s) %s",
+        job.namespace,
+        job.name,
+        state.phase.value if state.phase else "-",
+        plan.phase.value,
+        plan.reason,
+        plan.message,
+    )
+
+
+def _account(
+    job: TrainingJob, state: lifecycle.JobState, plan: lifecycle.Plan, training: Training, indices: Indices
+) -> None:
+    key, uid = f"{job.namespace}/{job.name}", job.metadata.uid or ""
+    metrics, queue, wakeups = training.metrics, training.queue, training.wakeups
+    metrics.job_phase(key, plan.phase.value)
+    if plan.phase is Phase.ADMITTED and state.phase is not Phase.ADMITTED:
+        metrics.admissions.inc()
+    if plan.restart_count > state.restart_count:
+        metrics.restarts.labels(plan.reason).inc()
+    releasing = not plan.phase.holds_admission
+    if releasing:
+        queue.release(key, uid)
+    else:
+        queue.hold(key, uid)
+    freed = (state.phase is not None and state.phase.holds_admission and releasing) or bool(
+        plan.delete or plan.force_delete
+    )
+    if freed:
+        wakeups.kick_all(k for k in indices.waiting_jobs() if k != key)
+    if plan.requeue_after is not None:
+        wakeups.requeue_at[key] = training.clock() + plan.requeue_after
+    else:
+        wakeups.requeue_at.pop(key, None)

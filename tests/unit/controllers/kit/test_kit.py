@@ -1,0 +1,56 @@
+"""The controllers' kit: the status write's one rule, the freshest body, and whose child a name is."""
+
+from __future__ import annotations
+
+import pytest
+
+from lepton.controllers.kit.objects import fresher
+from lepton.controllers.kit.owners import foreign_holder
+from lepton.controllers.kit.status import status_patch
+
+
+@pytest.mark.parametrize(
+    ("current", "desired", "expected"),
+    [
+        (None, {"phase": "Ready"}, {"phase": "Ready"}),
+        ({"phase": "Ready"}, {"phase": "Ready"}, None),
+        ({"phase": "Ready", "url": "u"}, {"phase": "Ready", "url": None}, {"url": None}),
+        ({"phase": "Ready"}, {"phase": "Ready", "url": None}, None),
+        # Keys the controller does not manage (another writer's) are never deleted.
+        ({"phase": "Ready", "canary": {"weight": 20}}, {"phase": "Degraded"}, {"phase": "Degraded"}),
+    ],
+    ids=["first-write", "unchanged", "none-deletes", "none-of-absent-is-nothing", "unmanaged-left-alone"],
+)
+def test_status_patch(current, desired, expected):
+    assert status_patch(current, desired) == expected
+
+
+def test_fresher_prefers_our_newer_write_of_the_same_object():
+    ours = {"metadata": {"uid": "a", "resourceVersion": "12"}}
+    assert fresher({"metadata": {"uid": "a", "resourceVersion": "11"}}, ours) is ours
+    assert fresher({"metadata": {"uid": "a", "resourceVersion": "13"}}, ours) is not ours
+    assert fresher({"metadata": {"uid": "b", "resourceVersion": "99"}}, ours) is not ours
+    assert fresher({"metadata": {"uid": "a", "resourceVersion": "x"}}, ours) is not ours
+    assert fresher({"metadata": {"uid": "a"}}, None)["metadata"]["uid"] == "a"
+
+
+def owned(*owners):
+    return {"metadata": {"name": "svc", "ownerReferences": list(owners)}}
+
+
+@pytest.mark.parametrize(
+    ("existing", "expected"),
+    [
+        (None, None),
+        (owned({"kind": "TrainingJob", "name": "j", "uid": "me", "controller": True}), None),
+        (
+            owned({"kind": "InferenceService", "name": "iris", "uid": "other", "controller": True}),
+            "InferenceService iris",
+        ),
+        (owned(), "no controller"),
+        (owned({"kind": "ConfigMap", "name": "c", "uid": "other"}), "no controller"),
+    ],
+    ids=["absent", "ours", "another-controller", "unowned", "owned-without-controller"],
+)
+def test_foreign_holder(existing, expected):
+    assert foreign_holder(existing, "me") == expected

@@ -1,0 +1,44 @@
+"""A TrainingJob's desired status from a plan, and the status write's one rule."""
+
+from __future__ import annotations
+
+from lepton.api import TrainingJob
+from lepton.controllers.kit.status import status_patch
+from lepton.policies.job_status import build_status, job_state
+from lepton.policies.lifecycle import Admission, plan
+from lepton.policies.status import PodState
+
+
+def job(status=None):
+    body = {
+        "metadata": {"name": "j", "namespace": "ns", "uid": "u", "generation": 3},
+        "spec": {
+            "replicas": 2,
+            "template": {
+                "spec": {"containers": [{"name": "trainer", "resources": {"limits": {"nvidia.com/gpu": 4}}}]}
+            },
+        },
+    }
+    if status:
+        body["status"] = status
+    return TrainingJob.model_validate(body)
+
+
+def test_status_round_trip_is_stable():
+    first = plan(job_state(job()), [], now=1000.0, admission=Admission(True))
+    status = build_status(job(), first, now=1000.0)
+    assert (status["phase"], status["gpus"], status["observedGeneration"]) == ("Admitted", 8, 3)
+    again = job(status)
+    second = plan(
+        job_state(again),
+        [PodState("j-worker-0", 0, 0, "Pending"), PodState("j-worker-1", 1, 0, "Pending")],
+        now=1001.0,
+    )
+    assert status_patch(status, build_status(again, second, now=1001.0)) == {
+        "replicas": {"active": 2, "ready": 0, "succeeded": 0, "failed": 0}
+    }
+
+
+def test_status_patch_deletes_dropped_fields():
+    assert status_patch({"a": 1, "b": 2}, {"a": 1, "b": None}) == {"b": None}
+    assert status_patch({"a": 1}, {"a": 1, "c": None}) is None

@@ -1,0 +1,47 @@
+"""Operator settings: environment variables, flags over them, and bad values refused before the
+operator touches the cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from lepton.settings import SettingsError, from_env, parse
+
+SETTINGS_CASES = [
+    ({}, {"namespaces": (), "metrics_port": 8080, "log_format": "json"}),
+    ({"LEPTON_NAMESPACES": "a, b"}, {"namespaces": ("a", "b")}),
+    ({"LEPTON_NAMESPACE": "*"}, {"namespaces": ()}),
+    (
+        {"LEPTON_METRICS_PORT": "9999", "LEPTON_LOG_FORMAT": "text"},
+        {"metrics_port": 9999, "log_format": "text"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("env", "expected"), SETTINGS_CASES, ids=["defaults", "namespaces", "star", "ports"])
+def test_settings_from_env(env, expected):
+    settings = from_env(env)
+    assert {k: getattr(settings, k) for k in expected} == expected
+
+
+def test_flags_override_env_and_bad_values_are_refused():
+    settings = parse(["-n", "x", "--metrics-port", "1234"], env={"LEPTON_NAMESPACES": "y"})
+    assert (settings.namespaces, settings.metrics_port) == (("x",), 1234)
+    with pytest.raises(SettingsError, match="LEPTON_RESYNC_SECONDS"):
+        from_env({"LEPTON_RESYNC_SECONDS": "soon"})
+    with pytest.raises(SettingsError, match="log format"):
+        from_env({"LEPTON_LOG_FORMAT": "xml"})
+
+
+def test_peering_priority_differs_per_pod_and_can_be_set():
+    a = from_env({"LEPTON_POD_NAME": "lepton-operator-7d9f-abcde"}).peering_priority
+    b = from_env({"LEPTON_POD_NAME": "lepton-operator-7d9f-fghij"}).peering_priority
+    assert a != b, "peers of equal priority pause each other"
+    assert a == from_env({"LEPTON_POD_NAME": "lepton-operator-7d9f-abcde"}).peering_priority
+    assert from_env({"LEPTON_PEERING_PRIORITY": "7", "LEPTON_POD_NAME": "x"}).peering_priority == 7
+    assert from_env({}).peering_priority == 0
+
+
+def test_bad_serving_settings_are_refused_with_the_rest():
+    with pytest.raises(SettingsError, match="LEPTON_VERIFY_TOLERATIONS"):
+        from_env({"LEPTON_VERIFY_TOLERATIONS": "{not json"})
