@@ -62,7 +62,11 @@ JOB_STEPS: dict[str, tuple[Phase, str, str]] = {
         "BackoffLimitExceeded",
         "worker classifier-cpu-worker-0 exited with code 1; backoffLimit 3 reached after 3 restarts",
     ),
-    "suspended": (Phase.SUSPENDED, "Suspended", "spec.runPolicy.suspend is true: workers stopped, GPUs released"),
+    "suspended": (
+        Phase.SUSPENDED,
+        "Suspended",
+        "spec.runPolicy.suspend is true: workers stopped, GPUs released",
+    ),
 }
 JOB_PATHS: dict[str, tuple[str, ...]] = {
     "created": ("created",),
@@ -123,7 +127,9 @@ def training_jobs() -> dict[str, dict[str, Any]]:
 
 MV_VERDICTS: dict[str, Verdict | None] = {
     "pending": None,
-    "verifying": Verdict(ModelVersionPhase.VERIFYING, "Verifying", "verification Job classifier-v1-verify running"),
+    "verifying": Verdict(
+        ModelVersionPhase.VERIFYING, "Verifying", "verification Job classifier-v1-verify running"
+    ),
     "ready": Verdict(
         ModelVersionPhase.READY,
         "Verified",
@@ -196,10 +202,18 @@ def inference_services() -> dict[str, dict[str, Any]]:
     for name, (plan, replicas, resolution, deployments, was_ready) in ISVC_CASES.items():
         body = example("inferenceservice.yaml")
         a = assess(
-            the_plan=plan, replicas=replicas, resolution=resolution, deployments=deployments, was_ready=was_ready
+            the_plan=plan,
+            replicas=replicas,
+            resolution=resolution,
+            deployments=deployments,
+            was_ready=was_ready,
         )
         conditions: list[Condition] = []
-        for type_, value in (("Ready", a.ready), ("Degraded", a.degraded), ("RolloutProgressing", a.progressing)):
+        for type_, value in (
+            ("Ready", a.ready),
+            ("Degraded", a.degraded),
+            ("RolloutProgressing", a.progressing),
+        ):
             conditions = set_condition(
                 conditions, type_, value.status, value.reason, value.message, observed_generation=1, at=T0
             )
@@ -246,7 +260,9 @@ def main(argv: list[str]) -> int:
         else:
             path.write_text(text)
     if stale:
-        print("stale (run PYTHONPATH=operator python argocd/testdata.py):", *stale, sep="\n  ", file=sys.stderr)
+        print(
+            "stale (run PYTHONPATH=operator python argocd/testdata.py):", *stale, sep="\n  ", file=sys.stderr
+        )
         return 1
     return 0
 
