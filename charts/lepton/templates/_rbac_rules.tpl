@@ -1,0 +1,69 @@
+{{/*
+What the operator does in the namespaces it serves, derived from operator/lepton (handlers/,
+kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path uses.
+*/}}
+{{- define "lepton.namespacedRules" -}}
+# Its own kinds: kopf lists and watches them and patches finalizers and its annotations; status
+# is merge-patched. TrainingJobs are deleted after their TTL; ModelVersions are created for a
+# trained model.
+- apiGroups: [lepton.ai]
+  resources: [trainingjobs]
+  verbs: [list, watch, patch, delete]
+- apiGroups: [lepton.ai]
+  resources: [modelversions]
+  verbs: [list, watch, patch, create]
+- apiGroups: [lepton.ai]
+  resources: [inferenceservices]
+  verbs: [list, watch, patch]
+- apiGroups: [lepton.ai]
+  resources: [trainingjobs/status, modelversions/status, inferenceservices/status]
+  verbs: [patch]
+# Worker pods (created, deleted on restart), indexed with verification pods.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch, create, delete]
+# Headless Services of jobs (created, read back) and of model servers (server-side applied:
+# patch, plus create for the first apply).
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, patch]
+# Model-server Deployments: server-side applied, old versions deleted after a rollout.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [list, watch, create, patch, delete]
+# ModelVersion verification Jobs (garbage-collected through their owner reference).
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [list, watch, create]
+# Gang scheduling: a PodGroup per TrainingJob for Volcano or the scheduler-plugins coscheduler
+# (builders/podgroup.py), created only when that API is served.
+- apiGroups: [scheduling.volcano.sh, scheduling.x-k8s.io]
+  resources: [podgroups]
+  verbs: [create]
+# Events about its objects, from the operator and from kopf.
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- end -}}
+
+{{/* Cluster-scoped reads that no Role can grant. */}}
+{{- define "lepton.clusterRules" -}}
+# Capacity for gang admission: node allocatable and readiness, priority classes for preemption.
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [list, watch]
+- apiGroups: [scheduling.k8s.io]
+  resources: [priorityclasses]
+  verbs: [list, watch]
+# kopf rescans resources when CRDs come and go (e.g. a PodGroup CRD installed later).
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+{{- end -}}
+
+{{/* kopf's peering objects: read the peers, patch its own entry into the status. */}}
+{{- define "lepton.peeringRules" -}}
+- apiGroups: [kopf.dev]
+  resources: [{{ .plural }}]
+  verbs: [get, list, watch, patch]
+{{- end -}}

@@ -1,0 +1,11 @@
+# The Helm chart, dist/install.yaml and the Argo CD health checks (included by the top Makefile;
+# `make lint` runs chart-check).
+
+.PHONY: chart-check
+chart-check: venv ## helm lint + render tests of charts/lepton, dist/install.yaml drift, Argo CD health checks (gopher-lua)
+	$(PY) -m pytest -q tests/unit/chart tests/unit/argocd
+
+.PHONY: dist
+dist: venv ## re-render dist/install.yaml from charts/lepton and the Argo CD test objects from the status builders
+	$(PY) charts/dist.py
+	PYTHONPATH=operator $(PY) argocd/testdata.py

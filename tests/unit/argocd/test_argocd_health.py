@@ -1,0 +1,95 @@
+"""Argo CD health checks run by Argo CD's Lua engine (gopher-lua, e2e/tools/luahealth)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from support.paths import REPO
+
+HARNESS = REPO / "e2e" / "tools" / "luahealth"
+KINDS = REPO / "argocd" / "resource_customizations" / "lepton.ai"
+
+
+@pytest.fixture(scope="session")
+def luahealth() -> Path:
+    """The harness, built once per version of its sources into the cache (as e2e/build-tools.sh)."""
+    key = hashlib.sha256(b"".join((HARNESS / f).read_bytes() for f in ("go.mod", "go.sum", "main.go")))
+    cache = Path(os.environ.get("LEPTON_CACHE", Path.home() / ".cache" / "lepton"))
+    binary = cache / "bin" / f"luahealth-{key.hexdigest()[:16]}" / "luahealth"
+    if not binary.is_file():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "CGO_ENABLED": "0"}
+        subprocess.run(["go", "build", "-trimpath", "-o", str(binary), "."], cwd=HARNESS, env=env, check=True)
+    return binary
+
+
+def test_every_kind_maps_every_phase(luahealth: Path) -> None:
+    out = subprocess.run(
+        [str(luahealth), *map(str, sorted(KINDS.iterdir()))], check=False, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert " 0 failed" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("kind", "phases"),
+    [
+        (
+            "TrainingJob",
+            ["Created", "Queued", "Admitted", "Running", "Restarting", "Succeeded", "Failed", "Suspended"],
+        ),
+        ("ModelVersion", ["Pending", "Verifying", "Ready", "Failed"]),
+        (
+            "InferenceService",
+            ["Pending", "Deploying", "Ready", "RollingOut", "Degraded", "ScaledToZero", "Failed"],
+        ),
+    ],
+)
+def test_test_cases_cover_every_phase_of_the_api(kind: str, phases: list[str]) -> None:
+    from lepton.api import inferenceservice, modelversion, trainingjob
+
+    enums = {
+        "TrainingJob": trainingjob.TrainingJobPhase,
+        "ModelVersion": modelversion.ModelVersionPhase,
+        "InferenceService": inferenceservice.InferenceServicePhase,
+    }
+    assert sorted(p.value for p in enums[kind]) == sorted(phases)  # a new phase needs a case here
+    tests = yaml.safe_load((KINDS / kind / "health_test.yaml").read_text())["tests"]
+    covered = set()
+    for case in tests:
+        body = yaml.safe_load((KINDS / kind / case["inputPath"]).read_text())
+        covered.add(body.get("status", {}).get("phase"))
+    assert set(phases) <= covered
+
+
+def test_a_wrong_expectation_fails_the_harness(luahealth: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "TrainingJob"
+    shutil.copytree(KINDS / "TrainingJob", copy)
+    cases = yaml.safe_load((copy / "health_test.yaml").read_text())
+    failed = next(c for c in cases["tests"] if c["inputPath"] == "testdata/failed.yaml")
+    failed["healthStatus"]["status"] = "Healthy"
+    (copy / "health_test.yaml").write_text(yaml.safe_dump(cases))
+    out = subprocess.run([str(luahealth), str(copy)], check=False, capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "FAIL" in out.stdout
+    assert "testdata/failed.yaml" in out.stdout
+
+
+def test_testdata_match_what_the_operator_builders_write() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "operator")}
+    out = subprocess.run(
+        [sys.executable, str(REPO / "argocd" / "testdata.py"), "--check"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
