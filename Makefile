@@ -66,13 +66,12 @@ test-integration: venv ## integration tests (start the local cluster when it is 
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: venv ## ruff, mypy --strict, import contracts, CRD drift, the chart and Argo CD checks
+lint: venv ## ruff, mypy --strict, import contracts, CRD drift
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	.venv/bin/lint-imports
 	$(PY) -m lepton.api.generate --check
-	$(MAKE) chart-check
 
 .PHONY: fmt
 fmt: venv ## format the code

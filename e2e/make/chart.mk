@@ -1,5 +1,5 @@
 # The Helm chart, dist/install.yaml and the Argo CD health checks (included by the top Makefile;
-# `make lint` runs chart-check).
+# the suite runs the same tests: tests/unit/chart, tests/unit/argocd).
 
 .PHONY: chart-check
 chart-check: venv ## helm lint + render tests of charts/lepton, dist/install.yaml drift, Argo CD health checks (gopher-lua)
