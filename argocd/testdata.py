@@ -2,9 +2,9 @@
 
 Each object is an example from examples/ with the status the operator would write, computed by
 the operator's own pure builders: TrainingJob conditions by policies.status.conditions_for (the
-keys of handlers/jobstate.py build_status around them), ModelVersion status by
+keys of policies/job_status.py build_status around them), ModelVersion status by
 policies.verification.status_of, InferenceService phase and conditions by policies.inference.assess
-(the keys of handlers/inferenceservice_reconcile.py _status around them). So a change in what the
+(the keys of policies/inference.py status_of around them). So a change in what the
 operator writes shows up as a diff here, and the health checks are tested against real shapes.
 
     PYTHONPATH=operator python argocd/testdata.py [--check]
@@ -21,6 +21,7 @@ import yaml
 
 from lepton.api.common import Condition, set_condition
 from lepton.api.modelversion import ModelVersion, ModelVersionPhase
+from lepton.api.trainingjob import TrainingJobReason
 from lepton.policies.inference import DeploymentState, Plan, assess
 from lepton.policies.models import Resolution, Unresolved, VersionInfo
 from lepton.policies.status import Phase, conditions_for
@@ -46,17 +47,17 @@ def dump_conditions(conditions: list[Condition]) -> list[dict[str, Any]]:
 
 
 # TrainingJob: a history of (phase, reason, message, minute) steps, as the controller walks them.
-JOB_STEPS: dict[str, tuple[Phase, str, str]] = {
-    "created": (Phase.CREATED, "Created", ""),
-    "queued": (Phase.QUEUED, "WaitingForGPUs", "needs 2 pods x 8 GPUs; 1 fit now"),
-    "admitted": (Phase.ADMITTED, "GangAdmitted", "all 2 workers fit; creating them"),
-    "running": (Phase.RUNNING, "AllWorkersRunning", "2 of 2 workers running"),
+JOB_STEPS: dict[str, tuple[Phase, TrainingJobReason, str]] = {
+    "created": (Phase.CREATED, TrainingJobReason.CREATED, ""),
+    "queued": (Phase.QUEUED, TrainingJobReason.WAITING_FOR_GPUS, "needs 2 pods x 8 GPUs; 1 fit now"),
+    "admitted": (Phase.ADMITTED, TrainingJobReason.ADMITTED, "all workers fit on the free GPUs"),
+    "running": (Phase.RUNNING, TrainingJobReason.ALL_WORKERS_RUNNING, "2 of 2 workers running"),
     "restarting": (
         Phase.RESTARTING,
         "WorkerFailed",
         "worker classifier-cpu-worker-1 exited with code 1; replacing it while 1 workers keep running",
     ),
-    "succeeded": (Phase.SUCCEEDED, "Completed", "rank 0 succeeded; 2 of 2 workers succeeded"),
+    "succeeded": (Phase.SUCCEEDED, TrainingJobReason.SUCCEEDED, "rank 0 succeeded; 2 of 2 workers succeeded"),
     "failed": (
         Phase.FAILED,
         "BackoffLimitExceeded",

@@ -1,5 +1,5 @@
 {{/*
-What the operator does in the namespaces it serves, derived from operator/lepton (handlers/,
+What the operator does in the namespaces it serves, derived from operator/lepton (controllers/,
 kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path uses.
 */}}
 {{- define "lepton.namespacedRules" -}}

@@ -1,5 +1,5 @@
 -- Argo CD health of a Lepton TrainingJob (lepton.ai/v1alpha1), from status.phase as the operator
--- writes it (operator/lepton/handlers/jobstate.py). Like Argo CD's batch/Job: a job that has not
+-- writes it (operator/lepton/policies/job_status.py). Like Argo CD's batch/Job: a job that has not
 -- finished is Progressing, Succeeded is Healthy, Failed is Degraded; Suspended is Suspended.
 -- Argo CD runs this without the string library: only base and table functions are used.
 local hs = {}
