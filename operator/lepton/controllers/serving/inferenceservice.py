@@ -55,11 +55,11 @@ def inferenceservice_key(meta: Mapping[str, Any]) -> str:
 
 async def reconcile_inference_service(body: Mapping[str, Any], serving: Serving, indices: Indices) -> None:
     key = inferenceservice_key(body["metadata"])
-
-    async def run(fresh: Mapping[str, Any]) -> None:
-        await _reconcile(InferenceService.model_validate(dict(fresh)), key, fresh, serving, indices)
-
-    await serving.objects.locked(key, body, run)
+    await serving.objects.locked(
+        key,
+        body,
+        lambda fresh: _reconcile(InferenceService.model_validate(dict(fresh)), key, fresh, serving, indices),
+    )
 
 
 async def _reconcile(

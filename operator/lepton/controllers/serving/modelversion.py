@@ -27,11 +27,11 @@ def modelversion_key(meta: Mapping[str, Any]) -> str:
 
 async def reconcile_model_version(body: Mapping[str, Any], serving: Serving, indices: Indices) -> None:
     key = modelversion_key(body["metadata"])
-
-    async def run(fresh: Mapping[str, Any]) -> None:
-        await _reconcile(ModelVersion.model_validate(dict(fresh)), key, fresh, serving, indices)
-
-    await serving.objects.locked(key, body, run)
+    await serving.objects.locked(
+        key,
+        body,
+        lambda fresh: _reconcile(ModelVersion.model_validate(dict(fresh)), key, fresh, serving, indices),
+    )
 
 
 async def _reconcile(
