@@ -10,6 +10,10 @@ GPUS_PER_NODE ?= 8
 CPU_NODES ?= 2
 PROMETHEUS ?= 0
 export LEPTON_CACHE LEPTON_CLUSTER_DIR KUBECONFIG GPU_NODES GPUS_PER_NODE CPU_NODES PROMETHEUS
+# The virtualenv is shared by every checkout on the machine and installs the last one that ran
+# `make venv` in editable mode: this checkout's own code comes first, whichever that was (and even
+# once that other checkout is deleted).
+export PYTHONPATH := $(CURDIR)/operator$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 PY := .venv/bin/python
 CLUSTER := PYTHONPATH=e2e python3 -m localcluster

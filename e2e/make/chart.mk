@@ -8,4 +8,4 @@ chart-check: venv ## helm lint + render tests of charts/lepton, dist/install.yam
 .PHONY: dist
 dist: venv ## re-render dist/install.yaml from charts/lepton and the Argo CD test objects from the status builders
 	$(PY) charts/dist.py
-	PYTHONPATH=operator $(PY) argocd/testdata.py
+	$(PY) argocd/testdata.py

@@ -16,7 +16,7 @@ test-e2e: venv images ## end-to-end tests on a real node (builds the images; sta
 
 .PHONY: demo
 demo: venv ## the main job for real: cluster + real node, images, operator, train -> verify -> serve -> answer
-	@PYTHONPATH=e2e $(PY) -m realnode.demo
+	@PYTHONPATH=e2e:$$PYTHONPATH $(PY) -m realnode.demo
 
 .PHONY: demo-down
 demo-down: ## stop what make demo started (operator, cluster with its real node)

@@ -138,9 +138,9 @@ def test_status_written_from_the_models_is_accepted_and_kubectl_wait_sees_condit
 ):
     kubectl("apply", "-n", namespace, "-f", "-", input=dump(TRAININGJOB))
     job = TrainingJob.model_validate(read(kubectl, namespace, "tj/job"))
-    conditions = set_condition([], TrainingJobPhase.RUNNING, False, TrainingJobReason.COMPLETED)
+    conditions = set_condition([], TrainingJobPhase.RUNNING, False, TrainingJobReason.SUCCEEDED)
     conditions = set_condition(
-        conditions, TrainingJobPhase.SUCCEEDED, True, TrainingJobReason.COMPLETED, "all workers exited 0",
+        conditions, TrainingJobPhase.SUCCEEDED, True, TrainingJobReason.SUCCEEDED, "all workers exited 0",
         observed_generation=job.metadata.generation,
     )  # fmt: skip
     status = TrainingJobStatus(
