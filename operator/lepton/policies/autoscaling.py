@@ -191,7 +191,8 @@ def _on_value(
         burst_max = stabilized
         notes.append("burst mode")
 
-    floor = max(spec.min_replicas, 1)  # zero only on evidence (_idle)
+    # Going to zero needs evidence (_idle); staying there needs only the absence of demand.
+    floor = spec.min_replicas if current == 0 else max(spec.min_replicas, 1)
     limited = _limit(stabilized, current, state.scale_events, up, down, now)
     if limited != stabilized:
         direction, rule = ("scaleUp", up) if stabilized > current else ("scaleDown", down)

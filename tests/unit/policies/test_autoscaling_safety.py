@@ -128,6 +128,15 @@ CASES = [
         ),
     ),
     Case(
+        "no demand at zero replicas stays at zero",
+        ZERO,
+        seen(0, Value(0.0)),
+        state(),
+        decision(
+            0, "Steady", "rps 0 per replica (target 10): 0 -> 0", state(recommendations=((NOW, 0),)), 0.0
+        ),
+    ),
+    Case(
         "exactly zero requests over idleSeconds scales to zero",
         ZERO,
         seen(2, Value(0.0), idle_requests=Value(0.0)),
