@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import torch
-from server_harness import Server, kill, launch
+from support.servers import Server, kill, launch
 
 from lepton.artifacts import MLPClassifier, save_artifact
 

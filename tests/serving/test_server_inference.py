@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from prometheus_client.parser import text_string_to_metric_families
-from server_harness import Server
+from support.servers import Server
 
 from lepton.artifacts import load_artifact
 

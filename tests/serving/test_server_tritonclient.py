@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import tritonclient.http as httpclient
-from server_harness import Server
+from support.servers import Server
 
 from lepton.artifacts import load_artifact
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_harness import LEPTON_SERVE
+from support.servers import LEPTON_SERVE
 
 from lepton.artifacts import file_digest
 

@@ -75,6 +75,20 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class Readings:
+    """What the controller read from Prometheus this round; the replicas come from the cluster."""
+
+    metric: MetricResult
+    burst: MetricResult | None = None
+    idle_requests: MetricResult | None = None
+    query: str = ""
+    """The metric's PromQL, for the message when it fails."""
+
+    def observe(self, current_replicas: int, ready_replicas: int) -> Observation:
+        return Observation(current_replicas, ready_replicas, self.metric, self.burst, self.idle_requests)
+
+
+@dataclass(frozen=True)
 class AutoscalerState:
     """What the autoscaler remembers between rounds (HPA keeps the same in memory; this lives in the
     object's status, so an operator restart does not reset windows)."""

@@ -176,7 +176,7 @@ def test_schema_carries_types_bounds_and_defaults(kind: str, path: str, expected
         (
             "InferenceService",
             ["lisvc"],
-            ["Model", "Version", "Ready", "Desired", "Canary", "Phase", "URL", "Age"],
+            ["Model", "Version", "Ready", "Desired", "Autoscaled", "Metric", "Canary", "Phase", "URL", "Age"],
         ),
     ],
 )

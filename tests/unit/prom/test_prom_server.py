@@ -7,11 +7,7 @@ only itself, so it needs no cluster. A missing binary fails the test: it is a pr
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +15,7 @@ from lepton.api.autoscaling import Metric
 from lepton.policies.metric_result import Empty, Error, MetricResult, Value
 from lepton.prom.client import PrometheusClient
 from lepton.prom.queries import builtin_query, idle_requests_query
-from support.ports import free_port
+from support.prometheus import Prometheus
 from support.wait import wait_for
 
 pytestmark = pytest.mark.slow
@@ -27,40 +23,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not on PATH: run `make setup` (Debian: apt-get install prometheus)")
-    home: Path = tmp_path_factory.mktemp("prometheus")
-    port = free_port()
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [
-            {"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
-        ],
-    }
-    (home / "prometheus.yml").write_text(json.dumps(config))
-    log = (home / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={home / 'prometheus.yml'}",
-            f"--storage.tsdb.path={home / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    server = Prometheus(tmp_path_factory.mktemp("prometheus"))
+    server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.stop()
 
 
 def query(url: str, promql: str) -> MetricResult:
