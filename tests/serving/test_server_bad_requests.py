@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from support.servers import Server
 
 INFER = "/v2/models/example/infer"
