@@ -69,6 +69,7 @@ def login(memo: Memo, **_: Any) -> kopf.ConnectionInfo:
 
 @kopf.on.cleanup()
 async def shutdown(memo: Memo, **_: Any) -> None:
+    await memo.serving.close()
     memo.kube.close()
 
 
@@ -87,6 +88,7 @@ def configure_logging(settings: Settings) -> None:
 def run(settings: Settings) -> None:
     """Run the operator until SIGINT/SIGTERM."""
     # Importing registers the handlers and indices with kopf.
+    import lepton.controllers.serving.autoscaler  # noqa: PLC0415
     import lepton.controllers.serving.handlers  # noqa: PLC0415
     import lepton.controllers.serving.indices  # noqa: PLC0415
     import lepton.controllers.training.handlers  # noqa: PLC0415

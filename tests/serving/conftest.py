@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import torch
-from server_harness import Server, kill, launch
 
 from lepton.artifacts import MLPClassifier, save_artifact
+from support.servers import Server, kill, launch
 
 
 def _example_artifact(out: Path) -> Path | None:

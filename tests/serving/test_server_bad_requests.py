@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from server_harness import Server
+
+from support.servers import Server
 
 INFER = "/v2/models/example/infer"
 ROW = [0.5] * 16

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 from prometheus_client.parser import text_string_to_metric_families
-from server_harness import Server
 
 from lepton.artifacts import load_artifact
+from support.servers import Server
 
 
 @functools.cache

@@ -12,8 +12,8 @@ import aiohttp
 import httpx
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
-from server_harness import Server
 
+from support.servers import Server
 from support.wait import wait_for
 
 ROWS = 256  # rows per request: a few milliseconds of work each for the wide model

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 import tritonclient.http as httpclient
-from server_harness import Server
 
 from lepton.artifacts import load_artifact
+from support.servers import Server
 
 
 @pytest.fixture

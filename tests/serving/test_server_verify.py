@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_harness import LEPTON_SERVE
 
 from lepton.artifacts import file_digest
+from support.servers import LEPTON_SERVE
 
 
 def verify(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:

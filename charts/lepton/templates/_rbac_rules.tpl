@@ -40,6 +40,17 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
 - apiGroups: [scheduling.volcano.sh, scheduling.x-k8s.io]
   resources: [podgroups]
   verbs: [create]
+# The autoscaler's Prometheus CA from a ConfigMap that spec.autoscaling.prometheusAuth names, read by
+# name (never listed). Secrets (bearer tokens) only where the chart's autoscaler.readSecrets allows it: reading
+# every Secret of a namespace is more than most teams grant an operator by default.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get]
+{{- if .Values.autoscaler.readSecrets }}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end }}
 # Events about its objects, from the operator and from kopf.
 - apiGroups: [""]
   resources: [events]

@@ -61,6 +61,9 @@ class InferenceServiceConditionType(StrEnum):
     READY = "Ready"
     ROLLOUT_PROGRESSING = "RolloutProgressing"
     DEGRADED = "Degraded"
+    METRICS_AVAILABLE = "MetricsAvailable"
+    """Autoscaling only: whether the last query gave a usable value (False says which query failed
+    and why; replicas are then held, never lowered)."""
 
 
 class InferenceServiceReason(StrEnum):
@@ -89,6 +92,16 @@ class InferenceServiceReason(StrEnum):
     NO_ROLLOUT = "NoRollout"
     SERVICE_CONFLICT = "ServiceConflict"
     VERSION_CHANGED = "VersionChanged"
+    SCALED_UP = "ScaledUp"
+    SCALED_DOWN = "ScaledDown"
+    STEADY = "Steady"
+    FALLBACK_REPLICAS = "FallbackReplicas"
+    VALID_METRIC_FOUND = "ValidMetricFound"
+    NO_SERIES = "NoSeries"
+    NOT_FINITE = "NotFinite"
+    QUERY_FAILED = "QueryFailed"
+    METRICS_RECOVERED = "MetricsRecovered"
+    AUTOSCALER_OWNS_REPLICAS = "AutoscalerOwnsReplicas"
     TRAFFIC_SWITCHED = "TrafficSwitched"
     DEPLOYMENT_DELETED = "DeploymentDeleted"
     INVALID_ANNOTATION = "InvalidAnnotation"
@@ -284,17 +297,50 @@ class TrafficTarget(LeptonModel):
     """Percentage of traffic."""
 
 
+Pair = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class AutoscalerMemory(LeptonModel):
+    """What the autoscaler remembers between rounds, kept in the status so that an operator restart
+    does not reset its windows (HPA keeps the same in memory)."""
+
+    recommendations: Annotated[list[Pair], Field(max_length=2000)] | None = None
+    """[time, replicas] of the recommendations within the longest stabilisation window."""
+    scale_events: Annotated[list[Pair], Field(max_length=2000)] | None = None
+    """[time, change] of the scale events within the longest policy period."""
+    failures: Annotated[int, Field(ge=0)] | None = None
+    """Rounds in a row without a usable metric."""
+    burst_since: float | None = None
+    """When burst mode was last triggered (epoch seconds)."""
+    burst_max: Annotated[int, Field(ge=0)] | None = None
+    """Highest recommendation of the current burst."""
+    last_scale_time: float | None = None
+    """When replicas last changed (epoch seconds)."""
+
+
 class AutoscalerStatus(LeptonModel):
     """What the autoscaler saw and decided."""
 
-    desired_replicas: Annotated[int, Field(ge=0)] | None = None
-    """Replicas the autoscaler wants."""
+    metric: Annotated[str, StringConstraints(max_length=64)] | None = None
+    """The metric scaled on (spec.autoscaling.metric)."""
     metric_value: float | None = None
-    """Last observed value of the metric (per replica, latencyP95 in ms)."""
+    """Last observed value: per replica for rps, concurrency, queueDepth and custom AverageValue;
+    the level for latencyP95 (ms), gpuUtilization (%) and custom Value."""
+    target: float | None = None
+    """spec.autoscaling.target."""
+    desired_replicas: Annotated[int, Field(ge=0)] | None = None
+    """Replicas the autoscaler wants: the Deployments run this many (spec.replicas is not used while
+    autoscaling is on)."""
     last_scale_time: Timestamp | None = None
     """When the replica count was last changed."""
+    reason: Annotated[str, StringConstraints(max_length=64)] | None = None
+    """ScaledUp, ScaledDown, ScaledToZero, Steady, MetricsUnavailable or FallbackReplicas."""
     message: Annotated[str, StringConstraints(max_length=4096)] | None = None
     """Why the autoscaler decided as it did, or why it could not (e.g. Prometheus unreachable)."""
+    burst: bool | None = None
+    """Whether burst mode (no scale-down, the burst window's value followed) is on."""
+    memory: AutoscalerMemory | None = None
+    """Windows and counters the next decisions need."""
 
 
 class InferenceServiceStatus(LeptonModel):
@@ -319,7 +365,7 @@ class InferenceServiceStatus(LeptonModel):
     autoscaler: AutoscalerStatus | None = None
     """State of the autoscaler."""
     conditions: ConditionList | None = None
-    """Conditions of the service (types: Ready, RolloutProgressing, Degraded)."""
+    """Conditions of the service (types: Ready, RolloutProgressing, Degraded, MetricsAvailable)."""
     observed_generation: Annotated[int, Field(ge=0)] | None = None
     """metadata.generation the status was computed from."""
 

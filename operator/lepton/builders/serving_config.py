@@ -11,6 +11,7 @@
 | `LEPTON_POD_ANNOTATION_PREFIXES` | (none) | comma-separated key prefixes (e.g. `sidecar.istio.io/`): |
 |   |   | annotations of a ModelVersion or InferenceService with such keys are copied to its pods |
 | `LEPTON_CLUSTER_DOMAIN` | `cluster.local` | DNS domain of status.url |
+| `LEPTON_PROMETHEUS_URL` | (none) | Prometheus the autoscaler queries when a service names none |
 
 Per object, the annotation `lepton.ai/pod-annotations` (a JSON object) adds annotations to the pods
 made for that ModelVersion or InferenceService.
@@ -43,6 +44,8 @@ class ServingConfig:
     verify_ttl_seconds: int = 3600
     pod_annotation_prefixes: tuple[str, ...] = ()
     cluster_domain: str = "cluster.local"
+    prometheus_url: str | None = None
+    """The autoscaler's Prometheus when spec.autoscaling.prometheusUrl is unset."""
 
     def copied_annotations(self, annotations: Mapping[str, str] | None) -> dict[str, str]:
         """The annotations the pods of an object inherit from it: those with a key prefix of
@@ -120,4 +123,14 @@ def serving_config_from_env(env: Mapping[str, str]) -> ServingConfig:
         verify_ttl_seconds=_seconds(env, "LEPTON_VERIFY_TTL_SECONDS", 3600),
         pod_annotation_prefixes=prefixes,
         cluster_domain=env.get("LEPTON_CLUSTER_DOMAIN", "").strip() or "cluster.local",
+        prometheus_url=_url(env, "LEPTON_PROMETHEUS_URL"),
     )
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("http://", "https://")):
+        raise ServingConfigError(f"{name}={raw!r} must be an http:// or https:// URL")
+    return raw.rstrip("/")

@@ -9,7 +9,7 @@ Canary means this rollover, and Recreate switches and deletes at once.)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +19,10 @@ from lepton.api.inferenceservice import (
     InferenceServiceConditionType,
     InferenceServicePhase,
     InferenceServiceReason,
-    InferenceServiceSpec,
     RolloutStrategy,
 )
 from lepton.builders.inference import selector_string, url_of
+from lepton.policies.autoscaling_status import Metrics
 from lepton.policies.models import Resolution, Unresolved
 
 
@@ -66,14 +66,6 @@ class Plan:
     """Version -> uid of the ModelVersion its Deployment is built from: the resolved one for the
     target, the one the running Deployment was made from otherwise. A version without a source (its
     ModelVersion is gone) keeps its Deployment as it is."""
-
-
-def desired_replicas(spec: InferenceServiceSpec) -> int:
-    """spec.replicas; with autoscaling the autoscaler writes spec.replicas (scale subresource) and the
-    operator only keeps it within minReplicas..maxReplicas, never rewriting the field itself."""
-    if spec.autoscaling is None:
-        return spec.replicas
-    return min(max(spec.replicas, spec.autoscaling.min_replicas), spec.autoscaling.max_replicas)
 
 
 def plan(
@@ -243,9 +235,17 @@ def _condition(
 
 
 def status_of(
-    isvc: InferenceService, decided: Plan, assessment: Assessment, domain: str, at: str
+    isvc: InferenceService,
+    decided: Plan,
+    assessment: Assessment,
+    domain: str,
+    at: str,
+    *,
+    autoscaler: Mapping[str, Any] | None = None,
+    metrics: Metrics | None = None,
 ) -> dict[str, Any]:
-    """The whole status the controller manages."""
+    """The whole status the controller manages. ``autoscaler`` and ``metrics`` come from an
+    autoscaling round; without one, what the last round wrote stays as it is."""
     previous = isvc.status
     generation = isvc.metadata.generation
     conditions = list(previous.conditions or []) if previous else []
@@ -256,8 +256,16 @@ def status_of(
     conditions = _condition(
         conditions, InferenceServiceConditionType.ROLLOUT_PROGRESSING, assessment.progressing, generation, at
     )
+    if metrics is not None:
+        value = ConditionValue(metrics.status, metrics.reason, metrics.message)
+        conditions = _condition(
+            conditions, InferenceServiceConditionType.METRICS_AVAILABLE, value, generation, at
+        )
+    autoscaling = isvc.spec.autoscaling is not None
+    if not autoscaling:
+        conditions = [c for c in conditions if c.type != InferenceServiceConditionType.METRICS_AVAILABLE]
     version = decided.current_version
-    return {
+    status: dict[str, Any] = {
         "phase": assessment.phase.value,
         "url": url_of(isvc, domain),
         "replicas": assessment.replicas,
@@ -268,3 +276,8 @@ def status_of(
         "conditions": [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in conditions],
         "observedGeneration": generation,
     }
+    if autoscaler is not None:
+        status["autoscaler"] = dict(autoscaler)
+    elif not autoscaling:
+        status["autoscaler"] = None
+    return status

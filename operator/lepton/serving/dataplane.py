@@ -55,6 +55,13 @@ class ServedModel:
         self._settled = asyncio.Event()
         self._ready_gauge = metrics.model_ready.labels(name, version)
         self._ready_gauge.set(0)
+        # The series the autoscaler reads exist from the start, at zero: a service that has not been
+        # asked anything yet then reads as 0 requests/s (evidence, e.g. to stay at minReplicas or go
+        # to zero) instead of as no series at all (no data, which never scales down).
+        metrics.requests.labels(name, version, "200")
+        metrics.request_duration.labels(name, version)
+        metrics.inflight.labels(name, version).set(0)
+        metrics.queue_depth.labels(name, version).set(0)
 
     @property
     def ready(self) -> bool:

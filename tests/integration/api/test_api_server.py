@@ -76,8 +76,11 @@ def test_nested_defaults_apply_inside_objects_the_user_gives(lepton_crds, kubect
     autoscaling = read(kubectl, namespace, "lisvc/svc")["spec"]["autoscaling"]
     assert autoscaling["minReplicas"] == 1
     assert autoscaling["metric"] == "rps"
-    assert autoscaling["scaleUp"] == {"stabilizationWindowSeconds": 0, "selectPolicy": "Max"}
-    assert autoscaling["scaleDown"] == {"stabilizationWindowSeconds": 300, "selectPolicy": "Max"}
+    assert autoscaling["tolerance"] == 0.1
+    assert autoscaling["pollSeconds"] == 5
+    assert autoscaling["failureThreshold"] == 3
+    # HPA's behavior defaults are applied by the operator (Autoscaling.rules), not written by the server.
+    assert "behavior" not in autoscaling
 
 
 def test_kubectl_explain_prints_field_descriptions(lepton_crds, kubectl):

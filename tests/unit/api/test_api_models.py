@@ -57,8 +57,9 @@ def test_inferenceservice_defaults():
     assert spec.rollout.analysis.failure_limit == 3
     auto = InferenceServiceSpec.model_validate({**SERVICE, "autoscaling": {"maxReplicas": 4, "target": 10}})
     assert auto.autoscaling is not None
-    assert auto.autoscaling.scale_up.stabilization_window_seconds == 0
-    assert auto.autoscaling.scale_down.stabilization_window_seconds == 300
+    up, down = auto.autoscaling.rules()
+    assert up.stabilization_window_seconds == 0
+    assert down.stabilization_window_seconds == 300
 
 
 def test_modelversion_defaults():

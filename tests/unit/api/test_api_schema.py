@@ -152,11 +152,7 @@ def test_cel_rule_is_attached_where_it_applies(kind: str, path: str, fragment: s
             ".spec.autoscaling.target",
             {"type": "number", "minimum": 0, "exclusiveMinimum": True},
         ),
-        (
-            "InferenceService",
-            ".spec.autoscaling.scaleDown",
-            {"default": {"stabilizationWindowSeconds": 300, "selectPolicy": "Max"}},
-        ),
+        ("InferenceService", ".spec.autoscaling.tolerance", {"default": 0.1, "minimum": 0, "maximum": 1}),
         (
             "InferenceService",
             ".spec.rollout.steps",
@@ -180,7 +176,7 @@ def test_schema_carries_types_bounds_and_defaults(kind: str, path: str, expected
         (
             "InferenceService",
             ["lisvc"],
-            ["Model", "Version", "Ready", "Desired", "Canary", "Phase", "URL", "Age"],
+            ["Model", "Version", "Ready", "Desired", "Autoscaled", "Metric", "Canary", "Phase", "URL", "Age"],
         ),
     ],
 )

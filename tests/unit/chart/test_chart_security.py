@@ -64,6 +64,7 @@ EXPECTED = {
     ("scheduling.volcano.sh", "podgroups"): {"create"},
     ("scheduling.x-k8s.io", "podgroups"): {"create"},
     ("", "events"): {"create"},
+    ("", "configmaps"): {"get"},
     ("", "nodes"): {"list", "watch"},
     ("scheduling.k8s.io", "priorityclasses"): {"list", "watch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
@@ -83,3 +84,10 @@ def test_nothing_grants_secrets_wildcards_or_httproutes(render: Render, args: tu
             assert resource not in ("secrets", "httproutes", "*"), (group, resource)
             assert group != "*"
             assert "*" not in verbs
+
+
+def test_secrets_are_read_only_when_the_values_allow_it(render: Render) -> None:
+    """spec.autoscaling.prometheusAuth may name a Secret; reading Secrets is opt-in."""
+    roles = by_kind(render("--set", "autoscaler.readSecrets=true"), "ClusterRole")
+    granted = {key: verbs for role in roles for key, verbs in rules_of(role).items()}
+    assert granted[("", "secrets")] == {"get"}

@@ -10,14 +10,15 @@ from lepton.api import (
     InferenceServicePhase,
     InferenceServiceReason,
     InferenceServiceSpec,
+    InferenceServiceStatus,
     ModelVersionPhase,
     RolloutStrategy,
 )
+from lepton.policies.autoscaling_status import replicas_of
 from lepton.policies.inference import (
     DeploymentState,
     Plan,
     assess,
-    desired_replicas,
     needs_apply,
     plan,
     scaled_by_hand,
@@ -162,7 +163,29 @@ def test_rollover_gate_needs_the_observed_spec_to_match():
 )
 def test_desired_replicas(spec, expected):
     assert (
-        desired_replicas(InferenceServiceSpec.model_validate({"model": {"name": "iris"}, **spec})) == expected
+        replicas_of(InferenceServiceSpec.model_validate({"model": {"name": "iris"}, **spec}), None)
+        == expected
+    )
+
+
+AUTOSCALED = {"replicas": 1, "autoscaling": {"minReplicas": 1, "maxReplicas": 5, "target": 10}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "decided", "expected"),
+    [
+        (AUTOSCALED, 4, 4),
+        (AUTOSCALED, 0, 1),  # minReplicas raised since the decision
+        ({**AUTOSCALED, "replicas": 3}, 2, 2),  # `kubectl scale` of spec.replicas does not win
+        ({"replicas": 3}, 4, 3),  # autoscaling turned off: spec.replicas again
+    ],
+    ids=["decision", "min-raised", "spec-replicas-ignored", "autoscaling-off"],
+)
+def test_the_autoscalers_decision_sets_the_replicas(spec, decided, expected):
+    status = InferenceServiceStatus.model_validate({"autoscaler": {"desiredReplicas": decided}})
+    assert (
+        replicas_of(InferenceServiceSpec.model_validate({"model": {"name": "iris"}, **spec}), status)
+        == expected
     )
 
 

@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from lepton.api.common import now
+from lepton.api.common import find_condition, now
 from lepton.api.inferenceservice import (
     PLURAL,
     InferenceService,
+    InferenceServiceConditionType,
     InferenceServicePhase,
     InferenceServiceReason,
 )
@@ -27,13 +28,21 @@ from lepton.controllers.serving.indices import Indices
 from lepton.controllers.serving.observe import ServiceState, version_info
 from lepton.kube import resources
 from lepton.kube.apply import apply
+from lepton.policies.autoscaling import Decision, Readings
+from lepton.policies.autoscaling_status import (
+    Metrics,
+    autoscaler_status,
+    metrics_condition,
+    replicas_of,
+    scale,
+    scale_event,
+)
 from lepton.policies.inference import (
     Assessment,
     ConditionValue,
     DeploymentState,
     Plan,
     assess,
-    desired_replicas,
     needs_apply,
     plan,
     scaled_by_hand,
@@ -53,24 +62,40 @@ def inferenceservice_key(meta: Mapping[str, Any]) -> str:
     return object_key(PLURAL, meta)
 
 
-async def reconcile_inference_service(body: Mapping[str, Any], serving: Serving, indices: Indices) -> None:
+async def reconcile_inference_service(
+    body: Mapping[str, Any], serving: Serving, indices: Indices, readings: Readings | None = None
+) -> None:
+    """Converge one service; ``readings`` (an autoscaling round's metrics) let the autoscaler decide
+    its replicas, otherwise they stay as the last round decided."""
     key = inferenceservice_key(body["metadata"])
     await serving.objects.locked(
         key,
         body,
-        lambda fresh: _reconcile(InferenceService.model_validate(dict(fresh)), key, fresh, serving, indices),
+        lambda fresh: _reconcile(
+            InferenceService.model_validate(dict(fresh)), key, fresh, serving, indices, readings
+        ),
     )
 
 
 async def _reconcile(
-    isvc: InferenceService, key: str, body: Mapping[str, Any], serving: Serving, indices: Indices
+    isvc: InferenceService,
+    key: str,
+    body: Mapping[str, Any],
+    serving: Serving,
+    indices: Indices,
+    readings: Readings | None,
 ) -> None:
     spec, ns = isvc.spec, isvc.namespace
     versions = indices.versions_of(ns, spec.model.name)
     resolution = resolve(spec.model.name, spec.model.version, [version_info(v) for v in versions])
     deployments, service = indices.children(ns, isvc.name)
-    replicas = desired_replicas(spec)
     status = isvc.status
+    replicas = current = replicas_of(spec, status)
+    decision = None
+    if readings is not None:
+        ready = sum(d.ready for d in deployments if not d.deleting)
+        decision = scale(spec, status, readings, ready, serving.clock())
+        replicas = decision.desired_replicas if decision is not None else replicas
     decided = plan(
         replicas=replicas,
         strategy=spec.rollout.strategy,
@@ -80,6 +105,12 @@ async def _reconcile(
         service_selects=service.selects if service else None,
     )
     events = events_about(isvc)
+    autoscaler, metrics = None, None
+    if decision is not None and readings is not None:
+        autoscaler = autoscaler_status(spec, decision, status.autoscaler if status else None)
+        metrics = metrics_condition(decision, readings)
+        _report_scaling(isvc, decision, metrics, current, events)
+    _report_ignored_replicas(isvc, replicas, events)
     conflict = await _act(isvc, decided, indices, deployments, service, serving, events)
 
     # Once it has had all its replicas, a shortfall is a degradation rather than a deployment.
@@ -94,7 +125,15 @@ async def _reconcile(
     if conflict is not None:
         blocked = ConditionValue(False, InferenceServiceReason.SERVICE_CONFLICT, conflict)
         assessment = replace(assessment, phase=InferenceServicePhase.FAILED, ready=blocked)
-    desired = status_of(isvc, decided, assessment, serving.config.cluster_domain, now())
+    desired = status_of(
+        isvc,
+        decided,
+        assessment,
+        serving.config.cluster_domain,
+        now(),
+        autoscaler=autoscaler,
+        metrics=metrics,
+    )
     if await serving.objects.write_status(serving.kube, ref_of(isvc), key, body.get("status"), desired):
         _report(isvc, decided, assessment, events)
         await events.send(serving.kube)
@@ -126,8 +165,10 @@ async def _act(
         by_hand = scaled_by_hand(observed, digest, replicas)
         if needs_apply(digest, observed_hash, serving.applied.get(ident)) or by_hand:
             applies.append(_apply(serving, ident, digest, desired, "deployments"))
-            if observed is not None and observed.replicas != replicas:
+            if observed is not None and observed.replicas != replicas and not _decided_here(isvc, events):
                 message = f"version {version}: {observed.replicas} -> {replicas} replicas"
+                if by_hand and isvc.spec.autoscaling is not None:
+                    message += " (the autoscaler owns replicas: a manual scale is undone)"
                 events.normal(InferenceServiceReason.SCALED, message)
     if applies:
         await asyncio.gather(*applies)
@@ -193,3 +234,42 @@ def _report(isvc: InferenceService, decided: Plan, assessment: Assessment, event
         assessment.phase.value,
         shown.message,
     )
+
+
+def _decided_here(isvc: InferenceService, events: Events) -> bool:
+    """Whether this round's autoscaling decision already announced the scale (one event per scale)."""
+    scales = (
+        InferenceServiceReason.SCALED_UP,
+        InferenceServiceReason.SCALED_DOWN,
+        InferenceServiceReason.SCALED_TO_ZERO,
+    )
+    return isvc.spec.autoscaling is not None and any(reason in scales for _, reason, _ in events.pending)
+
+
+def _report_scaling(
+    isvc: InferenceService, decision: Decision, metrics: Metrics, current: int, events: Events
+) -> None:
+    if (scaled := scale_event(decision, current)) is not None:
+        reason, message = scaled
+        (events.warning if reason is InferenceServiceReason.FALLBACK_REPLICAS else events.normal)(
+            reason, message
+        )
+    before = find_condition(
+        isvc.status.conditions if isvc.status else None, InferenceServiceConditionType.METRICS_AVAILABLE
+    )
+    was_available = before is None or before.status == "True"
+    if was_available and not metrics.status:
+        events.warning(InferenceServiceReason.METRICS_UNAVAILABLE, metrics.message)
+    elif not was_available and metrics.status:
+        events.normal(InferenceServiceReason.METRICS_RECOVERED, metrics.message)
+
+
+def _report_ignored_replicas(isvc: InferenceService, replicas: int, events: Events) -> None:
+    """spec.replicas changed (`kubectl scale`, a manifest) while the autoscaler owns replicas."""
+    spec, status = isvc.spec, isvc.status
+    changed = status is None or status.observed_generation != isvc.metadata.generation
+    if spec.autoscaling is not None and changed and status is not None and spec.replicas != replicas:
+        message = (
+            f"spec.replicas={spec.replicas} is not used while autoscaling is on: {replicas} replicas run"
+        )
+        events.normal(InferenceServiceReason.AUTOSCALER_OWNS_REPLICAS, message)

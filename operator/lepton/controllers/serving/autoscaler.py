@@ -1,0 +1,48 @@
+"""The autoscaler: a kopf daemon per InferenceService with spec.autoscaling. Every pollSeconds it
+reads the metrics (controllers.serving.metrics) and hands them to the service's reconcile, where the
+pure policy decides the replicas, the Deployments are applied and the status is written once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from lepton.api.common import GROUP, VERSION
+from lepton.api.inferenceservice import PLURAL, InferenceService
+from lepton.controllers.serving.indices import HasServing, Indices
+from lepton.controllers.serving.inferenceservice import reconcile_inference_service
+from lepton.controllers.serving.metrics import read
+from lepton.kube.errors import KubeError
+
+log = logging.getLogger("lepton.autoscaler")
+
+# How soon a round the API server refused is tried again.
+RETRY_SECONDS = 5.0
+
+
+def _autoscaled(spec: kopf.Spec, **_: Any) -> bool:
+    return bool(spec.get("autoscaling"))
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, id="autoscaler", when=_autoscaled, cancellation_timeout=5.0)
+async def autoscaler(body: kopf.Body, memo: HasServing, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
+    """kopf keeps ``body`` current for daemons and stops this one when autoscaling is turned off."""
+    serving = memo.serving
+    while not stopped:
+        try:
+            isvc = InferenceService.model_validate(dict(body))
+        except ValueError:
+            return  # the API server admitted what the model refuses: nothing to scale on
+        autoscaling = isvc.spec.autoscaling
+        if autoscaling is None or body["metadata"].get("deletionTimestamp"):
+            return
+        delay = float(autoscaling.poll_seconds)
+        try:
+            readings = await read(isvc, serving)
+            await reconcile_inference_service(body, serving, Indices.of(kwargs), readings)
+        except KubeError as exc:
+            log.warning("autoscaling round of %s/%s failed: %s", isvc.namespace, isvc.name, exc)
+            delay = min(delay, RETRY_SECONDS)
+        await stopped.wait(delay)

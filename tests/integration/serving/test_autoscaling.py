@@ -1,0 +1,179 @@
+"""The autoscaler on the local cluster, against a real Prometheus scraping a real `lepton-serve`.
+
+The service's replicas are KWOK pods (no process behind them), so the test starts one real model
+server as the traffic's stand-in and registers it with a Prometheus of its own through file-based
+discovery, labelled as the pod scrape job labels a service's pods (namespace, service). Load on it
+raises the Deployment's replicas; silence lowers them after the window; Prometheus stopped holds
+them, sets MetricsAvailable=False, and they recover when Prometheus answers again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import torch
+from servekit import Serving, inference_service
+
+from lepton.artifacts import MLPClassifier, save_artifact
+from support.prometheus import Prometheus
+from support.servers import Server, kill, launch
+from support.wait import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NAME = "auto"
+# Requests per second per replica over a 10 s window: short, so the test sees scaling in seconds.
+RPS = 'sum(rate(lepton_serving_requests_total{namespace="{{namespace}}",service="{{service}}"}[10s]))'
+INPUT = {"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [0.0] * 16}]}
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    server = Prometheus(tmp_path_factory.mktemp("prometheus"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("autoscaled")
+    torch.manual_seed(0)
+    save_artifact(MLPClassifier(16, 32, 4), root / "model", example_input=torch.randn(2, 16))
+    server = launch(root / "model", root, name="iris")
+    yield server
+    kill(server)
+
+
+class Load:
+    """Requests at a steady rate from a thread, until stopped; counts the failures."""
+
+    def __init__(self, url: str, per_second: float) -> None:
+        self.url, self.interval = f"{url}/v2/models/iris/infer", 1.0 / per_second
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as http:
+            next_at = time.monotonic()
+            while not self._stop.is_set():
+                if http.post(self.url, json=INPUT).status_code != 200:
+                    self.failures += 1
+                next_at += self.interval
+                self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+
+def replicas(serving: Serving) -> int:
+    deployment = serving.apps.read_namespaced_deployment(f"{NAME}-v1", serving.namespace)
+    return int(deployment.spec.replicas)
+
+
+def test_load_scales_up_silence_scales_down_and_an_outage_holds(
+    kube, namespace, operator, prometheus, model_server
+):
+    serving = Serving(kube, namespace)
+    serving.ready_version("iris", "v1")
+    host, port = model_server.url.removeprefix("http://").split(":")
+    prometheus.add_target(namespace, f"{host}:{port}", {"namespace": namespace, "service": NAME})
+    autoscaling = {
+        "minReplicas": 1,
+        "maxReplicas": 4,
+        "metric": "custom",
+        "query": RPS,
+        "target": 2,
+        "pollSeconds": 1,
+        "failureThreshold": 2,
+        "prometheusUrl": prometheus.url,
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 5}},
+    }
+    serving.create(inference_service(NAME, "iris", replicas=1, autoscaling=autoscaling))
+    status = lambda: serving.status("inferenceservices", NAME)  # noqa: E731
+    wait_for(
+        lambda: serving.condition("inferenceservices", NAME, "MetricsAvailable").get("status") == "True",
+        timeout=60,
+        what="MetricsAvailable=True once Prometheus has scraped the server",
+        seen=status,
+    )
+    assert replicas(serving) == 1
+
+    # 10 requests/s against a target of 2 per replica: ceil(10 / 2) = 5, capped at maxReplicas 4.
+    with Load(model_server.url, per_second=10) as load:
+        wait_for(
+            lambda: replicas(serving) == 4, 60, "the Deployment at maxReplicas 4 under load", seen=status
+        )
+    assert load.failures == 0
+    autoscaler = status()["autoscaler"]
+    assert (autoscaler["desiredReplicas"], autoscaler["metric"], autoscaler["target"]) == (4, "custom", 2)
+    assert autoscaler["lastScaleTime"]
+    scaled_up = [m for _, reason, m in serving.events(NAME) if reason == "ScaledUp"]
+    assert scaled_up, serving.events(NAME)
+    assert "target 2" in scaled_up[0], scaled_up  # the event carries the decision's inputs
+
+    # Silence: the 10 s rate falls to 0 and, after the 5 s scale-down window, replicas go to minReplicas.
+    wait_for(lambda: replicas(serving) == 1, 90, "the Deployment back at minReplicas 1", seen=status)
+    assert any(reason == "ScaledDown" for _, reason, _ in serving.events(NAME))
+
+    # Load again, then Prometheus goes away: replicas are held (never lowered), the condition says why.
+    with Load(model_server.url, per_second=10):
+        wait_for(lambda: replicas(serving) >= 3, 60, "scaled up again under load", seen=status)
+        held = replicas(serving)
+        prometheus.stop()
+        wait_for(
+            lambda: serving.condition("inferenceservices", NAME, "MetricsAvailable").get("status") == "False",
+            timeout=30,
+            what="MetricsAvailable=False while Prometheus is down",
+            seen=status,
+        )
+    condition = serving.condition("inferenceservices", NAME, "MetricsAvailable")
+    assert condition["reason"] == "QueryFailed", condition
+    assert "query: sum(rate(lepton_serving_requests_total" in condition["message"], condition
+    # The load has stopped, but nothing can show it: several polls later the replicas are still held.
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        assert replicas(serving) >= held, f"replicas lowered without data: {status()}"
+        time.sleep(1)
+    assert any(reason == "MetricsUnavailable" for _, reason, _ in serving.events(NAME))
+
+    prometheus.start()
+    wait_for(
+        lambda: serving.condition("inferenceservices", NAME, "MetricsAvailable").get("status") == "True",
+        timeout=60,
+        what="MetricsAvailable=True again once Prometheus answers",
+        seen=status,
+    )
+    assert any(reason == "MetricsRecovered" for _, reason, _ in serving.events(NAME))
+    wait_for(lambda: replicas(serving) == 1, 90, "idle replicas lowered again after recovery", seen=status)
+
+
+def test_no_prometheus_to_ask_is_a_condition_not_a_crash(kube, namespace, operator):
+    serving = Serving(kube, namespace)
+    serving.ready_version("iris", "v1")
+    autoscaling = {"minReplicas": 2, "maxReplicas": 3, "metric": "rps", "target": 5, "pollSeconds": 1}
+    serving.create(inference_service("noprom", "iris", replicas=1, autoscaling=autoscaling))
+    condition = wait_for(
+        lambda: (
+            (c := serving.condition("inferenceservices", "noprom", "MetricsAvailable")).get("status")
+            == "False"
+            and c
+        ),
+        timeout=30,
+        what="MetricsAvailable=False naming the missing Prometheus",
+        seen=lambda: serving.status("inferenceservices", "noprom"),
+    )
+    assert "LEPTON_PROMETHEUS_URL" in condition["message"], condition
+    # minReplicas is spec, not data: it applies without any metric.
+    deployment = serving.apps.read_namespaced_deployment("noprom-v1", namespace)
+    assert deployment.spec.replicas == 2
