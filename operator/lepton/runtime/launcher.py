@@ -1,8 +1,9 @@
 """``lepton-train``: one torchelastic agent per pod, configured from the injected environment.
 
 This is torchrun's code path (``torch.distributed.launcher.api``), fed from environment variables
-instead of flags, plus three things a pod needs: the distributed backend exported for user code,
-SIGTERM passed on to the workers, and the workers' exit status as the container's exit code.
+instead of flags, plus what a pod needs: the distributed backend exported for user code, SIGTERM
+passed on to the workers with the pod's grace period to act on it (lepton.runtime.grace), and the
+workers' exit status as the container's exit code.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from lepton.runtime import env
+from lepton.runtime.grace import TORCH_SHUTDOWN_TIMEOUT
 from lepton.runtime.launch_env import LaunchSettings, UsageError, settings_from_env, worker_command
 
 if TYPE_CHECKING:
@@ -37,6 +39,8 @@ def exit_code_of(returncode: int) -> int:
 def _launch_config(settings: LaunchSettings) -> LaunchConfig:
     from torch.distributed.launcher.api import LaunchConfig  # noqa: PLC0415 - heavy, only when launching
 
+    # The shutdown timeout is not passed here: LaunchConfig reads TORCH_ELASTIC_SHUTDOWN_TIMEOUT,
+    # which prepare_environment sets, when it is built.
     return LaunchConfig(
         min_nodes=settings.min_nodes,
         max_nodes=settings.max_nodes,
@@ -53,9 +57,13 @@ def _launch_config(settings: LaunchSettings) -> LaunchConfig:
 
 
 def prepare_environment(settings: LaunchSettings) -> None:
-    """Variables the workers inherit: the backend user code should use, and torchrun's thread cap."""
+    """Variables the agent and the workers inherit: the agent's shutdown timeout, the backend user
+    code should use, and torchrun's thread cap."""
     from lepton.runtime.context import default_backend  # noqa: PLC0415 - imports torch
 
+    if settings.shutdown_timeout is not None:
+        # Replaces a value the image may set: the grace period is the one the job asked for.
+        os.environ[TORCH_SHUTDOWN_TIMEOUT] = str(settings.shutdown_timeout)
     os.environ.setdefault(env.DIST_BACKEND, default_backend())
     if settings.rdzv_backend != "static":
         # torch's c10d rendezvous, when sharing its TCPStore with the workers, publishes the workers'
@@ -81,7 +89,8 @@ def run(argv: Sequence[str]) -> int:
     from torch.distributed.launcher.api import elastic_launch  # noqa: PLC0415
 
     log.info(
-        "lepton-train: nodes %d:%d, %d processes per node, node rank %d, rendezvous %s at %s, backend %s",
+        "lepton-train: nodes %d:%d, %d processes per node, node rank %d, rendezvous %s at %s, backend %s, "
+        "%s s for workers to stop after SIGTERM",
         settings.min_nodes,
         settings.max_nodes,
         settings.nproc_per_node,
@@ -89,10 +98,11 @@ def run(argv: Sequence[str]) -> int:
         settings.rdzv_backend,
         settings.rdzv_endpoint,
         os.environ[env.DIST_BACKEND],
+        os.environ.get(TORCH_SHUTDOWN_TIMEOUT, "30"),
     )
     try:
         # The agent installs SIGTERM/SIGINT handlers, sends the signal on to every worker, and gives
-        # them TORCH_ELASTIC_SHUTDOWN_TIMEOUT seconds (default 30) to checkpoint before SIGKILL.
+        # them the shutdown timeout (the pod's grace period less a margin) to checkpoint before SIGKILL.
         elastic_launch(_launch_config(settings), program)(*args)
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
