@@ -1,5 +1,5 @@
 """SIGTERM with the pod's grace period: the agent gives the workers that long (less a margin), no
-more and no less.
+more and no less; and an agent that fails exits with a code the restart policy retries.
 
 Scale: the issue's scenario is a 90 s grace period and a checkpoint written after 30 s of work. The
 unfixed launcher left torchelastic's own timeout (30 s by default) in force; the test sets that
@@ -17,8 +17,10 @@ import time
 from pathlib import Path
 
 from conftest import LEPTON_TRAIN, Pod, Pods, design_pod_env, logs
+from lepton.policies.restart import RestartPolicy, WorkerFailure, is_retryable
 from lepton.runtime.checkpoint import list_checkpoints
 from lepton.runtime.grace import shutdown_timeout
+from lepton.runtime.launcher import AGENT_FAILURE_EXIT_CODE
 from support.ports import free_port
 from support.wait import wait_for
 
@@ -83,3 +85,20 @@ def test_a_short_grace_period_is_the_agents_deadline_not_torchs_30_s(pods: Pods,
     assert exited >= shutdown_timeout(grace), (exited, logs(pod))
     assert pod.proc.returncode == 128 + signal.SIGTERM, logs(pod)
     assert not list_checkpoints(tmp_path / "checkpoints"), logs(pod)
+
+
+def test_a_rendezvous_that_times_out_exits_with_the_retryable_agent_code(pods: Pods, tmp_path: Path) -> None:
+    port = free_port()
+    env = design_pod_env(job="alone", replicas=2, nproc=1, index=0, port=port, root=tmp_path)
+    # An elastic job of two pods whose second pod never comes (unschedulable, say).
+    env.update(
+        PET_RDZV_BACKEND="c10d", PET_RDZV_ENDPOINT=f"127.0.0.1:{port}", PET_RDZV_ID="alone",
+        PET_RDZV_CONF="join_timeout=2",
+    )  # fmt: skip
+    pod = pods.start("worker-0", [LEPTON_TRAIN, str(SCRIPTS / "exits.py"), "0"], env)
+
+    code = pod.wait(timeout=120)
+
+    assert code == AGENT_FAILURE_EXIT_CODE, logs(pod)
+    assert "RendezvousTimeoutError" in pod.output(), logs(pod)
+    assert is_retryable(RestartPolicy.EXIT_CODE, WorkerFailure(index=0, exit_code=code))

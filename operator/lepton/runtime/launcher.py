@@ -2,14 +2,16 @@
 
 This is torchrun's code path (``torch.distributed.launcher.api``), fed from environment variables
 instead of flags, plus what a pod needs: the distributed backend exported for user code, SIGTERM
-passed on to the workers with the pod's grace period to act on it (lepton.runtime.grace), and the
-workers' exit status as the container's exit code.
+passed on to the workers with the pod's grace period to act on it (lepton.runtime.grace), and an
+exit code the operator's restart policy can classify: the workers' own status, or one of the codes
+below when the launch itself failed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -24,9 +26,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lepton.runtime.launcher")
 
-# Exit code when the agent itself fails (rendezvous timeout, bad configuration): not a user error
-# the script made, but the operator's restart policy still sees a failure.
-AGENT_FAILURE_EXIT_CODE = 1
+# The agent itself failed (rendezvous timeout or closed, store unreachable, ...): no fault of the
+# user's script, so retrying can succeed. The ExitCode restart policy retries 128-255 and fails
+# 1-127 for good; 200 is in the retryable range yet above every 128+N a signal death gives (N <= 64,
+# the real-time signals included), so it is never mistaken for a kill.
+AGENT_FAILURE_EXIT_CODE = 200
+# The configuration cannot describe a launch (bad environment or command line): permanent.
+USAGE_EXIT_CODE = 2
+# The shell's "command not found": the worker program does not exist in the image, permanent.
+COMMAND_NOT_FOUND_EXIT_CODE = 127
 
 
 def exit_code_of(returncode: int) -> int:
@@ -81,7 +89,12 @@ def run(argv: Sequence[str]) -> int:
         program, args = worker_command(argv)
     except UsageError as exc:
         print(f"lepton-train: {exc}", file=sys.stderr)
-        return 2
+        return USAGE_EXIT_CODE
+    if shutil.which(program) is None:
+        # Checked here because the agent would fail to start the workers, which reads as its own
+        # (retryable) failure; a program missing from the image stays missing.
+        print(f"lepton-train: {program}: command not found (or not executable)", file=sys.stderr)
+        return COMMAND_NOT_FOUND_EXIT_CODE
     prepare_environment(settings)
 
     from torch.distributed.elastic.multiprocessing.api import SignalException  # noqa: PLC0415
@@ -113,7 +126,11 @@ def run(argv: Sequence[str]) -> int:
         print(f"lepton-train: stopped by {signal.Signals(exc.sigval).name}", file=sys.stderr)
         return 128 + int(exc.sigval)
     except Exception as exc:  # the agent itself failed: rendezvous timeout, closed rendezvous, ...
-        print(f"lepton-train: launch failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"lepton-train: the elastic agent failed (exit code {AGENT_FAILURE_EXIT_CODE}, retryable): "
+            f"{type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         return AGENT_FAILURE_EXIT_CODE
     return 0
 
