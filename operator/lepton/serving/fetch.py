@@ -14,20 +14,45 @@ import argparse
 import json
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 from lepton.serving.termination import write_termination_message
 
 MANIFEST = "manifest.json"
 DEFAULT_PVC_ROOT = "/mnt/pvc"
+# The kind lepton.artifacts.ArtifactUnreadable reports; named again here because importing
+# lepton.artifacts loads torch, which this init container never needs.
+UNREADABLE = "ArtifactUnreadable"
 
 
 class FetchError(Exception):
-    """The artifact could not be found or copied; the message says why."""
+    """The artifact could not be found or copied; the message says why, ``kind`` (for the
+    termination message) what sort of failure it is when the operator must tell it apart."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def unreadable_source(exc: PermissionError, fallback: Path) -> FetchError:
+    """A source file or directory this uid may not read: who was refused, and the path's owner and
+    mode (as lepton.artifacts.errors.unreadable says it for local loads)."""
+    path = Path(exc.filename if exc.filename is not None else fallback)
+    who = f"this process runs as uid {os.geteuid()} gid {os.getegid()}"
+    try:
+        info = path.stat()
+        detail = (
+            f"{who}; it has mode {stat.S_IMODE(info.st_mode):04o}, owner uid {info.st_uid} gid "
+            f"{info.st_gid}; artifacts must be readable by their readers (files 0644, directories 0755)"
+        )
+    except OSError:
+        detail = f"{who} and may not search its directory"
+    return FetchError(f"{path}: permission denied: {detail}", kind=UNREADABLE)
 
 
 def resolve_local(source: str, pvc_root: Path) -> Path | None:
@@ -66,17 +91,29 @@ def _install(dest: Path, name: str, write: Any) -> None:
     os.replace(partial, dest / name)
 
 
+def _copy_from(src: BinaryIO, target: Path) -> None:
+    with target.open("wb") as out:
+        shutil.copyfileobj(src, out)
+
+
 def fetch_local(source: Path, dest: Path) -> None:
-    if source.is_file() and source.name == MANIFEST:
-        source = source.parent
-    manifest = source / MANIFEST
-    if not manifest.is_file():
-        raise FetchError(f"{source}: no {MANIFEST}; not an artifact directory (or not mounted)")
-    data = manifest.read_bytes()
-    name = _model_file(data, str(source))
-    if not (source / name).is_file():
-        raise FetchError(f"{source}: model file {name} is missing")
-    _install(dest, name, lambda target: shutil.copyfile(source / name, target))
+    # Everything the source side reads happens in this block, so a PermissionError here is the
+    # artifact's (ArtifactUnreadable), while one writing ``dest`` stays the pod's own problem.
+    try:
+        if source.is_file() and source.name == MANIFEST:
+            source = source.parent
+        manifest = source / MANIFEST
+        if not manifest.is_file():
+            raise FetchError(f"{source}: no {MANIFEST}; not an artifact directory (or not mounted)")
+        data = manifest.read_bytes()
+        name = _model_file(data, str(source))
+        if not (source / name).is_file():
+            raise FetchError(f"{source}: model file {name} is missing")
+        model = (source / name).open("rb")
+    except PermissionError as exc:
+        raise unreadable_source(exc, source) from exc
+    with model:
+        _install(dest, name, lambda target: _copy_from(model, target))
     _install(dest, MANIFEST, lambda target: target.write_bytes(data))
 
 
@@ -133,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fetch(args.source, args.dest, pvc_root=args.pvc_root)
     except FetchError as exc:
         print(f"fetch failed: {exc}", file=sys.stderr)
-        write_termination_message({"fetched": False, "reason": str(exc)})
+        kind = {"kind": exc.kind} if exc.kind else {}
+        write_termination_message({"fetched": False, "reason": str(exc), **kind})
         return 1
     print(f"fetched {args.source} into {args.dest}")
     return 0
