@@ -18,7 +18,7 @@ import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from lepton.serving.termination import write_termination_message
@@ -91,11 +91,6 @@ def _install(dest: Path, name: str, write: Any) -> None:
     os.replace(partial, dest / name)
 
 
-def _copy_from(src: BinaryIO, target: Path) -> None:
-    with target.open("wb") as out:
-        shutil.copyfileobj(src, out)
-
-
 def fetch_local(source: Path, dest: Path) -> None:
     # Everything the source side reads happens in this block, so a PermissionError here is the
     # artifact's (ArtifactUnreadable), while one writing ``dest`` stays the pod's own problem.
@@ -109,11 +104,12 @@ def fetch_local(source: Path, dest: Path) -> None:
         name = _model_file(data, str(source))
         if not (source / name).is_file():
             raise FetchError(f"{source}: model file {name} is missing")
-        model = (source / name).open("rb")
+        # Opened only to learn now whether it may be read; shutil.copyfile keeps its in-kernel copy.
+        with (source / name).open("rb"):
+            pass
     except PermissionError as exc:
         raise unreadable_source(exc, source) from exc
-    with model:
-        _install(dest, name, lambda target: _copy_from(model, target))
+    _install(dest, name, lambda target: shutil.copyfile(source / name, target))
     _install(dest, MANIFEST, lambda target: target.write_bytes(data))
 
 
