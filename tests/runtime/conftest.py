@@ -38,7 +38,8 @@ def base_env() -> dict[str, str]:
         OMP_NUM_THREADS="1",  # two shared cores: one thread per worker
         PYTHONDONTWRITEBYTECODE="1",
         LEPTON_METRICS_PORT="0",
-        TORCH_ELASTIC_SHUTDOWN_TIMEOUT="20",
+        # As the operator sets it from runPolicy; the launcher gives the workers 20 s of it.
+        LEPTON_TERMINATION_GRACE_SECONDS="25",
     )
     return env
 

@@ -25,8 +25,10 @@ SCRIPTS = Path(__file__).parent / "scripts"
         ([str(SCRIPTS / "exits.py"), "7"], 7),
         ([str(SCRIPTS / "killed.py")], 128 + signal.SIGKILL),
         ([], 2),
+        # Not the agent's (retryable) failure: a program missing from the image stays missing.
+        (["--no-python", "no-such-trainer"], 127),
     ],
-    ids=["script-raises", "script-exits-7", "worker-killed-by-signal", "usage-error"],
+    ids=["script-raises", "script-exits-7", "worker-killed-by-signal", "usage-error", "no-such-program"],
 )
 def test_exit_code_is_the_workers(pods: Pods, tmp_path: Path, argv: list[str], expected: int) -> None:
     env = design_pod_env(job="codes", replicas=1, nproc=1, index=0, port=free_port(), root=tmp_path)

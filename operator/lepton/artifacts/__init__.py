@@ -6,7 +6,7 @@ what it loads before it serves it.
 """
 
 from lepton.artifacts.digest import file_digest
-from lepton.artifacts.errors import ArtifactError
+from lepton.artifacts.errors import ArtifactError, ArtifactUnreadable
 from lepton.artifacts.loader import LoadedModel, load_artifact
 from lepton.artifacts.manifest import MANIFEST_FILE, ArtifactFormat, Manifest, TensorSpec
 from lepton.artifacts.models import MLPClassifier
@@ -18,6 +18,7 @@ __all__ = [
     "ArtifactError",
     "ArtifactFormat",
     "ArtifactInfo",
+    "ArtifactUnreadable",
     "LoadedModel",
     "MLPClassifier",
     "Manifest",

@@ -14,7 +14,7 @@ import pydantic
 import torch
 
 from lepton.artifacts.digest import file_digest
-from lepton.artifacts.errors import ArtifactError
+from lepton.artifacts.errors import ArtifactError, unreadable
 from lepton.artifacts.manifest import MANIFEST_FILE, Manifest
 from lepton.artifacts.registry import architectures
 
@@ -51,6 +51,8 @@ def read_manifest(directory: str | Path) -> Manifest:
         raise ArtifactError(
             f"{path.parent}: no {MANIFEST_FILE}; not an artifact or not completely written"
         ) from None
+    except PermissionError as exc:
+        raise unreadable(exc, path) from exc
     except OSError as exc:
         raise ArtifactError(f"{path}: cannot read: {exc}") from exc
     try:
@@ -67,6 +69,13 @@ def load_artifact(directory: str | Path, *, verify_digest: bool = True, device: 
     model_path = root / manifest.file
     if not model_path.is_file():
         raise ArtifactError(f"{root}: model file {manifest.file} is missing")
+    try:
+        # Opened once here so that a file this uid may not read is reported as such, not as a
+        # failure of whichever format loader met it first.
+        with model_path.open("rb"):
+            pass
+    except PermissionError as exc:
+        raise unreadable(exc, model_path) from exc
     if verify_digest:
         actual = file_digest(model_path)
         if actual != manifest.digest:

@@ -15,6 +15,9 @@ DIST_BACKEND = "LEPTON_DIST_BACKEND"
 METRICS_PORT = "LEPTON_METRICS_PORT"
 METRICS_ADDR = "LEPTON_METRICS_ADDR"
 TERMINATION_MESSAGE_PATH = "LEPTON_TERMINATION_MESSAGE_PATH"
+# The pod's terminationGracePeriodSeconds (runPolicy), which the pod cannot read any other way: the
+# downward API does not expose it. The launcher fits the agent's shutdown timeout inside it.
+TERMINATION_GRACE_SECONDS = "LEPTON_TERMINATION_GRACE_SECONDS"
 
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 DEFAULT_METRICS_PORT = 9400

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from lepton.runtime import env
+from lepton.runtime.grace import GraceError, shutdown_timeout_from_env
 
 USAGE = "usage: lepton-train [-m module | script.py | --no-python command] [args...]"
 DEFAULT_MASTER_PORT = 29500
@@ -30,6 +31,8 @@ class LaunchSettings:
     max_restarts: int
     monitor_interval: float
     local_addr: str | None
+    # Seconds the agent gives workers after SIGTERM before SIGKILL; None: torch's default (30).
+    shutdown_timeout: int | None = None
 
 
 class UsageError(ValueError):
@@ -115,6 +118,10 @@ def settings_from_env(environ: Mapping[str, str]) -> LaunchSettings:
     max_restarts = _int(environ, "PET_MAX_RESTARTS", default=0)
     if max_restarts < 0:
         raise UsageError("PET_MAX_RESTARTS must be >= 0")
+    try:
+        shutdown_timeout = shutdown_timeout_from_env(environ)
+    except GraceError as exc:
+        raise UsageError(str(exc)) from None
     return LaunchSettings(
         min_nodes=min_nodes,
         max_nodes=max_nodes,
@@ -127,6 +134,7 @@ def settings_from_env(environ: Mapping[str, str]) -> LaunchSettings:
         max_restarts=max_restarts,
         monitor_interval=float(_lookup(environ, "PET_MONITOR_INTERVAL") or 0.1),
         local_addr=_lookup(environ, "PET_LOCAL_ADDR"),
+        shutdown_timeout=shutdown_timeout,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,27 +22,63 @@ from lepton.runtime.output import resolve_output, upload_s3
 
 log = logging.getLogger(__name__)
 
-# Kubernetes keeps at most 4096 bytes of a container's termination message.
+# Kubernetes keeps at most 4096 bytes of a container's termination message, and the operator
+# refuses a longer one (lepton.builders.modelversion.parse_termination_message).
 MAX_TERMINATION_MESSAGE = 4096
 # Kept first when the message must shrink.
 _PRIORITY = ("loss", "epoch", "step", "accuracy", "samples_per_second")
 
 
+class TerminationMessageTooLong(ValueError):
+    """Even without metrics, the artifact reference does not fit in a termination message."""
+
+
 def termination_message(info: ArtifactInfo, metrics: Mapping[str, Any]) -> str:
-    """The DESIGN.md termination message, trimmed to fit: metrics are dropped (least important
-    first) before the artifact reference is ever touched."""
+    """The DESIGN.md termination message, valid JSON of at most 4096 bytes.
+
+    Only finite numbers are kept as metrics: the operator reads nothing else, NaN is not JSON, and
+    a tensor would not serialise at all. When they do not all fit, metrics are dropped (least
+    important first) before the artifact reference is ever touched; an artifact reference that
+    alone is too long (a URI of some 4000 characters) raises TerminationMessageTooLong, since a
+    cut URI would send the operator to the wrong place.
+    """
     artifact = {"uri": info.uri, "digest": info.digest, "format": info.format}
-    ordered = [k for k in _PRIORITY if k in metrics] + [k for k in metrics if k not in _PRIORITY]
-    kept: dict[str, Any] = {}
+    bare = _encode({}, artifact)
+    if len(bare) > MAX_TERMINATION_MESSAGE:
+        raise TerminationMessageTooLong(
+            f"the artifact reference needs {len(bare)} bytes of the termination message's "
+            f"{MAX_TERMINATION_MESSAGE}; write the artifact to a shorter URI"
+        )
+    numbers = {str(k): n for k, v in metrics.items() if (n := _finite_number(v)) is not None}
+    ordered = [k for k in _PRIORITY if k in numbers] + [k for k in numbers if k not in _PRIORITY]
+    room = MAX_TERMINATION_MESSAGE - len(bare)
+    kept: dict[str, float | int] = {}
     for key in ordered:
-        candidate = {**kept, key: metrics[key]}
-        if len(_encode(candidate, artifact)) <= MAX_TERMINATION_MESSAGE:
-            kept = candidate
+        # Exact: compact separators, and ASCII-only output, so characters are bytes.
+        size = len(json.dumps(key)) + 1 + len(json.dumps(numbers[key])) + (1 if kept else 0)
+        if size <= room:
+            kept[key] = numbers[key]
+            room -= size
     return _encode(kept, artifact)
 
 
+def _finite_number(value: Any) -> float | int | None:
+    if hasattr(value, "item"):  # one-element tensors and numpy scalars
+        try:
+            value = value.item()
+        except (ValueError, RuntimeError):
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int) and value.bit_length() > 64:
+        return None  # json.dumps refuses ints of more than 4300 digits; none of that size fits
+    return value if math.isfinite(value) else None
+
+
 def _encode(metrics: Mapping[str, Any], artifact: Mapping[str, str]) -> str:
-    return json.dumps({"metrics": dict(metrics), "artifact": dict(artifact)}, separators=(",", ":"))
+    return json.dumps(
+        {"metrics": dict(metrics), "artifact": dict(artifact)}, separators=(",", ":"), allow_nan=False
+    )
 
 
 def termination_message_path() -> Path:

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,10 +25,34 @@ from lepton.serving.termination import write_termination_message
 
 MANIFEST = "manifest.json"
 DEFAULT_PVC_ROOT = "/mnt/pvc"
+# The kind lepton.artifacts.ArtifactUnreadable reports; named again here because importing
+# lepton.artifacts loads torch, which this init container never needs.
+UNREADABLE = "ArtifactUnreadable"
 
 
 class FetchError(Exception):
-    """The artifact could not be found or copied; the message says why."""
+    """The artifact could not be found or copied; the message says why, ``kind`` (for the
+    termination message) what sort of failure it is when the operator must tell it apart."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def unreadable_source(exc: PermissionError, fallback: Path) -> FetchError:
+    """A source file or directory this uid may not read: who was refused, and the path's owner and
+    mode (as lepton.artifacts.errors.unreadable says it for local loads)."""
+    path = Path(exc.filename if exc.filename is not None else fallback)
+    who = f"this process runs as uid {os.geteuid()} gid {os.getegid()}"
+    try:
+        info = path.stat()
+        detail = (
+            f"{who}; it has mode {stat.S_IMODE(info.st_mode):04o}, owner uid {info.st_uid} gid "
+            f"{info.st_gid}; artifacts must be readable by their readers (files 0644, directories 0755)"
+        )
+    except OSError:
+        detail = f"{who} and may not search its directory"
+    return FetchError(f"{path}: permission denied: {detail}", kind=UNREADABLE)
 
 
 def resolve_local(source: str, pvc_root: Path) -> Path | None:
@@ -67,15 +92,23 @@ def _install(dest: Path, name: str, write: Any) -> None:
 
 
 def fetch_local(source: Path, dest: Path) -> None:
-    if source.is_file() and source.name == MANIFEST:
-        source = source.parent
-    manifest = source / MANIFEST
-    if not manifest.is_file():
-        raise FetchError(f"{source}: no {MANIFEST}; not an artifact directory (or not mounted)")
-    data = manifest.read_bytes()
-    name = _model_file(data, str(source))
-    if not (source / name).is_file():
-        raise FetchError(f"{source}: model file {name} is missing")
+    # Everything the source side reads happens in this block, so a PermissionError here is the
+    # artifact's (ArtifactUnreadable), while one writing ``dest`` stays the pod's own problem.
+    try:
+        if source.is_file() and source.name == MANIFEST:
+            source = source.parent
+        manifest = source / MANIFEST
+        if not manifest.is_file():
+            raise FetchError(f"{source}: no {MANIFEST}; not an artifact directory (or not mounted)")
+        data = manifest.read_bytes()
+        name = _model_file(data, str(source))
+        if not (source / name).is_file():
+            raise FetchError(f"{source}: model file {name} is missing")
+        # Opened only to learn now whether it may be read; shutil.copyfile keeps its in-kernel copy.
+        with (source / name).open("rb"):
+            pass
+    except PermissionError as exc:
+        raise unreadable_source(exc, source) from exc
     _install(dest, name, lambda target: shutil.copyfile(source / name, target))
     _install(dest, MANIFEST, lambda target: target.write_bytes(data))
 
@@ -133,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fetch(args.source, args.dest, pvc_root=args.pvc_root)
     except FetchError as exc:
         print(f"fetch failed: {exc}", file=sys.stderr)
-        write_termination_message({"fetched": False, "reason": str(exc)})
+        kind = {"kind": exc.kind} if exc.kind else {}
+        write_termination_message({"fetched": False, "reason": str(exc), **kind})
         return 1
     print(f"fetched {args.source} into {args.dest}")
     return 0

@@ -2,7 +2,9 @@
 
 The ModelVersion controller runs this as a Job. Success prints and leaves (as the termination
 message) ``{"verified": true, "digest", "format", "inputs", "outputs", "torchVersion"}``; failure
-exits 1 with the reason on stderr and ``{"verified": false, "reason": ...}``.
+exits 1 with the reason on stderr and ``{"verified": false, "reason": ...}``, plus ``"kind"`` for
+failures the operator must tell apart by more than the reason's text (``ArtifactUnreadable``: the
+artifact is there but this uid may not read it).
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from lepton.serving.termination import write_termination_message
 
 
 class VerificationFailed(Exception):
-    """The artifact is not servable; the message says why."""
+    """The artifact is not servable; the message says why, ``kind`` what sort of failure it is."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def verify_dir(model_dir: Path, *, device: str = "auto", expect_digest: str | None = None) -> dict[str, Any]:
@@ -27,7 +33,7 @@ def verify_dir(model_dir: Path, *, device: str = "auto", expect_digest: str | No
         runner = load_runner(model_dir, device)
         runner.warm_up(1)
     except ArtifactError as exc:
-        raise VerificationFailed(str(exc)) from exc
+        raise VerificationFailed(str(exc), exc.kind) from exc
     except Exception as exc:
         raise VerificationFailed(f"cannot load or run the model: {type(exc).__name__}: {exc}") from exc
     manifest = runner.manifest
@@ -61,7 +67,7 @@ def verify(
         try:
             fetched = fetch(source, Path(model_dir) if model_dir else Path(scratch), pvc_root=pvc_root)
         except FetchError as exc:
-            raise VerificationFailed(str(exc)) from exc
+            raise VerificationFailed(str(exc), exc.kind) from exc
         return verify_dir(fetched, device=device, expect_digest=expect_digest)
 
 
@@ -71,7 +77,8 @@ def run_verify(**kwargs: Any) -> int:
         result = verify(**kwargs)
     except VerificationFailed as exc:
         print(f"verification failed: {exc}", file=sys.stderr)
-        write_termination_message({"verified": False, "reason": str(exc)})
+        kind = {"kind": exc.kind} if exc.kind else {}
+        write_termination_message({"verified": False, "reason": str(exc), **kind})
         return 1
     write_termination_message(result)
     print(f"verified: {result['format']} artifact {result['digest']}")

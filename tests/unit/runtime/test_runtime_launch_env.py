@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lepton.runtime.grace import shutdown_timeout
 from lepton.runtime.launch_env import UsageError, settings_from_env, worker_command
 from lepton.runtime.output import resolve_output
 
@@ -59,13 +60,31 @@ def test_defaults_outside_a_pod() -> None:
         ({"NODE_RANK": "x"}, "NODE_RANK='x'"),
         ({"PET_MAX_RESTARTS": "-1"}, ">= 0"),
         ({"PET_RDZV_CONF": "novalue"}, "key=value"),
+        ({"LEPTON_TERMINATION_GRACE_SECONDS": "90s"}, "whole number of seconds"),
+        ({"LEPTON_TERMINATION_GRACE_SECONDS": "-1"}, "must not be negative"),
     ],
     ids=["nnodes-garbage", "nnodes-inverted", "elastic-without-c10d", "no-processes", "rank-garbage",
-         "negative-restarts", "rdzv-conf-garbage"],
+         "negative-restarts", "rdzv-conf-garbage", "grace-garbage", "grace-negative"],
 )  # fmt: skip
 def test_bad_environment_is_a_usage_error(env: dict[str, str], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         settings_from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("grace", "timeout"),
+    [(120, 115), (90, 85), (30, 25), (10, 5), (6, 3), (1, 1), (0, 1)],
+)
+def test_the_agent_shutdown_timeout_is_the_grace_period_less_a_margin(grace: int, timeout: int) -> None:
+    # The default grace period (30 s) used to equal torch's timeout: the kubelet then killed the
+    # agent at the moment it killed the workers, before it could report their status.
+    assert shutdown_timeout(grace) == timeout
+    env = {**POD, "LEPTON_TERMINATION_GRACE_SECONDS": str(grace), "TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "30"}
+    assert settings_from_env(env).shutdown_timeout == timeout
+
+
+def test_without_a_grace_period_torch_keeps_its_own_timeout() -> None:
+    assert settings_from_env({**POD, "TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "7"}).shutdown_timeout is None
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from lepton.artifacts import ArtifactInfo, MLPClassifier, file_digest, load_artifact
+from lepton.builders.modelversion import parse_termination_message
 from lepton.runtime import latest_metrics, report_metrics, save_model, termination_message
 from lepton.runtime.metrics import reset_metrics
-from lepton.runtime.model import MAX_TERMINATION_MESSAGE
+from lepton.runtime.model import MAX_TERMINATION_MESSAGE, TerminationMessageTooLong
 from support.ports import free_port
 from support.wait import wait_for
 
@@ -106,3 +107,47 @@ def test_termination_message_is_trimmed_to_fit() -> None:
     assert message["metrics"]["epoch"] == 10
     assert 10 < len(message["metrics"]) < 402
     assert message["artifact"]["digest"] == info.digest
+
+
+def test_termination_message_is_as_full_as_it_can_be() -> None:
+    # Metrics are dropped only when the next one would overflow: the accounting is exact.
+    info = ArtifactInfo(uri="file:///out", digest="sha256:" + "a" * 64, format="torch-export", size_bytes=1)
+    for count in range(195, 215):  # from all fitting to some dropped
+        metrics = {f"m{i:03d}_\u00e9": i * 1.5 for i in range(count)}
+        text = termination_message(info, metrics)
+        kept = json.loads(text)["metrics"]
+        assert len(text.encode()) <= MAX_TERMINATION_MESSAGE
+        dropped = [k for k in metrics if k not in kept]
+        if dropped:
+            more = json.dumps(
+                {
+                    "metrics": {**kept, dropped[0]: metrics[dropped[0]]},
+                    "artifact": json.loads(text)["artifact"],
+                },
+                separators=(",", ":"),
+            )
+            assert len(more.encode()) > MAX_TERMINATION_MESSAGE, (count, len(text))
+
+
+def test_termination_message_keeps_finite_numbers_only() -> None:
+    info = ArtifactInfo(uri="file:///out", digest="sha256:" + "a" * 64, format="torch-export", size_bytes=1)
+    metrics: dict[str, object] = {
+        "loss": torch.tensor(0.25), "nan": float("nan"), "inf": float("inf"), "flag": True,
+        "note": "text", "vector": torch.ones(3), "huge": 10**5000, "epoch": 3,
+    }  # fmt: skip
+
+    text = termination_message(info, metrics)
+
+    message = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert message["metrics"] == {"loss": 0.25, "epoch": 3}
+    result = parse_termination_message(text)  # the operator's own reader accepts it
+    assert result.metrics == {"loss": 0.25, "epoch": 3.0}
+
+
+def test_an_artifact_reference_that_cannot_fit_is_refused_not_cut() -> None:
+    info = ArtifactInfo(
+        uri="file:///" + "d/" * 2100, digest="sha256:" + "a" * 64, format="torch-export", size_bytes=1
+    )
+
+    with pytest.raises(TerminationMessageTooLong, match="shorter URI"):
+        termination_message(info, {"loss": 0.1})
