@@ -85,9 +85,6 @@ def test_builder_pods_train_and_report_a_model(pods: Pods, tmp_path: Path) -> No
     assert float((loaded.predict(inputs).argmax(1) == labels).float().mean()) > 0.9
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the builder does not set LEPTON_TERMINATION_GRACE_SECONDS yet (issue #16, item 1)"
-)
 def test_builder_pods_tell_the_launcher_their_grace_period(tmp_path: Path) -> None:
     # Without it lepton-train leaves torchelastic's 30 s, whatever runPolicy grants.
     pod = construct_worker_pod(_job(tmp_path, free_port()), 0, attempt=0)

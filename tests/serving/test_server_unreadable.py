@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import torch
-from server_harness import LEPTON_SERVE
 from unreadable import OTHER_UID, as_root, hand_over, reader_preexec
 
 from lepton.artifacts import MLPClassifier, save_artifact
+from support.servers import LEPTON_SERVE
 
 
 def run_reader(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:

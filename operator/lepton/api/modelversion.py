@@ -59,6 +59,9 @@ class ModelVersionReason(StrEnum):
     VERIFYING = "Verifying"
     VERIFIED = "Verified"
     ARTIFACT_NOT_FOUND = "ArtifactNotFound"
+    ARTIFACT_UNREADABLE = "ArtifactUnreadable"
+    """The artifact exists but the verifying or serving user may not read it (the message names the
+    reader's uid, the file's owner and mode)."""
     DIGEST_MISMATCH = "DigestMismatch"
     LOAD_FAILED = "LoadFailed"
     UNSUPPORTED_FORMAT = "UnsupportedFormat"

@@ -26,6 +26,7 @@ RESERVED_ENV = frozenset(
         "LEPTON_JOB_NAME",
         "LEPTON_NAMESPACE",
         "LEPTON_RESTART_ATTEMPT",
+        "LEPTON_TERMINATION_GRACE_SECONDS",
         "LEPTON_CHECKPOINT_DIR",
         "LEPTON_OUTPUT_URI",
         "LEPTON_OUTPUT_FORMAT",
@@ -82,6 +83,9 @@ def worker_env(job: TrainingJob, index: int, attempt: int) -> list[dict[str, str
         ("LEPTON_JOB_NAME", job.name),
         ("LEPTON_NAMESPACE", job.namespace),
         ("LEPTON_RESTART_ATTEMPT", str(attempt)),
+        # The downward API does not expose the pod's grace period: lepton-train gives torchelastic's
+        # agent this much (minus a margin) to let the workers checkpoint after SIGTERM.
+        ("LEPTON_TERMINATION_GRACE_SECONDS", str(spec.run_policy.termination_grace_period_seconds)),
     ]
     if spec.checkpoint:
         pairs.append(("LEPTON_CHECKPOINT_DIR", spec.checkpoint.path))

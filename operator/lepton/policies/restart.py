@@ -72,13 +72,19 @@ class Verdict:
     replace: tuple[int, ...] = ()
 
 
+# lepton-train's exit code when the torchelastic agent itself fails (rendezvous timeout, store
+# unreachable): not the script's fault, so retried like a death by signal (see is_retryable).
+AGENT_FAILURE_EXIT_CODE = 200
+
+
 def is_retryable(policy: RestartPolicy, failure: WorkerFailure) -> bool:
     if policy is RestartPolicy.NEVER:
         return False
     if policy is RestartPolicy.ON_FAILURE:
         return True
-    # ExitCode: 128-255 means killed by a signal (OOM, preemption, SIGTERM) and is worth retrying;
-    # 1-127 is the program saying it cannot succeed.
+    # ExitCode: 128-255 means killed by a signal (OOM, preemption, SIGTERM) or the launcher's agent
+    # failing (AGENT_FAILURE_EXIT_CODE) and is worth retrying; 1-127 is the program saying it cannot
+    # succeed (127: the program is not in the image).
     return failure.lost or (failure.exit_code is not None and 128 <= failure.exit_code <= 255)
 
 

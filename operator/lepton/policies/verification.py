@@ -88,8 +88,16 @@ def _text(message: str | None) -> str:
     return (message or "").strip()
 
 
-def failure_reason(text: str, *, fetching: bool = False) -> ModelVersionReason:
+def _kind(message: str | None) -> str:
+    """The error kind a verify/fetch termination message names ("kind"), if any."""
+    return str(_payload(message).get("kind") or "")
+
+
+def failure_reason(text: str, *, fetching: bool = False, kind: str = "") -> ModelVersionReason:
     lowered = text.lower()
+    # Before the fetching branch: a fetch that was refused the file is not a missing artifact.
+    if kind == "ArtifactUnreadable" or "permission denied" in lowered:
+        return ModelVersionReason.ARTIFACT_UNREADABLE
     if "digest mismatch" in lowered:
         return ModelVersionReason.DIGEST_MISMATCH
     if fetching or any(h in lowered for h in _NOT_FOUND_HINTS):
@@ -106,7 +114,7 @@ def _failed_pod(mv: ModelVersion, pod: VerifyPod) -> Verdict:
         text = _text(pod.init_message) or "the artifact could not be fetched"
         return Verdict(
             ModelVersionPhase.FAILED,
-            failure_reason(text, fetching=True),
+            failure_reason(text, fetching=True, kind=_kind(pod.init_message)),
             f"cannot fetch {mv.spec.source.uri}: {text}",
         )
     text = _text(pod.message)
@@ -115,7 +123,7 @@ def _failed_pod(mv: ModelVersion, pod: VerifyPod) -> Verdict:
         return Verdict(
             ModelVersionPhase.FAILED, VERIFICATION_FAILED, f"verification pod {pod.name} failed{code}"
         )
-    return Verdict(ModelVersionPhase.FAILED, failure_reason(text), text)
+    return Verdict(ModelVersionPhase.FAILED, failure_reason(text, kind=_kind(pod.message)), text)
 
 
 def _succeeded_pod(mv: ModelVersion, pod: VerifyPod) -> Verdict:

@@ -1,4 +1,4 @@
-"""Names of the environment variables the operator injects and the runtime reads (DESIGN.md)."""
+"""Names of the environment variables the operator injects and the runtime reads (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ class TerminationMessageTooLong(ValueError):
 
 
 def termination_message(info: ArtifactInfo, metrics: Mapping[str, Any]) -> str:
-    """The DESIGN.md termination message, valid JSON of at most 4096 bytes.
+    """The termination message of docs/architecture.md, valid JSON of at most 4096 bytes.
 
     Only finite numbers are kept as metrics: the operator reads nothing else, NaN is not JSON, and
     a tensor would not serialise at all. When they do not all fit, metrics are dropped (least

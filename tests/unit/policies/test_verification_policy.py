@@ -130,6 +130,39 @@ RUNNING = VerifyJob("iris-v1-verify")
         ),
         (
             RUNNING,
+            [
+                VerifyPod(
+                    "p",
+                    "Failed",
+                    init_failed=True,
+                    init_message=(
+                        '{"fetched": false, "kind": "ArtifactUnreadable", '
+                        '"reason": "/m/model.pt2: permission denied (reader uid 1000; file owner 0, mode 0600)"}'
+                    ),
+                )
+            ],
+            "Failed",
+            "ArtifactUnreadable",
+            "permission denied (reader uid 1000",
+            False,
+        ),
+        (
+            RUNNING,
+            [
+                VerifyPod(
+                    "p",
+                    "Failed",
+                    exit_code=1,
+                    message='{"verified": false, "kind": "ArtifactUnreadable", "reason": "permission denied"}',
+                )
+            ],
+            "Failed",
+            "ArtifactUnreadable",
+            "permission denied",
+            False,
+        ),
+        (
+            RUNNING,
             [VerifyPod("p", "Failed", 137)],
             "Failed",
             "VerificationFailed",
@@ -161,6 +194,8 @@ RUNNING = VerifyJob("iris-v1-verify")
         "load-failure-text",
         "unknown-architecture",
         "fetch-failed-in-init-container",
+        "fetch-refused-the-file",
+        "verify-refused-the-file",
         "killed-without-message",
         "job-deadline",
         "job-complete-pod-gone",
