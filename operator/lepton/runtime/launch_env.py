@@ -1,4 +1,5 @@
-"""From the pod's environment (docs/architecture.md, torchrun's PET_* names) to an elastic launch configuration."""
+"""From the pod's environment (docs/architecture.md, torchrun's PET_* names) to an elastic launch
+configuration."""
 
 from __future__ import annotations
 

@@ -137,7 +137,7 @@ RUNNING = VerifyJob("iris-v1-verify")
                     init_failed=True,
                     init_message=(
                         '{"fetched": false, "kind": "ArtifactUnreadable", '
-                        '"reason": "/m/model.pt2: permission denied (reader uid 1000; file owner 0, mode 0600)"}'
+                        '"reason": "/m/model.pt2: permission denied (reader uid 1000; owner 0, mode 0600)"}'
                     ),
                 )
             ],
@@ -153,7 +153,7 @@ RUNNING = VerifyJob("iris-v1-verify")
                     "p",
                     "Failed",
                     exit_code=1,
-                    message='{"verified": false, "kind": "ArtifactUnreadable", "reason": "permission denied"}',
+                    message='{"kind": "ArtifactUnreadable", "reason": "permission denied"}',
                 )
             ],
             "Failed",
