@@ -53,6 +53,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Memo, **_: Any) -> No
         settings.peering.name = ours.peering
         settings.peering.mandatory = True
         settings.peering.priority = ours.peering_priority
+        settings.peering.lifetime = ours.peering_lifetime_seconds
         settings.peering.clusterwide = ours.clusterwide
     if ours.metrics_port:
         memo.metrics.serve(ours.metrics_host, ours.metrics_port)

@@ -31,6 +31,9 @@ class Settings:
     peering: str | None = None
     """kopf peering object name for several replicas with leader handover; None runs standalone."""
     peering_priority: int = 0
+    peering_lifetime_seconds: int = 10
+    """How long a replica's peering record lives without a keepalive: a standby takes over at most
+    this long after the active replica dies (kopf's default, 60 s, would be the failover time)."""
     """This replica's kopf peering priority: peers of equal priority pause each other, so each replica
     needs its own (LEPTON_PEERING_PRIORITY, else derived from LEPTON_POD_NAME)."""
     restart_backoff_seconds: float = 10.0
@@ -80,6 +83,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("LEPTON_LOG_LEVEL", Settings.log_level),
         peering=env.get("LEPTON_PEERING") or None,
         peering_priority=_peering_priority(env),
+        peering_lifetime_seconds=int(
+            _number(env, "LEPTON_PEERING_LIFETIME_SECONDS", Settings.peering_lifetime_seconds)
+        ),
         restart_backoff_seconds=_number(
             env, "LEPTON_RESTART_BACKOFF_SECONDS", Settings.restart_backoff_seconds
         ),
@@ -117,6 +123,8 @@ def validate(settings: Settings) -> Settings:
         raise SettingsError(f"log level must be debug, info, warning or error, not {settings.log_level!r}")
     if settings.api_workers < 1:
         raise SettingsError("LEPTON_API_WORKERS must be at least 1")
+    if settings.peering_lifetime_seconds < 2:
+        raise SettingsError("LEPTON_PEERING_LIFETIME_SECONDS must be at least 2")
     if settings.resync_seconds <= 0:
         raise SettingsError("LEPTON_RESYNC_SECONDS must be positive")
     return settings

@@ -48,7 +48,11 @@ class Operator:
             [sys.executable, "-m", "lepton"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
-        wait_for(self.ready, timeout=60, what="the operator to watch the cluster", seen=self.tail)
+        try:
+            wait_for(self.ready, timeout=60, what="the operator to watch the cluster", seen=self.tail)
+        except BaseException:
+            self.kill()  # never leave an operator behind that would act on later tests' objects
+            raise
 
     def ready(self) -> bool:
         assert self.process is not None
