@@ -39,13 +39,20 @@ var validStatuses = map[string]bool{
 	"Healthy": true, "Progressing": true, "Degraded": true, "Suspended": true, "Missing": true, "Unknown": true,
 }
 
+// statusOnly compares only the status, for live objects whose messages a test cannot know ahead.
+var statusOnly bool
+
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: luahealth DIR... (each with health.lua and health_test.yaml)")
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "--status-only" {
+		statusOnly, args = true, args[1:]
+	}
+	if len(args) < 1 {
+		fmt.Fprintln(os.Stderr, "usage: luahealth [--status-only] DIR... (each with health.lua and health_test.yaml)")
 		os.Exit(2)
 	}
 	failed, cases := 0, 0
-	for _, dir := range os.Args[1:] {
+	for _, dir := range args {
 		n, bad, err := runDir(dir)
 		cases += n
 		failed += bad
@@ -83,7 +90,7 @@ func runDir(dir string) (int, int, error) {
 		case err != nil:
 			failed++
 			fmt.Printf("FAIL %s/%s: %v\n", dir, tc.InputPath, err)
-		case got != tc.HealthStatus:
+		case got.Status != tc.HealthStatus.Status || (!statusOnly && got.Message != tc.HealthStatus.Message):
 			failed++
 			fmt.Printf("FAIL %s/%s:\n  want %q %q\n  got  %q %q\n", dir, tc.InputPath,
 				tc.HealthStatus.Status, tc.HealthStatus.Message, got.Status, got.Message)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -12,23 +11,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support.luahealth import luahealth_binary
 from support.paths import REPO
 
-HARNESS = REPO / "e2e" / "tools" / "luahealth"
 KINDS = REPO / "argocd" / "resource_customizations" / "lepton.ai"
 
 
 @pytest.fixture(scope="session")
 def luahealth() -> Path:
-    """The harness, built once per version of its sources into the cache (as e2e/build-tools.sh)."""
-    key = hashlib.sha256(b"".join((HARNESS / f).read_bytes() for f in ("go.mod", "go.sum", "main.go")))
-    cache = Path(os.environ.get("LEPTON_CACHE", Path.home() / ".cache" / "lepton"))
-    binary = cache / "bin" / f"luahealth-{key.hexdigest()[:16]}" / "luahealth"
-    if not binary.is_file():
-        binary.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "CGO_ENABLED": "0"}
-        subprocess.run(["go", "build", "-trimpath", "-o", str(binary), "."], cwd=HARNESS, env=env, check=True)
-    return binary
+    return luahealth_binary()
 
 
 def test_every_kind_maps_every_phase(luahealth: Path) -> None:

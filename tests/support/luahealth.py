@@ -1,0 +1,24 @@
+"""The Argo CD health-check harness (e2e/tools/luahealth: gopher-lua, the Lua engine Argo CD uses),
+built once per version of its sources into the cache, as e2e/build-tools.sh builds the cluster."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+from support.paths import REPO
+
+HARNESS = REPO / "e2e" / "tools" / "luahealth"
+
+
+def luahealth_binary() -> Path:
+    key = hashlib.sha256(b"".join((HARNESS / f).read_bytes() for f in ("go.mod", "go.sum", "main.go")))
+    cache = Path(os.environ.get("LEPTON_CACHE", Path.home() / ".cache" / "lepton"))
+    binary = cache / "bin" / f"luahealth-{key.hexdigest()[:16]}" / "luahealth"
+    if not binary.is_file():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "CGO_ENABLED": "0"}
+        subprocess.run(["go", "build", "-trimpath", "-o", str(binary), "."], cwd=HARNESS, env=env, check=True)
+    return binary
