@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
 from lepton.activator.control import Controller, now
 from lepton.activator.core import Admission, Outcome
@@ -116,7 +117,9 @@ class _Routes:
         xff = forwarded_for(request.headers.get("X-Forwarded-For"), request.remote)
         if xff:
             headers["X-Forwarded-For"] = xff
-        url = f"{self.controller.config.backend_base}{request.raw_path}"
+        # encoded=True: the path and query go out byte for byte (yarl would otherwise decode
+        # escapes such as %2F in a query value, changing what the backend sees).
+        url = URL(f"{self.controller.config.backend_base}{request.raw_path}", encoded=True)
         try:
             async with self.controller.session.request(
                 request.method,
