@@ -49,9 +49,6 @@ def config_from_args(argv: Sequence[str]) -> ActivatorConfig:
     for flag, url in (("--backend", args.backend), ("--activate-url", args.activate_url)):
         if not url.startswith(("http://", "https://")):
             parser.error(f"{flag} must be an http(s) URL")
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     return ActivatorConfig(
         service=args.service,
         namespace=args.namespace,
@@ -64,6 +61,7 @@ def config_from_args(argv: Sequence[str]) -> ActivatorConfig:
         ready_path=args.ready_path,
         poll_interval_s=args.poll_interval,
         max_body_bytes=args.max_body_bytes,
+        log_level=args.log_level.upper(),
     )
 
 
@@ -79,6 +77,7 @@ def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = config_from_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _event_loop_runner()(run_activator(config))
     return 0
 

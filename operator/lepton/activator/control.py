@@ -40,6 +40,7 @@ class ActivatorConfig:
     poll_interval_s: float = 0.25
     max_body_bytes: int = 64 * 1024 * 1024
     grace_s: float = 25.0  # under Kubernetes' default terminationGracePeriodSeconds of 30
+    log_level: str = "INFO"
 
     @property
     def backend_base(self) -> str:
