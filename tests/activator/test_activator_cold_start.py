@@ -36,9 +36,14 @@ def _expected(artifact: Path, x: np.ndarray) -> np.ndarray:
     return out
 
 
-async def _send_all(url: str, bodies: list[bytes]) -> list[tuple[int, Any, float]]:
-    """All requests at once; each result with its completion time (monotonic)."""
+async def _send_all(
+    url: str, bodies: list[bytes], sent: list[float] | None = None
+) -> list[tuple[int, Any, float]]:
+    """All requests at once; each result with its completion time (monotonic). ``sent`` gets the
+    time the requests started, after the client session's own setup."""
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        if sent is not None:
+            sent.append(time.monotonic())
 
         async def one(body: bytes) -> tuple[int, Any, float]:
             async with session.post(f"{url}{INFER}", data=body) as response:
@@ -85,15 +90,17 @@ def test_a_cold_start_holds_every_request_asks_once_at_once_and_answers_them_all
         processes.append(start_backend(artifact, port, tmp_path))
 
     fake_operator.on_first_call = start_model_server
-    activator = start_activator(backend_url, fake_operator.url, tmp_path, "--poll-interval", "0.1")
+    # Poll interval 2s: an activation that waited for a poll would come seconds late, not at once.
+    activator = start_activator(backend_url, fake_operator.url, tmp_path, "--poll-interval", "2")
     processes.append(activator)
     watch = _ReadyWatch(backend_url)
     inputs = [infer_body(1 + i % 3, seed=i) for i in range(N)]
-    sent = time.monotonic()
+    started: list[float] = []
     try:
-        results = asyncio.run(_send_all(activator.url, [body for _, body in inputs]))
+        results = asyncio.run(_send_all(activator.url, [body for _, body in inputs], started))
     finally:
         watch.stop()
+    sent = started[0]
 
     for (x, _), (status, payload, _) in zip(inputs, results, strict=True):
         assert status == 200, f"{payload}\n{activator.output()}"
@@ -103,7 +110,9 @@ def test_a_cold_start_holds_every_request_asks_once_at_once_and_answers_them_all
 
     assert fake_operator.calls, "no activation call arrived"
     first_at, first_body = fake_operator.calls[0]
-    assert first_at - sent < 0.5, f"the first activation came {first_at - sent:.3f}s after the first request"
+    # "At once": well before the backend could be ready and not after a poll interval of sleep. The
+    # bound is loose because the test shares two busy cores; the report prints the measured value.
+    assert first_at - sent < 1.0, f"the first activation came {first_at - sent:.3f}s after the first request"
     assert first_body["namespace"] == "team"
     assert first_body["service"] == "demo"
     assert 1 <= first_body["pending"] <= N
@@ -124,8 +133,8 @@ def test_a_cold_start_holds_every_request_asks_once_at_once_and_answers_them_all
         f"last answer {overhead * 1000:.0f}ms after the backend was ready, "
         f"first activation {1000 * (first_at - sent):.0f}ms after the first request"
     )
-    # Poll interval 0.1s plus forwarding 16 small requests: well under a second even on busy CPUs.
-    assert overhead < 1.0, f"answers came {overhead:.3f}s after the backend was ready"
+    # At most one poll interval (2s) plus forwarding 16 small requests.
+    assert overhead < 3.0, f"answers came {overhead:.3f}s after the backend was ready"
     assert activator.stop() == 0, activator.output()
 
 
