@@ -22,6 +22,7 @@ import yaml
 from lepton.api.common import Condition, set_condition
 from lepton.api.modelversion import ModelVersion, ModelVersionPhase
 from lepton.api.trainingjob import TrainingJobReason
+from lepton.policies.activation import Activation, assessed
 from lepton.policies.inference import DeploymentState, Plan, assess
 from lepton.policies.models import Resolution, Unresolved, VersionInfo
 from lepton.policies.status import Phase, conditions_for
@@ -188,6 +189,7 @@ ISVC_CASES: dict[str, tuple[Plan, int, Resolution, list[DeploymentState], bool]]
     ),
     "degraded": (Plan(current_version="v1"), 2, Resolution(V1), [deployment("v1", 2, 1)], True),
     "scaled-to-zero": (Plan(current_version="v1"), 0, Resolution(V1), [deployment("v1", 0, 0)], True),
+    "activating": (Plan(current_version="v1"), 1, Resolution(V1), [deployment("v1", 1, 0)], True),
     "failed": (
         Plan(),
         2,
@@ -209,6 +211,10 @@ def inference_services() -> dict[str, dict[str, Any]]:
             deployments=deployments,
             was_ready=was_ready,
         )
+        if name == "activating":  # scaled up from zero, the activator holding requests
+            a = assessed(
+                a, Activation(activator=True, to_activator=True, backend_version="v1", activating=True)
+            )
         conditions: list[Condition] = []
         for type_, value in (
             ("Ready", a.ready),

@@ -71,6 +71,7 @@ class Operator:
             "LEPTON_METRICS_HOST": "127.0.0.1",
             "LEPTON_METRICS_PORT": str(self.metrics),
             "LEPTON_HEALTH_PORT": "0",
+            "LEPTON_ACTIVATION_PORT": "0",
             "LEPTON_LOG_FORMAT": "text",
             "LEPTON_LOG_LEVEL": "warning",
         }

@@ -57,6 +57,8 @@ async def configure(settings: kopf.OperatorSettings, memo: Memo, **_: Any) -> No
         settings.peering.clusterwide = ours.clusterwide
     if ours.metrics_port:
         memo.metrics.serve(ours.metrics_host, ours.metrics_port)
+    if ours.activation_port:
+        await memo.activation.start(ours.metrics_host, ours.activation_port)
     log.info(
         "lepton operator started",
         extra={"namespaces": list(ours.namespaces) or "all", "metrics_port": ours.metrics_port},
@@ -70,6 +72,8 @@ def login(memo: Memo, **_: Any) -> kopf.ConnectionInfo:
 
 @kopf.on.cleanup()
 async def shutdown(memo: Memo, **_: Any) -> None:
+    if memo.settings.activation_port:
+        await memo.activation.stop()
     await memo.serving.close()
     memo.kube.close()
 

@@ -23,6 +23,7 @@ class Operator:
         self.env = dict(env or {})
         self.metrics_port = free_port()
         self.health_port = free_port()
+        self.activation_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -35,6 +36,7 @@ class Operator:
             "LEPTON_METRICS_HOST": "127.0.0.1",
             "LEPTON_METRICS_PORT": str(self.metrics_port),
             "LEPTON_HEALTH_PORT": str(self.health_port),
+            "LEPTON_ACTIVATION_PORT": str(self.activation_port),
             "LEPTON_LOG_FORMAT": "text",
             "LEPTON_RESTART_BACKOFF_SECONDS": "1",
             "LEPTON_RESTART_BACKOFF_CAP_SECONDS": "4",

@@ -52,6 +52,8 @@ class InferenceServicePhase(StrEnum):
     ROLLING_OUT = "RollingOut"
     DEGRADED = "Degraded"
     SCALED_TO_ZERO = "ScaledToZero"
+    ACTIVATING = "Activating"
+    """Scaled up from zero: a replica is starting while the activator holds the requests."""
     FAILED = "Failed"
 
 
@@ -102,6 +104,9 @@ class InferenceServiceReason(StrEnum):
     QUERY_FAILED = "QueryFailed"
     METRICS_RECOVERED = "MetricsRecovered"
     AUTOSCALER_OWNS_REPLICAS = "AutoscalerOwnsReplicas"
+    ACTIVATING = "Activating"
+    ACTIVATED = "Activated"
+    ACTIVATOR_ROUTED = "ActivatorRouted"
     TRAFFIC_SWITCHED = "TrafficSwitched"
     DEPLOYMENT_DELETED = "DeploymentDeleted"
     INVALID_ANNOTATION = "InvalidAnnotation"

@@ -64,7 +64,7 @@ def applied_hash(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
-def _with_hash(body: dict[str, Any]) -> dict[str, Any]:
+def with_hash(body: dict[str, Any]) -> dict[str, Any]:
     body["metadata"].setdefault("annotations", {})[APPLIED_HASH] = applied_hash(body)
     return body
 
@@ -99,7 +99,7 @@ def server_command(isvc: InferenceService, mv: ModelVersion) -> list[str]:
     ]
 
 
-def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+def probe(path: str, period: int, failures: int) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": HTTP_PORT_NAME},
         "periodSeconds": period,
@@ -139,10 +139,10 @@ def construct_deployment(
         "image": server.image,
         "command": server_command(isvc, mv),
         "ports": [{"name": HTTP_PORT_NAME, "containerPort": server.port, "protocol": "TCP"}],
-        "readinessProbe": _probe("/v2/health/ready", 5, 3),
-        "livenessProbe": _probe("/v2/health/live", 10, 6),
+        "readinessProbe": probe("/v2/health/ready", 5, 3),
+        "livenessProbe": probe("/v2/health/live", 10, 6),
         # Loading and warming up a large model may take minutes; liveness starts counting after it.
-        "startupProbe": _probe("/v2/health/live", 5, 60),
+        "startupProbe": probe("/v2/health/live", 5, 60),
         "volumeMounts": model_mounts(),
         "securityContext": container_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
@@ -196,13 +196,13 @@ def construct_deployment(
             "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},
         },
     }
-    return _with_hash(body)
+    return with_hash(body)
 
 
 def construct_service(isvc: InferenceService, version: str) -> dict[str, Any]:
     """The stable Service `<isvc>` on port 80, selecting the pods of ``version`` only: switching
     versions is one selector change."""
-    return _with_hash(
+    return with_hash(
         {
             "apiVersion": "v1",
             "kind": "Service",

@@ -12,6 +12,8 @@
 |   |   | annotations of a ModelVersion or InferenceService with such keys are copied to its pods |
 | `LEPTON_CLUSTER_DOMAIN` | `cluster.local` | DNS domain of status.url |
 | `LEPTON_PROMETHEUS_URL` | (none) | Prometheus the autoscaler queries when a service names none |
+| `LEPTON_ACTIVATION_URL` | (none) | the operator's activation endpoint, as activators reach it |
+| `LEPTON_ACTIVATOR_IMAGE` | the service's server image | image of the activator Deployments |
 
 Per object, the annotation `lepton.ai/pod-annotations` (a JSON object) adds annotations to the pods
 made for that ModelVersion or InferenceService.
@@ -46,6 +48,10 @@ class ServingConfig:
     cluster_domain: str = "cluster.local"
     prometheus_url: str | None = None
     """The autoscaler's Prometheus when spec.autoscaling.prometheusUrl is unset."""
+    activation_url: str | None = None
+    """Where activators ask for a replica: the operator's activation endpoint (POST)."""
+    activator_image: str | None = None
+    """Image of activator Deployments; None: the service's own server image."""
 
     def copied_annotations(self, annotations: Mapping[str, str] | None) -> dict[str, str]:
         """The annotations the pods of an object inherit from it: those with a key prefix of
@@ -124,6 +130,8 @@ def serving_config_from_env(env: Mapping[str, str]) -> ServingConfig:
         pod_annotation_prefixes=prefixes,
         cluster_domain=env.get("LEPTON_CLUSTER_DOMAIN", "").strip() or "cluster.local",
         prometheus_url=_url(env, "LEPTON_PROMETHEUS_URL"),
+        activation_url=_url(env, "LEPTON_ACTIVATION_URL"),
+        activator_image=env.get("LEPTON_ACTIVATOR_IMAGE", "").strip() or None,
     )
 
 

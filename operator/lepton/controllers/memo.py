@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from lepton.controllers.serving.activation import Endpoint
 from lepton.controllers.serving.context import Serving
 from lepton.controllers.training.context import Training
 from lepton.kube.client import Kube
@@ -22,6 +23,8 @@ class Memo:
     metrics: Metrics
     training: Training
     serving: Serving
+    activation: Endpoint
+    """The activation endpoint (started by lepton.operator's startup when its port is set)."""
 
 
 def build_memo(settings: Settings) -> Memo:
@@ -30,10 +33,12 @@ def build_memo(settings: Settings) -> Memo:
     training = Training(
         kube=kube, settings=settings, metrics=metrics, discovery=Discovery(kube), clock=time.time
     )
+    serving = Serving(kube=kube, config=settings.serving)
     return Memo(
         kube=kube,
         settings=settings,
         metrics=metrics,
         training=training,
-        serving=Serving(kube=kube, config=settings.serving),
+        serving=serving,
+        activation=Endpoint(serving.activations),
     )

@@ -44,6 +44,8 @@ class DeploymentState:
     observed_generation: int = 0
     applied_hash: str = ""
     deleting: bool = False
+    activator: bool = False
+    """The service's activator (policies.activation), not a model-server version."""
 
     def available_for(self, replicas: int) -> bool:
         """All ``replicas`` replicas of the current template are up (the rollover gate)."""

@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
-import torch
 from servekit import Serving, inference_service
 
-from lepton.artifacts import MLPClassifier, save_artifact
-from support.prometheus import Prometheus
-from support.servers import Server, kill, launch
 from support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -29,24 +24,6 @@ NAME = "auto"
 # Requests per second per replica over a 10 s window: short, so the test sees scaling in seconds.
 RPS = 'sum(rate(lepton_serving_requests_total{namespace="{{namespace}}",service="{{service}}"}[10s]))'
 INPUT = {"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [0.0] * 16}]}
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    server = Prometheus(tmp_path_factory.mktemp("prometheus"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("autoscaled")
-    torch.manual_seed(0)
-    save_artifact(MLPClassifier(16, 32, 4), root / "model", example_input=torch.randn(2, 16))
-    server = launch(root / "model", root, name="iris")
-    yield server
-    kill(server)
 
 
 class Load:

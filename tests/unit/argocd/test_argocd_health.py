@@ -40,7 +40,16 @@ def test_every_kind_maps_every_phase(luahealth: Path) -> None:
         ("ModelVersion", ["Pending", "Verifying", "Ready", "Failed"]),
         (
             "InferenceService",
-            ["Pending", "Deploying", "Ready", "RollingOut", "Degraded", "ScaledToZero", "Failed"],
+            [
+                "Pending",
+                "Deploying",
+                "Ready",
+                "RollingOut",
+                "Degraded",
+                "ScaledToZero",
+                "Activating",
+                "Failed",
+            ],
         ),
     ],
 )

@@ -38,7 +38,7 @@ def test_default_values_render_the_operator_without_optional_objects(render: Ren
     assert deployment["spec"]["replicas"] == 1
     assert env_of(deployment)["LEPTON_PEERING"] == ""
     service = one(objects, "Service")
-    assert {p["name"] for p in service["spec"]["ports"]} == {"metrics", "health"}
+    assert {p["name"] for p in service["spec"]["ports"]} == {"metrics", "health", "activation"}
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
 
 

@@ -55,6 +55,9 @@ if phase == "Ready" then
 elseif phase == "ScaledToZero" then
   hs.status = "Healthy"
   hs.message = said("Ready", "Scaled to zero; the next request scales it up")
+elseif phase == "Activating" then
+  hs.status = "Progressing"
+  hs.message = said("Ready", "Scaling up from zero; requests are held")
 elseif phase == "Pending" then
   hs.status = "Progressing"
   hs.message = said("Ready", "Waiting for a ready ModelVersion")

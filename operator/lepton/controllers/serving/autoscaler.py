@@ -1,6 +1,7 @@
-"""The autoscaler: a kopf daemon per InferenceService with spec.autoscaling. Every pollSeconds it
-reads the metrics (controllers.serving.metrics) and hands them to the service's reconcile, where the
-pure policy decides the replicas, the Deployments are applied and the status is written once."""
+"""The autoscaler: a kopf daemon per InferenceService with spec.autoscaling. Every pollSeconds, or at
+once when an activator asks for a replica (controllers.serving.activation), it reads the metrics
+(controllers.serving.metrics) and hands them to the service's reconcile, where the pure policy
+decides the replicas, the Deployments are applied and the status is written once."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import kopf
 from lepton.api.common import GROUP, VERSION
 from lepton.api.inferenceservice import PLURAL, InferenceService
 from lepton.controllers.serving.indices import HasServing, Indices
-from lepton.controllers.serving.inferenceservice import reconcile_inference_service
+from lepton.controllers.serving.inferenceservice import inferenceservice_key, reconcile_inference_service
 from lepton.controllers.serving.metrics import read
 from lepton.kube.errors import KubeError
 
@@ -30,6 +31,7 @@ def _autoscaled(spec: kopf.Spec, **_: Any) -> bool:
 async def autoscaler(body: kopf.Body, memo: HasServing, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
     """kopf keeps ``body`` current for daemons and stops this one when autoscaling is turned off."""
     serving = memo.serving
+    key = inferenceservice_key(body["metadata"])
     while not stopped:
         try:
             isvc = InferenceService.model_validate(dict(body))
@@ -40,9 +42,11 @@ async def autoscaler(body: kopf.Body, memo: HasServing, stopped: kopf.DaemonStop
             return
         delay = float(autoscaling.poll_seconds)
         try:
-            readings = await read(isvc, serving)
+            held = serving.activations.take(key)
+            readings = await read(isvc, serving, held=held)
             await reconcile_inference_service(body, serving, Indices.of(kwargs), readings)
         except KubeError as exc:
             log.warning("autoscaling round of %s/%s failed: %s", isvc.namespace, isvc.name, exc)
             delay = min(delay, RETRY_SECONDS)
-        await stopped.wait(delay)
+        await serving.activations.wait(key, delay)
+    serving.activations.forget(key)

@@ -11,6 +11,7 @@ from typing import Any
 
 from lepton.builders.serving_config import ServingConfig
 from lepton.controllers.kit.objects import Objects
+from lepton.controllers.serving.activation import Activations
 from lepton.kube.client import Kube
 from lepton.prom.client import CaBundle, PrometheusClient
 
@@ -25,6 +26,7 @@ class Serving:
     config: ServingConfig
     clock: Callable[[], float] = time.time
     objects: Objects = field(default_factory=Objects)
+    activations: Activations = field(default_factory=Activations)
     applied: dict[str, str] = field(default_factory=dict)
     """namespace/plural/name of a child -> hash of what this process last applied."""
     clients: dict[tuple[str, str | None, str | None], PrometheusClient] = field(default_factory=dict)

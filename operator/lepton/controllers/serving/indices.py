@@ -145,7 +145,12 @@ class Indices:
     def services_for(self, namespace: str, model: str) -> list[InferenceService]:
         return list(self.services_of_model.get((namespace, model), []))
 
-    def children(self, namespace: str, name: str) -> tuple[list[DeploymentState], ServiceState | None]:
-        deployments: list[DeploymentState] = list(self.deployments.get((namespace, name), []))
-        service: ServiceState | None = next(iter(self.services.get((namespace, name), [])), None)
-        return deployments, service
+    def children(
+        self, namespace: str, name: str
+    ) -> tuple[list[DeploymentState], DeploymentState | None, ServiceState | None]:
+        """The model-server Deployments, the activator's, and the stable Service of a service."""
+        found: list[DeploymentState] = list(self.deployments.get((namespace, name), []))
+        activator = next((d for d in found if d.activator), None)
+        services: list[ServiceState] = list(self.services.get((namespace, name), []))
+        stable = next((s for s in services if s.name == name), None)
+        return [d for d in found if not d.activator], activator, stable

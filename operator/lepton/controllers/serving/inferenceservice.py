@@ -18,6 +18,7 @@ from lepton.api.inferenceservice import (
     InferenceServicePhase,
     InferenceServiceReason,
 )
+from lepton.builders.activator import construct_activated_service
 from lepton.builders.inference import APPLIED_HASH, construct_deployment, construct_service
 from lepton.builders.serving_config import pod_annotations_of
 from lepton.controllers.kit.events import Events, events_about
@@ -26,8 +27,10 @@ from lepton.controllers.kit.owners import foreign_holder
 from lepton.controllers.serving.context import Serving, object_key
 from lepton.controllers.serving.indices import Indices
 from lepton.controllers.serving.observe import ServiceState, version_info
+from lepton.controllers.serving.zero import act as zero_act
 from lepton.kube import resources
 from lepton.kube.apply import apply
+from lepton.policies.activation import activation, assessed
 from lepton.policies.autoscaling import Decision, Readings
 from lepton.policies.autoscaling_status import (
     Metrics,
@@ -88,7 +91,7 @@ async def _reconcile(
     spec, ns = isvc.spec, isvc.namespace
     versions = indices.versions_of(ns, spec.model.name)
     resolution = resolve(spec.model.name, spec.model.version, [version_info(v) for v in versions])
-    deployments, service = indices.children(ns, isvc.name)
+    deployments, activator, service = indices.children(ns, isvc.name)
     status = isvc.status
     replicas = current = replicas_of(spec, status)
     decision = None
@@ -104,6 +107,16 @@ async def _reconcile(
         deployments=deployments,
         service_selects=service.selects if service else None,
     )
+    serving_now = next(
+        (d for d in deployments if d.version == decided.current_version and not d.deleting), None
+    )
+    zero = activation(
+        scale_to_zero=bool(spec.autoscaling and spec.autoscaling.scale_to_zero),
+        replicas=replicas,
+        version=decided.current_version,
+        ready=serving_now.ready if serving_now else 0,
+        routed_to_activator=service is not None and service.to_activator,
+    )
     events = events_about(isvc)
     autoscaler, metrics = None, None
     if decision is not None and readings is not None:
@@ -111,7 +124,9 @@ async def _reconcile(
         metrics = metrics_condition(decision, readings)
         _report_scaling(isvc, decision, metrics, current, events)
     _report_ignored_replicas(isvc, replicas, events)
-    conflict = await _act(isvc, decided, indices, deployments, service, serving, events)
+    conflict = await _act(isvc, decided, zero.to_activator, indices, deployments, service, serving, events)
+    if conflict is None:
+        await zero_act(isvc, zero, activator, serving, events)
 
     # Once it has had all its replicas, a shortfall is a degradation rather than a deployment.
     was_ready = status is not None and status.phase in WAS_READY_PHASES
@@ -122,6 +137,7 @@ async def _reconcile(
         deployments=deployments,
         was_ready=was_ready,
     )
+    assessment = assessed(assessment, zero)
     if conflict is not None:
         blocked = ConditionValue(False, InferenceServiceReason.SERVICE_CONFLICT, conflict)
         assessment = replace(assessment, phase=InferenceServicePhase.FAILED, ready=blocked)
@@ -142,6 +158,7 @@ async def _reconcile(
 async def _act(
     isvc: InferenceService,
     decided: Plan,
+    to_activator: bool,
     indices: Indices,
     deployments: list[DeploymentState],
     service: ServiceState | None,
@@ -176,7 +193,10 @@ async def _act(
         if problem:
             events.warning(InferenceServiceReason.INVALID_ANNOTATION, problem)
     if decided.service_version is not None:
-        desired_service = construct_service(isvc, decided.service_version)
+        if to_activator:
+            desired_service = construct_activated_service(isvc)
+        else:
+            desired_service = construct_service(isvc, decided.service_version)
         digest = desired_service["metadata"]["annotations"][APPLIED_HASH]
         ident = f"{isvc.namespace}/services/{isvc.name}"
         if service is None:
@@ -189,7 +209,10 @@ async def _act(
                 )
         if needs_apply(digest, service.applied_hash if service else None, serving.applied.get(ident)):
             await _apply(serving, ident, digest, desired_service, "services")
-            if service is not None and service.selects != decided.service_version:
+            if to_activator and service is not None and not service.to_activator:
+                message = f"Service {isvc.name} routed to the activator: no replica is ready"
+                events.normal(InferenceServiceReason.ACTIVATOR_ROUTED, message)
+            elif not to_activator and service is not None and service.selects != decided.service_version:
                 message = (
                     f"Service {isvc.name} switched from version {service.selects} "
                     f"to {decided.service_version}"

@@ -14,7 +14,7 @@ from lepton.controllers.serving.context import Serving
 from lepton.kube import resources
 from lepton.kube.errors import KubeError
 from lepton.policies.autoscaling import Readings
-from lepton.policies.metric_result import Error, MetricResult
+from lepton.policies.metric_result import Error, MetricResult, Value
 from lepton.prom.client import CaBundle, PrometheusClient
 from lepton.prom.queries import BURST_WINDOW_SECONDS, builtin_query, custom_query, idle_requests_query
 
@@ -23,9 +23,18 @@ class CredentialError(Exception):
     """A Secret or ConfigMap the autoscaling spec names cannot be used (the message says which)."""
 
 
-async def read(isvc: InferenceService, serving: Serving) -> Readings:
+async def read(isvc: InferenceService, serving: Serving, *, held: int | None = None) -> Readings:
+    """This round's readings; ``held`` requests waiting in the activator are the demand at zero
+    replicas (no model server runs to export a metric), so no query is needed then."""
     autoscaling = isvc.spec.autoscaling
     assert autoscaling is not None
+    at_zero = (
+        isvc.status is not None
+        and isvc.status.autoscaler is not None
+        and not isvc.status.autoscaler.desired_replicas
+    )
+    if held is not None and at_zero:
+        return Readings(Value(float(held)), query=f"activator: {held} requests held")
     ns, name = isvc.namespace, isvc.name
     version = isvc.status.current_version if isvc.status else None
     if autoscaling.metric is Metric.CUSTOM:

@@ -9,8 +9,9 @@ from typing import Any
 
 from lepton.api.inferenceservice import InferenceService
 from lepton.api.modelversion import VERSION_LABEL, ModelVersion
+from lepton.builders.activator import ACTIVATOR_COMPONENT
 from lepton.builders.inference import APPLIED_HASH, ISVC_LABEL
-from lepton.builders.verification import MODELVERSION_UID_LABEL, VERIFY_CONTAINER
+from lepton.builders.verification import COMPONENT_LABEL, MODELVERSION_UID_LABEL, VERIFY_CONTAINER
 from lepton.policies.inference import DeploymentState
 from lepton.policies.models import VersionInfo
 from lepton.policies.verification import VerifyJob, VerifyPod
@@ -126,7 +127,8 @@ def deployment_state(body: Mapping[str, Any]) -> DeploymentState | None:
     meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
     labels = meta.get("labels") or {}
     version = labels.get(VERSION_LABEL)
-    if not version:
+    activator = labels.get(COMPONENT_LABEL) == ACTIVATOR_COMPONENT
+    if not version and not activator:
         return None
     return DeploymentState(
         name=str(meta.get("name", "")),
@@ -141,6 +143,7 @@ def deployment_state(body: Mapping[str, Any]) -> DeploymentState | None:
         observed_generation=_int(status.get("observedGeneration")),
         applied_hash=str((meta.get("annotations") or {}).get(APPLIED_HASH, "")),
         deleting=meta.get("deletionTimestamp") is not None,
+        activator=activator,
     )
 
 
@@ -150,6 +153,8 @@ class ServiceState:
     selects: str | None
     """The version the Service's selector picks."""
     applied_hash: str
+    to_activator: bool = False
+    """The Service selects the activator (no replica ready)."""
 
 
 def service_state(body: Mapping[str, Any]) -> ServiceState:
@@ -159,6 +164,7 @@ def service_state(body: Mapping[str, Any]) -> ServiceState:
         name=str(meta.get("name", "")),
         selects=selector.get(VERSION_LABEL),
         applied_hash=str((meta.get("annotations") or {}).get(APPLIED_HASH, "")),
+        to_activator=selector.get(COMPONENT_LABEL) == ACTIVATOR_COMPONENT,
     )
 
 
