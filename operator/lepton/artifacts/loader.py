@@ -90,7 +90,11 @@ def _load_export(path: Path, manifest: Manifest, device: str) -> torch.nn.Module
     try:
         program: Any = torch.export.load(str(path))
         if device != "cpu":
-            program = torch.export.passes.move_to_device_pass(program, device)  # type: ignore[attr-defined]
+            # A submodule that `import torch` does not load: without this import the attribute is
+            # missing on some torch versions, and every GPU load failed (seen on an H100, torch 2.11).
+            from torch.export.passes import move_to_device_pass  # noqa: PLC0415
+
+            program = move_to_device_pass(program, device)
         module: torch.nn.Module = program.module()
     except Exception as exc:
         raise ArtifactError(f"{path}: cannot load torch.export program: {exc}") from exc
