@@ -3,10 +3,10 @@
 # when something is missing; says what to install by hand otherwise.
 set -euo pipefail
 
-# containerd, runc, CNI plugins, gcc + libc6-dev (static pause), busybox-static: real nodes;
-# buildah + debootstrap: the images (e2e/images/build.sh).
+# containerd, runc, CNI plugins, gcc + libc6-dev (static pause), busybox-static, iptables (kube-proxy):
+# real nodes; buildah + debootstrap: the images (e2e/images/build.sh).
 packages=(openssl prometheus containerd runc containernetworking-plugins gcc libc6-dev busybox-static
-  buildah debootstrap)
+  iptables buildah debootstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -72,7 +72,7 @@ def up(cfg: Config) -> None:
         print(f"local cluster already running; kubeconfig: {cfg.kubeconfig}")
         if cfg.prometheus and "prometheus" not in state:
             _start_prometheus(cfg)
-        if cfg.real_nodes > len(realnode.running_nodes(cfg)):
+        if realnode.missing(cfg):
             _start_real_nodes(cfg, tools_dir())
         return
     if state:
@@ -158,7 +158,10 @@ def _start_prometheus(cfg: Config) -> None:
 
 def _start_real_nodes(cfg: Config, bin_dir: Path) -> dict[str, float]:
     timings = realnode.up(cfg, bin_dir, partial(kubectl, cfg, bin_dir))
-    print(f"real nodes: {cfg.real_nodes} on bridge {cfg.bridge} ({cfg.bridge_net}.0/24), DNS {cfg.bridge_ip}")
+    print(
+        f"real nodes: {cfg.real_nodes} on bridge {cfg.bridge} ({cfg.bridge_net}.0/24), DNS {cfg.bridge_ip}, "
+        "ClusterIP Services routed by kube-proxy (iptables)"
+    )
     return timings
 
 
