@@ -76,10 +76,17 @@ def test_cluster_ip_spreads_requests_over_both_ready_replicas(kube: client.ApiCl
         what="2 ready replicas of deployment web",
         seen=lambda: pods_seen(core, namespace, "web"),
     )
-    # kube-proxy programs the Service once its EndpointSlice lists both: the first answer bounds that.
-    wait_for(lambda: get(url) in names, timeout=30, what=f"an answer from a replica through {url}")
-    # Every request is a new connection, sent to a replica chosen at random: 40 requests all landing
-    # on one of two replicas has a chance of 2**-39.
+    # Pods turn Ready before the EndpointSlice lists them and kube-proxy writes its rules (at most
+    # once a second): wait, bounded, until the ClusterIP has led to each replica once.
+    reached: set[str] = set()
+
+    def reached_both() -> bool:
+        reached.add(get(url))
+        return reached == names
+
+    wait_for(reached_both, timeout=30, what=f"answers from both replicas through {url}", seen=lambda: reached)
+    # Then every request is a new connection sent to a replica chosen at random: 40 requests all
+    # landing on one of the two has a chance of 2**-39.
     answers = [get(url) for _ in range(40)]
     assert set(answers) == names, f"answers through {url}: {sorted(set(answers))}, replicas: {sorted(names)}"
 
