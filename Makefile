@@ -27,6 +27,7 @@ help: ## list the targets
 setup: ## install what the project needs: Debian packages, the pinned tools, the Python env
 	e2e/setup-host.sh
 	e2e/build-tools.sh >/dev/null
+	e2e/build-prometheus.sh >/dev/null
 	e2e/python-env.sh >/dev/null
 
 .PHONY: venv

@@ -25,7 +25,7 @@ if [[ "${1:-}" == "--print" ]]; then
   exit 0
 fi
 
-need=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kwok)
+need=(etcd kube-apiserver kube-controller-manager kube-proxy kube-scheduler kubectl kubelet kwok)
 missing=()
 for b in "${need[@]}"; do [[ -x "$bin/$b" ]] || missing+=("$b"); done
 if [[ ${#missing[@]} -eq 0 ]]; then
@@ -59,14 +59,14 @@ mkdir -p "$bin.partial"
 export CGO_ENABLED=0 GOFLAGS=-trimpath
 start=$(date +%s)
 
-echo ">> building Kubernetes $K8S_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet)" >&2
+echo ">> building Kubernetes $K8S_VERSION (kube-apiserver, kube-controller-manager, kube-proxy, kube-scheduler, kubectl, kubelet)" >&2
 ldflags=""
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$K8S_MAJOR -X $pkg.gitMinor=$K8S_MINOR"
   ldflags+=" -X $pkg.gitTreeState=clean"
 done
 (cd "$tools/kubernetes" && go build -ldflags "$ldflags" -o "$bin.partial/" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-proxy \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet)
 
 echo ">> building etcd" >&2

@@ -3,9 +3,10 @@
 # when something is missing; says what to install by hand otherwise.
 set -euo pipefail
 
-# containerd, runc, CNI plugins, gcc + libc6-dev (static pause), busybox-static: real nodes;
-# buildah + debootstrap: the images (e2e/images/build.sh).
-packages=(openssl prometheus containerd runc containernetworking-plugins gcc libc6-dev busybox-static
+# containerd, runc, CNI plugins, gcc + libc6-dev (static pause), busybox-static, iptables (kube-proxy):
+# real nodes; buildah + debootstrap: the images (e2e/images/build.sh). Prometheus is built from the Go
+# module proxy (e2e/build-prometheus.sh): Debian's lacks Kubernetes service discovery.
+packages=(openssl containerd runc containernetworking-plugins gcc libc6-dev busybox-static iptables
   buildah debootstrap)
 missing=()
 for p in "${packages[@]}"; do
@@ -24,5 +25,4 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo ">> installing ${missing[*]}" >&2
 $sudo apt-get update -qq
-# Debian's prometheus package would start a service on systems with systemd; the cluster runs its own.
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

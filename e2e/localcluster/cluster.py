@@ -71,8 +71,8 @@ def up(cfg: Config) -> None:
     if state and all(state.values()) and apiserver_probe(cfg).ok():
         print(f"local cluster already running; kubeconfig: {cfg.kubeconfig}")
         if cfg.prometheus and "prometheus" not in state:
-            _start_prometheus(cfg)
-        if cfg.real_nodes > len(realnode.running_nodes(cfg)):
+            _start_prometheus(cfg, tools_dir())
+        if realnode.missing(cfg):
             _start_real_nodes(cfg, tools_dir())
         return
     if state:
@@ -90,7 +90,7 @@ def up(cfg: Config) -> None:
     }
     if cfg.prometheus:
         wanted["prometheus"] = cfg.ports.prometheus
-        prometheus.binary()  # fail before starting anything when it is missing
+        prometheus.binary()  # built (or failed) before anything starts
     procs.require_free(wanted)
 
     shutil.rmtree(cfg.state_dir, ignore_errors=True)
@@ -131,7 +131,7 @@ def up(cfg: Config) -> None:
     ensure_nodes(cfg, bin_dir, cfg.gpu_nodes, cfg.gpus_per_node, cfg.cpu_nodes)
     timings["nodes"] = time.monotonic() - nodes_began
     if cfg.prometheus:
-        _start_prometheus(cfg)
+        _start_prometheus(cfg, bin_dir)
     if cfg.real_nodes:
         timings.update(_start_real_nodes(cfg, bin_dir))
     total = time.monotonic() - began
@@ -139,7 +139,10 @@ def up(cfg: Config) -> None:
     print(f"local cluster up in {total:.1f}s ({detail})")
     print(f"kubeconfig: {cfg.kubeconfig}")
     if cfg.prometheus:
-        print(f"prometheus: {cfg.prometheus_url} (file_sd targets in {cfg.prometheus_targets})")
+        print(
+            f"prometheus: {cfg.prometheus_url} (scrapes pods annotated prometheus.io/scrape; "
+            f"file_sd targets in {cfg.prometheus_targets})"
+        )
 
 
 def _start(
@@ -149,16 +152,19 @@ def _start(
     timings[name] = procs.wait_ready(name, probe, pid, cfg.logs, timeout)
 
 
-def _start_prometheus(cfg: Config) -> None:
+def _start_prometheus(cfg: Config, bin_dir: Path) -> None:
     procs.require_free({"prometheus": cfg.ports.prometheus})
-    argv = prometheus.configure(cfg)
+    argv = prometheus.configure(cfg, partial(kubectl, cfg, bin_dir))
     pid = procs.start(cfg.run, cfg.logs, "prometheus", argv)
     procs.wait_ready("prometheus", Probe(cfg.prometheus_url + "/-/ready"), pid, cfg.logs, timeout=60)
 
 
 def _start_real_nodes(cfg: Config, bin_dir: Path) -> dict[str, float]:
     timings = realnode.up(cfg, bin_dir, partial(kubectl, cfg, bin_dir))
-    print(f"real nodes: {cfg.real_nodes} on bridge {cfg.bridge} ({cfg.bridge_net}.0/24), DNS {cfg.bridge_ip}")
+    print(
+        f"real nodes: {cfg.real_nodes} on bridge {cfg.bridge} ({cfg.bridge_net}.0/24), DNS {cfg.bridge_ip}, "
+        "ClusterIP Services routed by kube-proxy (iptables)"
+    )
     return timings
 
 

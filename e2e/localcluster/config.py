@@ -29,10 +29,13 @@ class Ports:
     scheduler: int = 16259
     kwok: int = 16247
     prometheus: int = 19090
-    # Real nodes (REAL_NODES > 0): loopback ports of kubelet health (one per node, +index) and CoreDNS
-    # readiness. The kubelet API (10250) and DNS (53) bind the node's bridge address instead.
+    # Real nodes (REAL_NODES > 0): loopback ports of kubelet health (one per node, +index), CoreDNS
+    # readiness and kube-proxy's health and metrics. The kubelet API (10250) and DNS (53) bind the
+    # node's bridge address instead.
     kubelet_healthz: int = 10248
     coredns_ready: int = 18181
+    kube_proxy_healthz: int = 10256
+    kube_proxy_metrics: int = 10249
 
     @classmethod
     def from_env(cls) -> Ports:

@@ -14,6 +14,9 @@ SERVING_SANS = (
     "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 )
 
+# The extensions of every client certificate (components here, and those real nodes add later).
+CLIENT_EXTENSIONS = "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n"
+
 # (file stem, CN, O): the identities RBAC sees.
 CLIENTS = (
     ("admin", "lepton-admin", "system:masters"),
@@ -85,7 +88,7 @@ def make_pki(pki: Path) -> None:
     )
     for stem, cn, org in CLIENTS:
         subject = f"/CN={cn}" + (f"/O={org}" if org else "")
-        _sign(pki, stem, subject, "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n")
+        _sign(pki, stem, subject, CLIENT_EXTENSIONS)
     _key(pki / "sa.key")
     _openssl("ec", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
 

@@ -3,8 +3,9 @@
 Starts (or extends) the local cluster with a real node and Prometheus, builds or reuses the images,
 runs the operator, trains examples/demo/trainingjob.yaml on the real node, waits for the verified
 ModelVersion, serves it (examples/demo/inferenceservice.yaml), asks it one OIP v2 question through
-its Service and checks that Prometheus scrapes the server. Prints progress and a summary; exits 1
-with the reason when a step fails. `make demo-down` stops it all.
+its Service's ClusterIP (routed by kube-proxy) and checks that Prometheus, which finds annotated
+pods itself, scrapes the server. Prints progress and a summary; exits 1 with the reason when a step
+fails. `make demo-down` stops it all.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def start_operator_in_cluster(clock: Clock, kube: Kube, cfg: Config) -> None:
     values = {
         "image": {"pullPolicy": "Never"},
         "logLevel": "info",
-        # The local API server listens on 127.0.0.1 only (no kube-proxy routes the kubernetes Service).
+        # The local API server listens on 127.0.0.1 only: the kubernetes Service has no endpoint a pod
+        # could reach, kube-proxy or not.
         "hostNetwork": True,
         "apiServer": {"host": "127.0.0.1", "port": str(cfg.ports.apiserver)},
         "ports": {"metrics": procs_port(), "health": health},
@@ -212,50 +214,30 @@ def serve(clock: Clock, kube: Kube) -> dict[str, Any]:
     )
 
 
-def ask(clock: Clock, kube: Kube) -> tuple[list[float], list[float]]:
-    """One OIP v2 inference request through the Service (kubectl port-forward svc/classifier)."""
-    port = procs_port()
-    # Its output is never read: a pipe would fill up, and would be left open for the collector.
-    forward = subprocess.Popen(
-        [*kube.base, "port-forward", "-n", NAMESPACE, "svc/classifier", f"{port}:80"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        row = [round(0.1 * i - 0.8, 2) for i in range(16)]
-        body = json.dumps(
-            {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 16], "data": row}]}
-        ).encode()
-        url = f"http://127.0.0.1:{port}/v2/models/classifier/infer"
-        clock.say(f"asking the model through its Service: POST {url} (kubectl port-forward svc/classifier)")
+def ask(clock: Clock, kube: Kube) -> tuple[str, list[float], list[float]]:
+    """One OIP v2 inference request through the Service's ClusterIP, from the host: kube-proxy's
+    rules send it to one of the ready model-server pods, as a client in a real cluster would."""
+    service = kube.get("service", "classifier")
+    url = f"http://{service['spec']['clusterIP']}:80/v2/models/classifier/infer"
+    row = [round(0.1 * i - 0.8, 2) for i in range(16)]
+    body = json.dumps(
+        {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 16], "data": row}]}
+    ).encode()
+    clock.say(f"asking the model through its Service's ClusterIP: POST {url}")
 
-        def answer() -> list[float] | None:
-            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return [float(x) for x in json.loads(response.read())["outputs"][0]["data"]]
+    def answer() -> list[float] | None:
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return [float(x) for x in json.loads(response.read())["outputs"][0]["data"]]
 
-        return row, clock.wait("the inference answer", answer, 60)
-    finally:
-        forward.terminate()
-        forward.wait(timeout=10)
+    # Bounded: kube-proxy programs the Service's endpoints a moment after the pod turns Ready.
+    return url, row, clock.wait("the inference answer", answer, 60)
 
 
-def scraped(clock: Clock, kube: Kube, cfg: Config) -> float:
-    """Point Prometheus at the model server pods and read their request counter back."""
-    pods = json.loads(
-        kube.run("get", "pods", "-n", NAMESPACE, "-l", "lepton.ai/inferenceservice=classifier", "-o", "json")
-    )["items"]
-    targets = [
-        {
-            "targets": [f"{p['status']['podIP']}:8080"],
-            "labels": {"namespace": NAMESPACE, "pod": p["metadata"]["name"]},
-        }
-        for p in pods
-        if p.get("status", {}).get("podIP")
-    ]
-    cfg.prometheus_targets.mkdir(parents=True, exist_ok=True)
-    (cfg.prometheus_targets / "lepton-demo.json").write_text(json.dumps(targets))
-    query = 'sum(lepton_serving_requests_total{model="classifier",code="200"})'
+def scraped(clock: Clock, cfg: Config) -> float:
+    """Read the request counter back from Prometheus, which found the server pod by itself (its
+    scrape annotations; see localcluster/prometheus.py): nothing tells it about the pod."""
+    query = 'sum(lepton_serving_requests_total{model="classifier",code="200",inferenceservice="classifier"})'
     url = f"{cfg.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": query})
 
     def value() -> float | None:
@@ -272,6 +254,7 @@ class Result:
     job_seconds: float
     version: dict[str, Any]
     service: dict[str, Any]
+    url: str  # where the demo asked: the Service's ClusterIP
     row: list[float]
     answer: list[float]
     first_answer_seconds: float
@@ -294,10 +277,10 @@ def run(clock: Clock, cfg: Config) -> Result:
     name = (job.get("status") or {}).get("modelVersion") or "classifier-demo"
     version = verified_version(clock, kube, name)
     service = serve(clock, kube)
-    row, answer = ask(clock, kube)
+    url, row, answer = ask(clock, kube)
     first_answer = time.monotonic() - applied
-    requests = scraped(clock, kube, cfg)
-    return Result(job, job_seconds, version, service, row, answer, first_answer, requests)
+    requests = scraped(clock, cfg)
+    return Result(job, job_seconds, version, service, url, row, answer, first_answer, requests)
 
 
 def main() -> int:
@@ -318,7 +301,7 @@ def main() -> int:
 epochs {metrics.get("epoch")}
   ModelVersion {r.version["metadata"]["name"]:<12} Ready, digest {digest}
   InferenceService          {r.service["status"].get("phase")} at {r.service["status"].get("url")}
-  answer for x=[{r.row[0]}..{r.row[-1]}]: {[round(v, 4) for v in r.answer]} \
+  answer (POST {r.url}) for x=[{r.row[0]}..{r.row[-1]}]: {[round(v, 4) for v in r.answer]} \
 (class {r.answer.index(max(r.answer))})
   TrainingJob apply -> first answer: {r.first_answer_seconds:.0f}s
   Prometheus: lepton_serving_requests_total{{model="classifier",code="200"}} = {r.requests:g}
@@ -326,7 +309,7 @@ epochs {metrics.get("epoch")}
 Look around:
   eval "$(make -s kubectl)"; kubectl -n {NAMESPACE} get tj,mv,lisvc,pods -o wide
   kubectl -n {NAMESPACE} logs {JOB}-worker-0
-  Prometheus: {cfg.prometheus_url}/graph   operator log: {cfg.logs / (OPERATOR + ".log")}
+  Prometheus: {cfg.prometheus_url}/api/v1/targets   operator log: {cfg.logs / (OPERATOR + ".log")}
   make demo-down      # stops the operator and the cluster
 """
     )

@@ -66,7 +66,7 @@ def up(cfg: Config, kubectl: Callable[..., str]) -> None:
     home = cfg.realnode_dir / "coredns"
     home.mkdir(parents=True, exist_ok=True)
     stem = "coredns"
-    pki._sign(cfg.pki, stem, f"/CN={USER}", "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n")
+    pki._sign(cfg.pki, stem, f"/CN={USER}", pki.CLIENT_EXTENSIONS)
     (home / "kubeconfig").write_text(pki.kubeconfig(cfg.server, cfg.pki, stem))
     kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": RBAC}))
     (home / "Corefile").write_text(corefile(cfg, home / "kubeconfig"))

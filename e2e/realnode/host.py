@@ -25,7 +25,13 @@ def check_prerequisites() -> None:
     missing: list[str] = []
     if os.geteuid() != 0:
         missing.append("root (a kubelet node mounts, makes network namespaces and a bridge: run as root)")
-    tools = (("containerd", "containerd"), ("runc", "runc"), ("ctr", "containerd"), ("ip", "iproute2"))
+    tools = (
+        ("containerd", "containerd"),
+        ("runc", "runc"),
+        ("ctr", "containerd"),
+        ("ip", "iproute2"),
+        ("iptables-restore", "iptables"),  # kube-proxy
+    )
     for tool, package in tools:
         if shutil.which(tool) is None:
             missing.append(f"{tool} (Debian package {package})")

@@ -1,5 +1,6 @@
-"""Kubelet nodes that run real pods: containerd + runc + CNI bridge per node, a host CoreDNS for the
-cluster, all state under the cluster's state dir, every piece undone by ``down``."""
+"""Kubelet nodes that run real pods: containerd + runc + CNI bridge per node, a host CoreDNS and a
+host kube-proxy for the cluster, all state under the cluster's state dir, every piece undone by
+``down``."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from localcluster import pki, procs
 from localcluster.config import Config
 from localcluster.procs import ClusterError, Probe
 
-from . import dns, host, oci
+from . import dns, host, oci, proxy
 
 MAX_NODES = 2
-CLIENT_EXTENSIONS = "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n"
 NODE_LABEL = ("lepton.ai/node-kind", "real")
 NODE_TAINT = {"key": "lepton.ai/real-node", "value": "true", "effect": "NoSchedule"}
 COMPONENTS = (
     "coredns",
+    proxy.NAME,
     *(f"{kind}-real-{i}" for i in range(MAX_NODES) for kind in ("containerd", "kubelet")),
 )
 
@@ -66,8 +67,17 @@ def running_nodes(cfg: Config) -> list[int]:
     ]
 
 
+def missing(cfg: Config) -> bool:
+    """Whether ``up`` has something to start: a wanted node, or kube-proxy beside running nodes (a
+    cluster started before kube-proxy was part of it, or whose kube-proxy died)."""
+    if cfg.real_nodes > len(running_nodes(cfg)):
+        return True
+    return cfg.real_nodes > 0 and not proxy.running(cfg)
+
+
 def up(cfg: Config, bin_dir: Path, kubectl: Callable[..., str]) -> dict[str, float]:
-    """Start CoreDNS and the real nodes that are not running yet; wait until they are Ready."""
+    """Start CoreDNS, the real nodes that are not running yet and kube-proxy; wait until the nodes
+    are Ready and kube-proxy has programmed its rules."""
     if not 0 <= cfg.real_nodes <= MAX_NODES:
         raise ClusterError(f"REAL_NODES={cfg.real_nodes}: 0 to {MAX_NODES} real nodes are supported")
     host.check_prerequisites()
@@ -90,15 +100,19 @@ def up(cfg: Config, bin_dir: Path, kubectl: Callable[..., str]) -> dict[str, flo
     step = time.monotonic()
     _wait_ready(cfg, kubectl, [node_name(i) for i in wanted])
     timings["nodes Ready"] = time.monotonic() - step
+    step = time.monotonic()
+    proxy.up(cfg, bin_dir, node_name(0))
+    timings["kube-proxy"] = time.monotonic() - step
     return timings
 
 
 def down(cfg: Config) -> list[str]:
     """Stop kubelets, kill every pod process, stop containerd, unmount, remove cgroups, netns and
     the bridge. Safe to run when nothing (or only part) is there."""
-    stopped: list[str] = []
     if not cfg.realnode_dir.exists() and not any(procs.read_pid(cfg.run, c) for c in COMPONENTS):
-        return stopped  # this cluster never had a real node
+        return []  # this cluster never had a real node
+    # First, so that no rule points at pods while they go.
+    stopped = proxy.down(cfg)
     for i in range(MAX_NODES):
         if procs.stop(cfg.run, f"kubelet-real-{i}"):
             stopped.append(f"kubelet-real-{i}")
@@ -241,7 +255,7 @@ def _start_kubelet(cfg: Config, bin_dir: Path, index: int) -> None:
     base.mkdir(parents=True, exist_ok=True)
     stem = f"kubelet-{name}"
     # The cluster's CA signs this node's identity like the control plane's.
-    pki._sign(cfg.pki, stem, f"/CN=system:node:{name}/O=system:nodes", CLIENT_EXTENSIONS)
+    pki._sign(cfg.pki, stem, f"/CN=system:node:{name}/O=system:nodes", pki.CLIENT_EXTENSIONS)
     (base / "kubeconfig").write_text(pki.kubeconfig(cfg.server, cfg.pki, stem))
     host.make_cgroup(cgroup_root(cfg, index))
     config = {

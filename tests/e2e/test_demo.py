@@ -1,4 +1,5 @@
-"""The demo's scenario, asserted: train on the real node, verify, serve, answer, scrape.
+"""The demo's scenario, asserted: train on the real node, verify, serve, answer through the Service's
+ClusterIP, scrape.
 
 Runs `make demo`'s steps (e2e/realnode/demo.py) once for the module, against the cluster the
 e2e fixture started, then checks what a bug in any piece would break.
@@ -75,6 +76,16 @@ def test_prometheus_counted_the_answered_request(result: demo.Result) -> None:
     assert result.requests >= 1
 
 
+def test_demo_asked_through_the_services_cluster_ip(result: demo.Result, kubectl: Any) -> None:
+    """No port-forward: the host reached the Service's ClusterIP, which kube-proxy routes, and
+    still does."""
+    service = json.loads(kubectl("get", "service", "classifier", "-n", NAMESPACE, "-o", "json").stdout)
+    cluster_ip = service["spec"]["clusterIP"]
+    assert cluster_ip.startswith("10.96."), cluster_ip
+    assert result.url == f"http://{cluster_ip}:80/v2/models/classifier/infer"
+    assert infer(cluster_ip, result.row, port=80) == 200
+
+
 def server_pod(kubectl: Any) -> dict[str, Any]:
     out = kubectl("get", "pods", "-n", NAMESPACE, "-l", "lepton.ai/inferenceservice=classifier", "-o", "json")
     pods = [p for p in json.loads(out.stdout)["items"] if p["status"].get("podIP")]
@@ -83,10 +94,10 @@ def server_pod(kubectl: Any) -> dict[str, Any]:
     return pods[0]
 
 
-def infer(ip: str, row: list[float]) -> int:
+def infer(ip: str, row: list[float], port: int = 8080) -> int:
     body = json.dumps({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 16], "data": row}]})
     request = urllib.request.Request(
-        f"http://{ip}:8080/v2/models/classifier/infer",
+        f"http://{ip}:{port}/v2/models/classifier/infer",
         data=body.encode(),
         headers={"Content-Type": "application/json"},
     )
@@ -115,7 +126,11 @@ def test_prometheus_counts_exactly_the_requests_sent(
     before = pod_counter(ip)
     sent = 25
     assert all(infer(ip, result.row) == 200 for _ in range(sent))
-    query = f'sum(lepton_serving_requests_total{{model="classifier",code="200",pod="{name}"}})'
+    # The labels Prometheus puts on pods it discovers (localcluster/prometheus.py), none from a file.
+    selector = (
+        f'model="classifier",code="200",namespace="{NAMESPACE}",pod="{name}",inferenceservice="classifier"'
+    )
+    query = f"sum(lepton_serving_requests_total{{{selector}}})"
     url = f"{e2e_cluster.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": query})
 
     def scraped() -> float | None:
