@@ -8,8 +8,9 @@ Two ways in:
   scrapes every pod annotated ``prometheus.io/scrape: "true"`` at ``<pod IP>:<prometheus.io/port>``
   ``<prometheus.io/path>`` (the annotations the operator puts on model-server pods), so a replica the
   autoscaler adds is scraped without anyone telling Prometheus. Label convention, on every sample:
-  ``namespace`` (the pod's namespace), ``pod`` (the pod's name) and ``inferenceservice`` (the pod's
-  ``lepton.ai/inferenceservice`` label, absent on other pods). ``model`` and ``version`` are not
+  ``namespace`` (the pod's namespace), ``pod`` (the pod's name) and ``service`` (the pod's
+  ``lepton.ai/inferenceservice`` label, absent on other pods: the name the autoscaler's queries and
+  the ``{{service}}`` placeholder use, lepton.prom.queries). ``model`` and ``version`` are not
   added: the model server's own metrics already carry them.
   Pods on KWOK nodes (node label ``lepton.ai/node-kind=simulated``) are dropped: their IPs are fake
   (KWOK's --cidr) and route nowhere, so every scrape would wait out its timeout and add an
@@ -98,7 +99,7 @@ def pod_job(cfg: Config) -> dict[str, Any]:
             {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
             {
                 "source_labels": ["__meta_kubernetes_pod_label_lepton_ai_inferenceservice"],
-                "target_label": "inferenceservice",
+                "target_label": "service",
             },
         ],
     }

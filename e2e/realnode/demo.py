@@ -237,7 +237,7 @@ def ask(clock: Clock, kube: Kube) -> tuple[str, list[float], list[float]]:
 def scraped(clock: Clock, cfg: Config) -> float:
     """Read the request counter back from Prometheus, which found the server pod by itself (its
     scrape annotations; see localcluster/prometheus.py): nothing tells it about the pod."""
-    query = 'sum(lepton_serving_requests_total{model="classifier",code="200",inferenceservice="classifier"})'
+    query = 'sum(lepton_serving_requests_total{model="classifier",code="200",service="classifier"})'
     url = f"{cfg.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": query})
 
     def value() -> float | None:

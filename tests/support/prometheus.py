@@ -1,11 +1,10 @@
-"""A Prometheus of a test's own (Debian's binary, from `make setup`) on a free loopback port, with
+"""A Prometheus of a test's own (the pinned build of e2e/build-prometheus.sh) on a free loopback port, with
 file-based discovery: the test adds targets, and may stop and start it again on the same port and
 storage (an outage, then recovery)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -13,16 +12,15 @@ from typing import Any
 
 import httpx
 
+from localcluster import prometheus as localcluster_prometheus
 from support.ports import free_port
 from support.wait import wait_for
 
 
 class Prometheus:
     def __init__(self, home: Path, scrape_interval: str = "1s") -> None:
-        binary = shutil.which("prometheus")
-        if binary is None:
-            raise AssertionError("prometheus is not on PATH: run `make setup` (Debian: prometheus)")
-        self.binary = binary
+        # The pinned build the local cluster runs (built into the cache on first use).
+        self.binary = localcluster_prometheus.binary()
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -131,7 +131,7 @@ def test_prometheus_discovers_annotated_pods_and_skips_simulated_nodes(
         assert float(samples[0]["value"][1]) == 3.0
         assert labels["job"] == "kubernetes-pods"
         assert labels["instance"] == f"127.0.0.1:{port}"
-        assert labels["inferenceservice"] == "sd-test"
+        assert labels["service"] == "sd-test"
 
         def dropped() -> list[dict]:
             return [

@@ -1,4 +1,4 @@
-"""The client and the built-in queries against a real Prometheus (Debian's package, from `make setup`).
+"""The client and the built-in queries against a real Prometheus (the pinned build, from `make setup`).
 
 The test starts its own Prometheus on a free loopback port with a temporary configuration that scrapes
 only itself, so it needs no cluster. A missing binary fails the test: it is a prerequisite.
