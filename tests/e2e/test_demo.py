@@ -127,9 +127,7 @@ def test_prometheus_counts_exactly_the_requests_sent(
     sent = 25
     assert all(infer(ip, result.row) == 200 for _ in range(sent))
     # The labels Prometheus puts on pods it discovers (localcluster/prometheus.py), none from a file.
-    selector = (
-        f'model="classifier",code="200",namespace="{NAMESPACE}",pod="{name}",service="classifier"'
-    )
+    selector = f'model="classifier",code="200",namespace="{NAMESPACE}",pod="{name}",service="classifier"'
     query = f"sum(lepton_serving_requests_total{{{selector}}})"
     url = f"{e2e_cluster.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": query})
 
