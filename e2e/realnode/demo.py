@@ -81,13 +81,18 @@ def start_operator(clock: Clock, cfg: Config) -> int:
         clock.say(f"operator already running (pid {pid})")
         return pid
     clock.say("starting the operator (local process; log: " + str(cfg.logs / f"{OPERATOR}.log") + ")")
-    health, metrics = procs_port(), procs_port()
+    health, metrics, activation = procs_port(), procs_port(), procs_port()
     env = {
         "LEPTON_KUBECONFIG": str(cfg.kubeconfig),
         "LEPTON_NAMESPACES": "",
         "LEPTON_METRICS_HOST": "127.0.0.1",
         "LEPTON_METRICS_PORT": str(metrics),
         "LEPTON_HEALTH_PORT": str(health),
+        # Activators (pods on the bridge) ask for replicas here; the operator runs on the host.
+        "LEPTON_ACTIVATION_HOST": cfg.bridge_ip,
+        "LEPTON_ACTIVATION_PORT": str(activation),
+        "LEPTON_ACTIVATION_URL": f"http://{cfg.bridge_ip}:{activation}/activate",
+        "LEPTON_PROMETHEUS_URL": cfg.prometheus_url,
         "LEPTON_LOG_FORMAT": "text",
         "LEPTON_VERIFY_NODE_SELECTOR": json.dumps(demokit.REAL_NODE_SELECTOR),
         "LEPTON_VERIFY_TOLERATIONS": json.dumps([demokit.REAL_NODE_TOLERATION]),

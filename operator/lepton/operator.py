@@ -58,7 +58,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Memo, **_: Any) -> No
     if ours.metrics_port:
         memo.metrics.serve(ours.metrics_host, ours.metrics_port)
     if ours.activation_port:
-        await memo.activation.start(ours.metrics_host, ours.activation_port)
+        await memo.activation.start(ours.activation_host or ours.metrics_host, ours.activation_port)
     log.info(
         "lepton operator started",
         extra={"namespaces": list(ours.namespaces) or "all", "metrics_port": ours.metrics_port},

@@ -28,6 +28,8 @@ class Settings:
     """Port of the liveness endpoint (/healthz); 0 disables it."""
     activation_port: int = 8082
     """Port of the activation endpoint activators call to scale a service up from zero; 0 disables."""
+    activation_host: str = ""
+    """Address the activation endpoint binds to ("": metrics_host); pods must reach it."""
     log_format: str = "json"
     log_level: str = "info"
     peering: str | None = None
@@ -82,6 +84,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         metrics_port=int(_number(env, "LEPTON_METRICS_PORT", Settings.metrics_port)),
         health_port=int(_number(env, "LEPTON_HEALTH_PORT", Settings.health_port)),
         activation_port=int(_number(env, "LEPTON_ACTIVATION_PORT", Settings.activation_port)),
+        activation_host=env.get("LEPTON_ACTIVATION_HOST", ""),
         log_format=env.get("LEPTON_LOG_FORMAT", Settings.log_format),
         log_level=env.get("LEPTON_LOG_LEVEL", Settings.log_level),
         peering=env.get("LEPTON_PEERING") or None,
