@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
-from realnode import demokit
+from realnode import demo, demokit
+from realnode.demokit import Clock
 from support.paths import REPO
 from support.wait import wait_for
 
-pytestmark = pytest.mark.e2e
+# The first test pays for importing the images into the node when they changed.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 RELEASE = "lepton-e2e"
 SYSTEM = "lepton-e2e-system"
@@ -39,6 +41,8 @@ def helm(e2e_cluster: Any) -> list[str]:
 
 @pytest.fixture(scope="module")
 def release(helm: list[str], e2e_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # The operator image in the real node's containerd (reused when it is there already).
+    demo.build_images(Clock(), e2e_cluster)
     values = {
         "image": {"pullPolicy": "Never"},
         # The local API server listens on 127.0.0.1 only: the operator runs on the node's network.
