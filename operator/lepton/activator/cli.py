@@ -8,16 +8,14 @@ lepton-activator --service NAME --namespace NS --backend URL --activate-url URL 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from lepton.activator.control import ActivatorConfig
 from lepton.activator.server import run_activator
+from lepton.serving.loop import event_loop_runner
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,20 +63,10 @@ def config_from_args(argv: Sequence[str]) -> ActivatorConfig:
     )
 
 
-def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
-    """uvloop's runner when installed (as in lepton-serve), else asyncio's."""
-    try:
-        uvloop = importlib.import_module("uvloop")
-    except ImportError:
-        return asyncio.run
-    runner: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
-    return runner
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     config = config_from_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _event_loop_runner()(run_activator(config))
+    event_loop_runner()(run_activator(config))
     return 0
 
 

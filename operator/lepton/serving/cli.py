@@ -9,16 +9,14 @@ lepton-serve fetch --source URI --dest DIR [--pvc-root DIR]
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from lepton.serving import fetch as fetch_command
+from lepton.serving.loop import event_loop_runner
 from lepton.serving.termination import write_termination_message
 
 
@@ -80,7 +78,7 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         drain_timeout_s=args.drain_timeout_s,
     )
     try:
-        _event_loop_runner()(run_server(config))
+        event_loop_runner()(run_server(config))
     except LoadFailed as exc:
         print(f"cannot serve: {exc}", file=sys.stderr)
         write_termination_message({"ready": False, "reason": str(exc)})
@@ -95,16 +93,6 @@ def _exit_now(code: int) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
-
-
-def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
-    """uvloop's runner when installed (a cheaper event loop: fewer syscalls per request), else asyncio's."""
-    try:
-        uvloop = importlib.import_module("uvloop")
-    except ImportError:
-        return asyncio.run
-    runner: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
-    return runner
 
 
 def main(argv: Sequence[str] | None = None) -> int:
