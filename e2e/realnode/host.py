@@ -81,6 +81,10 @@ def bridge_up(name: str, addresses: list[str]) -> None:
         if f" {address}/" not in have:
             _ip("addr", "add", f"{address}/24", "dev", name)
     _ip("link", "set", name, "up")
+    # Pods reach ClusterIP Services through the bridge's address, where kube-proxy's rules DNAT them
+    # to an endpoint, often another pod on this bridge: the host must forward what arrives on the
+    # bridge. Only on the bridge (the host's own ip_forward stays as it is), and gone with it.
+    Path(f"/proc/sys/net/ipv4/conf/{name}/forwarding").write_text("1\n")
 
 
 def bridge_down(name: str) -> bool:

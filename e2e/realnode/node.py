@@ -17,6 +17,8 @@ from localcluster.procs import ClusterError, Probe
 from . import dns, host, oci, proxy
 
 MAX_NODES = 2
+# The API server's --service-cluster-ip-range (localcluster/cluster.py): pods route it to the host.
+SERVICE_RANGE = "10.96.0.0/16"
 NODE_LABEL = ("lepton.ai/node-kind", "real")
 NODE_TAINT = {"key": "lepton.ai/real-node", "value": "true", "effect": "NoSchedule"}
 COMPONENTS = (
@@ -169,7 +171,8 @@ def _start_containerd(cfg: Config, index: int) -> None:
             {
                 "type": "bridge",
                 "bridge": cfg.bridge,
-                # No gateway, masquerade or forwarding: pods talk to the bridge's /24 and nothing else.
+                # No gateway or masquerade: pods talk to the bridge's /24 and, through the bridge's
+                # address, to the Service range (kube-proxy's rules on the host), nothing else.
                 "isGateway": False,
                 "ipMasq": False,
                 "hairpinMode": True,
@@ -177,6 +180,7 @@ def _start_containerd(cfg: Config, index: int) -> None:
                     "type": "host-local",
                     "dataDir": str(base / "ipam"),
                     "ranges": [[{"subnet": f"{cfg.bridge_net}.0/24", "rangeStart": first, "rangeEnd": last}]],
+                    "routes": [{"dst": SERVICE_RANGE, "gw": cfg.bridge_ip}],
                 },
             },
             {"type": "loopback"},
