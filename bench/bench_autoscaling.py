@@ -682,17 +682,69 @@ def measure(
     artifact: Path,
     home: Path,
 ) -> dict[str, Any]:
-    T = args.target
     rng = random.Random(args.seed)
+    steps: dict[str, dict[str, list[float | None]]] = {
+        name: {"written": [], "step_replicas_written": [], "ready": []} for name in scalers
+    }
+    crossings: list[float] = []
+    flips: dict[str, int] = {}
+    zero: dict[str, Any] = {}
+    errors: list[str] = []
+    # A bounded wait that fails ends the measurement there: what was measured so far is still
+    # printed, with the failure (what was expected, what was seen) under "errors".
+    try:
+        load_steps(args, watch, load, scalers, step_replicas, rng, steps, crossings)
+        flips.update(noisy_flips(args, watch, load, scalers))
+        if not args.no_zero:
+            zero = scale_from_zero(args, watch, load, scalers, custom, artifact, home, rng)
+    except AssertionError as exc:
+        errors.append(str(exc))
+    load.set(0)
+
+    out: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "steps": args.steps,
+        "crossing_after_load_step_s": summary(list(crossings)),
+    }
+    for name in scalers:
+        label = "lepton" if name == LEPTON_DEPLOYMENT else "keda_hpa"
+        out[label] = {
+            "crossing_to_replicas_written_s": summary(steps[name]["written"]),
+            "crossing_to_step_replicas_written_s": summary(steps[name]["step_replicas_written"]),
+            "crossing_to_step_replicas_ready_s": summary(steps[name]["ready"]),
+            "flips_under_noisy_steady_load": flips.get(name),
+            "flip_window_s": args.flip_seconds,
+            **({"scale_from_zero": zero[name]} if name in zero else {}),
+        }
+    if "keda_hpa" in out:
+        lep, kh = out["lepton"], out["keda_hpa"]
+        out["ratio_keda_over_lepton"] = {
+            key: round(kh[key]["p50"] / lep[key]["p50"], 1) if lep[key]["p50"] and kh[key]["p50"] else None
+            for key in ("crossing_to_replicas_written_s", "crossing_to_step_replicas_written_s")
+        }
+    if "host" in zero:
+        out["scale_from_zero_host"] = zero["host"]
+    if errors:
+        out["errors"] = errors
+    return out
+
+
+def load_steps(
+    args: argparse.Namespace,
+    watch: Watcher,
+    load: Load,
+    scalers: list[str],
+    step_replicas: int,
+    rng: random.Random,
+    steps: dict[str, dict[str, list[float | None]]],
+    crossings: list[float],
+) -> None:
+    T = args.target
     load.set(args.base * T)
     # Both at 1, and the query in Prometheus at the base load, before the first step.
     wait_for(lambda: (watch.last_value() or 0) > 0, 60, "the query to have a value in Prometheus",
              seen=watch.last_value)  # fmt: skip
     settle(watch, scalers, 1, 180, "before the first step")
-    steps: dict[str, dict[str, list[float | None]]] = {
-        name: {"written": [], "step_replicas_written": [], "ready": []} for name in scalers
-    }
-    crossings: list[float] = []
     for i in range(args.steps):
         # A random phase against both loops (Lepton's 5 s poll, HPA's 15 s sync): the wait before a
         # step is part of the benchmark's sampling, not a synchronisation.
@@ -717,42 +769,16 @@ def measure(
         load.set(args.base * T)
         settle(watch, scalers, 1, 180, f"after step {i + 1}")
 
-    # Flips: a noisy load around twice the target (2 replicas), once both have settled there.
-    load.set(2 * T, noise=args.noise)
-    settle(watch, scalers, 2, 180, "under the noisy steady load")
-    flips_from = time.monotonic()
+
+def noisy_flips(args: argparse.Namespace, watch: Watcher, load: Load, scalers: list[str]) -> dict[str, int]:
+    """Replica changes under a noisy load around twice the target. Both settle at 2 under the
+    steady load first, so that the count starts from the same place for both."""
+    load.set(2 * args.target)
+    settle(watch, scalers, 2, 180, "under the steady load of 2 replicas")
+    load.set(2 * args.target, noise=args.noise)
+    began = time.monotonic()
     time.sleep(args.flip_seconds)  # the observation period itself
-    flips = {name: watch.changes(name, flips_from, time.monotonic()) for name in scalers}
-    load.set(0)
-
-    zero: dict[str, Any] = {}
-    if not args.no_zero:
-        zero = scale_from_zero(args, watch, load, scalers, custom, artifact, home, rng)
-
-    out: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "steps": args.steps,
-        "crossing_after_load_step_s": summary(list(crossings)),
-    }
-    for name in scalers:
-        label = "lepton" if name == LEPTON_DEPLOYMENT else "keda_hpa"
-        out[label] = {
-            "crossing_to_replicas_written_s": summary(steps[name]["written"]),
-            "crossing_to_step_replicas_written_s": summary(steps[name]["step_replicas_written"]),
-            "crossing_to_step_replicas_ready_s": summary(steps[name]["ready"]),
-            "flips_under_noisy_steady_load": flips[name],
-            "flip_window_s": args.flip_seconds,
-            **({"scale_from_zero": zero[name]} if name in zero else {}),
-        }
-    if "keda_hpa" in out:
-        lep, kh = out["lepton"], out["keda_hpa"]
-        out["ratio_keda_over_lepton"] = {
-            key: round(kh[key]["p50"] / lep[key]["p50"], 1) if lep[key]["p50"] and kh[key]["p50"] else None
-            for key in ("crossing_to_replicas_written_s", "crossing_to_step_replicas_written_s")
-        }
-    if "host" in zero:
-        out["scale_from_zero_host"] = zero["host"]
-    return out
+    return {name: watch.changes(name, began, time.monotonic()) for name in scalers}
 
 
 def scale_from_zero(
