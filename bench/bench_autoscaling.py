@@ -405,6 +405,12 @@ def start_keda(cfg: Config, kubectl: Path, bin_dir: Path) -> KedaRun:
         [str(E2E / "tools" / "keda" / "build.sh"), "--crds"], capture_output=True, text=True, check=True
     ).stdout.strip()
     kubectl_apply(kubectl, cfg.kubeconfig, Path(crds))
+    # The operator's watches start once: CRDs not yet Established make its first start log errors.
+    subprocess.run(
+        [str(kubectl), f"--kubeconfig={cfg.kubeconfig}", "wait", "--for=condition=Established",
+         "--timeout=60s", "-f", crds],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
     kubectl_apply(
         kubectl, cfg.kubeconfig, "\n---\n".join(json.dumps(o) for o in keda_cluster_objects(run.adapter_port))
     )
@@ -422,7 +428,6 @@ def start_keda(cfg: Config, kubectl: Path, bin_dir: Path) -> KedaRun:
         f"--health-probe-bind-address=127.0.0.1:{free_port()}",
         f"--metrics-service-bind-address={grpc}",
         f"--cert-dir={certs}",
-        f"--ca-dir={certs}",
         "--enable-webhook-patching=false",
         "--enable-apiservice-patching=false",
         "--zap-log-level=info",
