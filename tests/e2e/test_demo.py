@@ -187,6 +187,8 @@ def test_autoscaled_through_the_cluster_ip_to_zero_and_back(result: demo.Result,
         "scaleToZero": {"idleSeconds": 30},
         "behavior": {"scaleDown": {"stabilizationWindowSeconds": 10}},
     }  # fmt: skip
+    # The test before this one deleted the server pod: start once its replacement answers.
+    wait_for(lambda: infer(cluster_ip, result.row, port=80) == 200, 180, "the service to answer again")
     patch = json.dumps({"spec": {"autoscaling": autoscaling}})
     kubectl("patch", "lisvc", "classifier", "-n", NAMESPACE, "--type=merge", "-p", patch)
     outcomes: list[object] = []
