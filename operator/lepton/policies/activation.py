@@ -25,15 +25,27 @@ class Activation:
     """The version the backend Service (where the activator forwards) selects; None: no backend."""
     activating: bool = False
     """Replicas asked for, none ready yet: requests wait in the activator."""
+    hold: bool = False
+    """Going to zero, but the activator does not answer yet: the servers keep running (and keep the
+    Service) until it does, so there is never a moment without an endpoint."""
 
 
 def activation(
-    *, scale_to_zero: bool, replicas: int, version: str | None, ready: int, routed_to_activator: bool
+    *,
+    scale_to_zero: bool,
+    replicas: int,
+    version: str | None,
+    ready: int,
+    routed_to_activator: bool,
+    activator_ready: bool = False,
 ) -> Activation:
-    """``replicas`` the service runs now, ``ready`` of them Ready, ``version`` the serving one, and
-    whether its stable Service is observed selecting the activator."""
+    """``replicas`` the service is to run, ``ready`` of them Ready, ``version`` the serving one,
+    whether its stable Service is observed selecting the activator, and whether the activator answers
+    (make before break: the Service moves to the activator only once it is Ready)."""
     if not scale_to_zero or version is None:
         return Activation()
+    if replicas == 0 and not routed_to_activator and not activator_ready:
+        return Activation(activator=True, backend_version=version, hold=True)
     if replicas == 0:
         return Activation(activator=True, to_activator=True, backend_version=version)
     if ready == 0 and routed_to_activator:

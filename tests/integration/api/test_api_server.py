@@ -115,7 +115,10 @@ def test_category_lepton_lists_all_three_kinds(lepton_crds, kubectl, namespace):
     [
         ("tj", ["NAME", "PHASE", "READY", "WORKERS", "GPUS", "RESTARTS", "AGE"]),
         ("mv", ["NAME", "MODEL", "VERSION", "PHASE", "AGE"]),
-        ("lisvc", ["NAME", "MODEL", "VERSION", "READY", "DESIRED", "AUTOSCALED", "CANARY", "PHASE", "URL", "AGE"]),
+        (
+            "lisvc",
+            ["NAME", "MODEL", "VERSION", "READY", "DESIRED", "AUTOSCALED", "CANARY", "PHASE", "URL", "AGE"],
+        ),
     ],
 )
 def test_printer_columns(lepton_crds, kubectl, namespace, resource: str, header: list[str]):

@@ -11,7 +11,8 @@ CASES = [
     ("no-scale-to-zero", False, 0, "v1", 0, False, Activation()),
     ("nothing-to-serve-yet", True, 0, None, 0, False, Activation()),
     ("serving", True, 2, "v1", 2, False, Activation(backend_version="v1")),
-    ("scaled-to-zero", True, 0, "v1", 0, False, Activation(True, True, "v1")),
+    # To zero: the servers keep the Service until the activator answers, then it takes over.
+    ("to-zero-activator-starting", True, 0, "v1", 1, False, Activation(True, False, "v1", hold=True)),
     ("at-zero-routed", True, 0, "v1", 0, True, Activation(True, True, "v1")),
     ("activating", True, 1, "v1", 0, True, Activation(True, True, "v1", activating=True)),
     ("ready-switch-back", True, 1, "v1", 1, True, Activation(True, False, "v1")),
@@ -28,3 +29,10 @@ def test_activation(scenario, stz, replicas, version, ready, routed, expected):
         scale_to_zero=stz, replicas=replicas, version=version, ready=ready, routed_to_activator=routed
     )
     assert got == expected, scenario
+
+
+def test_the_activator_takes_the_service_once_it_answers():
+    got = activation(
+        scale_to_zero=True, replicas=0, version="v1", ready=1, routed_to_activator=False, activator_ready=True
+    )
+    assert got == Activation(True, True, "v1")

@@ -116,7 +116,11 @@ async def _reconcile(
         version=decided.current_version,
         ready=serving_now.ready if serving_now else 0,
         routed_to_activator=service is not None and service.to_activator,
+        activator_ready=activator is not None and activator.ready > 0,
     )
+    if zero.hold and serving_now is not None and serving_now.replicas > 0:
+        # Make before break: the servers stay as they are until the activator answers.
+        decided = replace(decided, deploy={**decided.deploy, serving_now.version: serving_now.replicas})
     events = events_about(isvc)
     autoscaler, metrics = None, None
     if decision is not None and readings is not None:
