@@ -26,8 +26,8 @@ class Activation:
     activating: bool = False
     """Replicas asked for, none ready yet: requests wait in the activator."""
     hold: bool = False
-    """Going to zero, but the activator does not answer yet: the servers keep running (and keep the
-    Service) until it does, so there is never a moment without an endpoint."""
+    """Going to zero, but the Service is not yet seen selecting a ready activator: the servers keep
+    running until it is, so there is never a moment without an endpoint."""
 
 
 def activation(
@@ -44,8 +44,10 @@ def activation(
     (make before break: the Service moves to the activator only once it is Ready)."""
     if not scale_to_zero or version is None:
         return Activation()
-    if replicas == 0 and not routed_to_activator and not activator_ready:
-        return Activation(activator=True, backend_version=version, hold=True)
+    if replicas == 0 and not routed_to_activator:
+        # Make before break: the servers stay until the Service is seen selecting the activator,
+        # which it does once the activator answers; they keep answering while kube-proxy catches up.
+        return Activation(activator=True, to_activator=activator_ready, backend_version=version, hold=True)
     if replicas == 0:
         return Activation(activator=True, to_activator=True, backend_version=version)
     if ready == 0 and routed_to_activator:

@@ -35,4 +35,4 @@ def test_the_activator_takes_the_service_once_it_answers():
     got = activation(
         scale_to_zero=True, replicas=0, version="v1", ready=1, routed_to_activator=False, activator_ready=True
     )
-    assert got == Activation(True, True, "v1")
+    assert got == Activation(True, True, "v1", hold=True), "servers stay until the switch is seen"
