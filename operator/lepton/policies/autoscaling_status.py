@@ -16,7 +16,8 @@ from lepton.api.inferenceservice import (
     InferenceServiceSpec,
     InferenceServiceStatus,
 )
-from lepton.policies.autoscaling import AutoscalerState, Decision, Readings, decide
+from lepton.policies.autoscaling import Decision, Readings, decide
+from lepton.policies.autoscaling_state import AutoscalerState
 
 
 @dataclass(frozen=True)

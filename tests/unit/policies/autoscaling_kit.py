@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lepton.api.autoscaling import Autoscaling
-from lepton.policies.autoscaling import AutoscalerState, Decision, Observation
+from lepton.policies.autoscaling import Decision, Observation
+from lepton.policies.autoscaling_state import AutoscalerState
 from lepton.policies.metric_result import MetricResult
 
 NOW = 10_000.0

@@ -13,7 +13,8 @@ import pytest
 from autoscaling_kit import DOWN_PODS_2, LATENCY, NOW, SPEC, Case, decision, seen, spec, state
 
 from lepton.api.autoscaling import Autoscaling
-from lepton.policies.autoscaling import AutoscalerState, Observation, decide
+from lepton.policies.autoscaling import Observation, decide
+from lepton.policies.autoscaling_state import AutoscalerState
 from lepton.policies.metric_result import Value
 
 CASES = [
