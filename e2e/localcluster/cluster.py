@@ -95,7 +95,7 @@ def up(cfg: Config) -> None:
 
     shutil.rmtree(cfg.state_dir, ignore_errors=True)
     cfg.state_dir.mkdir(parents=True)
-    pki.make_pki(cfg.pki)
+    pki.make_pki(cfg.pki, extra_ips=(cfg.bridge_ip,))
     for stem in ("admin", "controller-manager", "scheduler", "kwok"):
         name = "kubeconfig" if stem == "admin" else f"{stem}.kubeconfig"
         (cfg.state_dir / name).write_text(pki.kubeconfig(cfg.server, cfg.pki, stem))
@@ -282,7 +282,11 @@ def _apiserver_argv(cfg: Config, bin_dir: Path) -> list[str]:
     argv = [
         str(bin_dir / "kube-apiserver"),
         f"--etcd-servers=http://127.0.0.1:{cfg.ports.etcd_client}",
-        "--bind-address=127.0.0.1",
+        # Every address, so pods on the real nodes' bridge reach it at the bridge's own address (through
+        # the `kubernetes` Service, see realnode/apiservice.py) as operator pods do in real clusters.
+        # Without a certificate the cluster's CA signed, a client gets only what RBAC gives anonymous
+        # users (health and version).
+        "--bind-address=0.0.0.0",
         "--advertise-address=127.0.0.1",
         f"--secure-port={cfg.ports.apiserver}",
         f"--tls-cert-file={p / 'apiserver.crt'}",

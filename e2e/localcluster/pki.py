@@ -63,7 +63,8 @@ def _sign(pki: Path, stem: str, subject: str, extensions: str) -> None:
     ext.unlink()
 
 
-def make_pki(pki: Path) -> None:
+def make_pki(pki: Path, extra_ips: tuple[str, ...] = ()) -> None:
+    """``extra_ips``: further addresses the API server is reached at (the real nodes' bridge)."""
     pki.mkdir(parents=True, exist_ok=True)
     _key(pki / "ca.key")
     _openssl(
@@ -80,11 +81,12 @@ def make_pki(pki: Path) -> None:
         "-out",
         str(pki / "ca.crt"),
     )
+    sans = "".join(f"IP:{ip}," for ip in extra_ips) + SERVING_SANS
     _sign(
         pki,
         "apiserver",
         "/CN=kube-apiserver",
-        f"subjectAltName={SERVING_SANS}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
+        f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
     )
     for stem, cn, org in CLIENTS:
         subject = f"/CN={cn}" + (f"/O={org}" if org else "")

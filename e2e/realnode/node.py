@@ -104,6 +104,7 @@ def up(cfg: Config, bin_dir: Path, kubectl: Callable[..., str]) -> dict[str, flo
     timings["nodes Ready"] = time.monotonic() - step
     step = time.monotonic()
     proxy.up(cfg, bin_dir, node_name(0))
+    kubectl("apply", "--server-side", "-f", "-", stdin=json.dumps(proxy.api_endpoints(cfg)))
     timings["kube-proxy"] = time.monotonic() - step
     return timings
 

@@ -64,6 +64,28 @@ def configuration(cfg: Config, node: str) -> dict[str, Any]:
     }
 
 
+def api_endpoints(cfg: Config) -> dict[str, Any]:
+    """The `kubernetes` Service's endpoint: the API server at the bridge's address, so pods reach it
+    at 10.96.0.1:443 (their in-cluster config) as in real clusters. The local API server advertises
+    loopback and reconciles no endpoint of its own (--endpoint-reconciler-type=none); this slice is
+    ours (managed-by), so the mirroring controller leaves it alone."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kubernetes-lepton-local",
+            "namespace": "default",
+            "labels": {
+                "kubernetes.io/service-name": "kubernetes",
+                "endpointslice.kubernetes.io/managed-by": "lepton-local",
+            },
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [cfg.bridge_ip], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": cfg.ports.apiserver, "protocol": "TCP"}],
+    }
+
+
 def running(cfg: Config) -> bool:
     pid = procs.read_pid(cfg.run, NAME)
     return pid is not None and procs.alive(pid)

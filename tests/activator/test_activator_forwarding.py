@@ -4,6 +4,7 @@ binary tensor extension and errors pass unchanged, headers and bodies byte for b
 from __future__ import annotations
 
 import json
+import signal
 import statistics
 import threading
 import time
@@ -18,6 +19,7 @@ import pytest
 from activator_harness import FakeOperator, Process, infer_body, start_activator, start_backend, wait_ready
 
 from support.ports import free_port
+from support.wait import wait_for
 
 INFER = "/v2/models/example/infer"
 
@@ -169,3 +171,29 @@ def test_method_path_query_headers_and_bodies_pass_through(
     finally:
         echo.shutdown()
         echo.server_close()
+
+
+def test_after_sigterm_it_is_not_ready_but_forwards_for_its_drain_delay_then_exits_0(
+    backend: Process, fake_operator: FakeOperator, processes: list[Process], tmp_path: Path
+) -> None:
+    """The operator deletes the activator as soon as the stable Service selects the servers again;
+    kube-proxy may route a request here a moment later. A closed listener would refuse it."""
+    delay = 3.0
+    activator = start_activator(backend.url, fake_operator.url, tmp_path, "--drain-delay-s", str(delay))
+    processes.append(activator)
+    assert httpx.post(f"{activator.url}{INFER}", content=infer_body(1, 0)[1], timeout=30).status_code == 200
+    signalled = time.monotonic()
+    activator.process.send_signal(signal.SIGTERM)
+    wait_for(
+        lambda: httpx.get(f"{activator.url}/-/activator/healthz", timeout=2).status_code == 503,
+        delay,
+        "readiness to turn false at once after SIGTERM",
+        seen=activator.output,
+    )
+    answered = []
+    while time.monotonic() - signalled < delay - 1.0:  # well inside the delay: every one must answer
+        answered.append(httpx.post(f"{activator.url}{INFER}", content=infer_body(1, 3)[1], timeout=10))
+    assert answered, "no request was sent inside the drain delay"
+    assert all(r.status_code == 200 for r in answered), [r.status_code for r in answered]
+    assert activator.process.wait(timeout=delay + 20) == 0, activator.output()
+    assert time.monotonic() - signalled >= delay, "the listener closed before the drain delay"

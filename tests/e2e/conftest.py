@@ -50,3 +50,12 @@ def namespace(kube: client.ApiClient, request: pytest.FixtureRequest) -> Iterato
     """A fresh namespace, ready for pods, deleted afterwards (its pods' containers go with it)."""
     with fresh_namespace(kube, request.node.name, "e2e") as name:
         yield name
+
+
+@pytest.fixture(scope="session")
+def helm(e2e_cluster: Config) -> list[str]:
+    """The pinned helm (built or reused), aimed at the local cluster."""
+    out = subprocess.run(
+        [str(E2E_DIR / "realnode" / "build-helm.sh")], capture_output=True, text=True, check=True
+    )
+    return [out.stdout.strip().splitlines()[-1], "--kubeconfig", str(e2e_cluster.kubeconfig)]

@@ -32,14 +32,6 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def helm(e2e_cluster: Any) -> list[str]:
-    out = subprocess.run(
-        [str(REPO / "e2e" / "realnode" / "build-helm.sh")], capture_output=True, text=True, check=True
-    )
-    return [out.stdout.strip().splitlines()[-1], "--kubeconfig", str(e2e_cluster.kubeconfig)]
-
-
-@pytest.fixture(scope="module")
 def release(helm: list[str], e2e_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # The operator image in the real node's containerd (reused when it is there already).
     demo.build_images(Clock(), e2e_cluster)

@@ -94,14 +94,14 @@ def server_pod(kubectl: Any) -> dict[str, Any]:
     return pods[0]
 
 
-def infer(ip: str, row: list[float], port: int = 8080) -> int:
+def infer(ip: str, row: list[float], port: int = 8080, timeout: float = 10) -> int:
     body = json.dumps({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 16], "data": row}]})
     request = urllib.request.Request(
         f"http://{ip}:{port}/v2/models/classifier/infer",
         data=body.encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         response.read()
         return int(response.status)
 
@@ -176,8 +176,8 @@ def deployment_replicas(kubectl: Any, name: str) -> int | None:
 
 
 def test_autoscaled_through_the_cluster_ip(result: demo.Result, kubectl: Any) -> None:
-    """Load through the ClusterIP raises replicas, and no request fails on the way. Last in the module:
-    it leaves the service autoscaled. (Through zero and back on a real node: not yet, see README.)"""
+    """Load through the ClusterIP raises replicas, and no request fails on the way. Near the end of
+    the module: it leaves the service autoscaled."""
     service = json.loads(kubectl("get", "service", "classifier", "-n", NAMESPACE, "-o", "json").stdout)
     cluster_ip = service["spec"]["clusterIP"]
     deployment = f"classifier-{result.version['spec']['version']}"
@@ -211,3 +211,62 @@ def test_autoscaled_through_the_cluster_ip(result: demo.Result, kubectl: Any) ->
     assert not failures, (
         f"{len(failures)} of {len(outcomes)} requests failed while scaling up: {failures[:3]}"
     )
+
+
+def phase_of(kubectl: Any) -> str | None:
+    out = kubectl("get", "lisvc", "classifier", "-n", NAMESPACE, "-o", "json")
+    return json.loads(out.stdout).get("status", {}).get("phase")
+
+
+def activator_exists(kubectl: Any) -> bool:
+    out = kubectl("get", "deployment", "classifier-activator", "-n", NAMESPACE, check=False)
+    return out.returncode == 0
+
+
+def test_to_zero_when_idle_and_back_through_the_activator_with_no_failed_request(
+    result: demo.Result, kubectl: Any
+) -> None:
+    """Idle, the service goes to zero; the first request through the ClusterIP, sent the moment the
+    servers go, is held by the activator and answered 200; requests keep answering while the stable
+    Service moves back to the new server and the activator is deleted. Last in the module."""
+    service = json.loads(kubectl("get", "service", "classifier", "-n", NAMESPACE, "-o", "json").stdout)
+    cluster_ip = service["spec"]["clusterIP"]
+    deployment = f"classifier-{result.version['spec']['version']}"
+    autoscaling = {
+        "minReplicas": 0, "maxReplicas": 2, "metric": "rps", "target": 2, "pollSeconds": 2,
+        "scaleToZero": {"idleSeconds": 30},
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 10}},
+    }  # fmt: skip
+    patch = json.dumps({"spec": {"autoscaling": autoscaling}})
+    kubectl("patch", "lisvc", "classifier", "-n", NAMESPACE, "--type=merge", "-p", patch)
+    wait_for(lambda: deployment_replicas(kubectl, deployment) == 0, 240, "zero replicas after 30 s idle",
+             seen=lambda: (phase_of(kubectl), deployment_replicas(kubectl, deployment)))  # fmt: skip
+    assert phase_of(kubectl) == "ScaledToZero"
+    # At once, while the servers drain and kube-proxy moves the Service to the activator.
+    first = infer(cluster_ip, result.row, port=80, timeout=120)
+    assert first == 200, f"the first request after zero got {first}"
+    outcomes: list[object] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            try:
+                outcomes.append(infer(cluster_ip, result.row, port=80, timeout=60))
+            except Exception as exc:  # every failure is a finding
+                outcomes.append(exc)
+            stop.wait(0.1)
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    try:
+        # Through the switch back: the Service selects the server again, the activator drains.
+        wait_for(lambda: not activator_exists(kubectl), 120, "the activator to leave once a server is Ready",
+                 seen=lambda: (phase_of(kubectl), deployment_replicas(kubectl, deployment)))  # fmt: skip
+        seen = len(outcomes)
+        wait_for(lambda: len(outcomes) >= seen + 30, 60, "30 more requests after the activator left")
+    finally:
+        stop.set()
+        loader.join(60)
+    failures = [o for o in outcomes if o != 200]
+    assert not failures, f"{len(failures)} of {len(outcomes)} requests failed around zero: {failures[:3]}"
+    assert deployment_replicas(kubectl, deployment) >= 1

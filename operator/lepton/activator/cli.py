@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ready-path", default="/v2/health/ready", help="the backend's readiness path")
     parser.add_argument("--poll-interval", type=float, default=0.25, help="seconds between readiness probes")
     parser.add_argument("--max-body-bytes", type=int, default=64 * 1024 * 1024)
+    parser.add_argument(
+        "--drain-delay-s", type=float, default=0.0, help="keep accepting after SIGTERM (readiness false)"
+    )
     parser.add_argument("--log-level", default=os.environ.get("LEPTON_LOG_LEVEL", "INFO"))
     return parser
 
@@ -42,6 +45,8 @@ def config_from_args(argv: Sequence[str]) -> ActivatorConfig:
         parser.error("--queue-size must be at least 1")
     if args.timeout_seconds <= 0 or args.poll_interval <= 0:
         parser.error("--timeout-seconds and --poll-interval must be positive")
+    if args.drain_delay_s < 0:
+        parser.error("--drain-delay-s must not be negative")
     if not args.ready_path.startswith("/"):
         parser.error("--ready-path must start with /")
     for flag, url in (("--backend", args.backend), ("--activate-url", args.activate_url)):
@@ -59,6 +64,7 @@ def config_from_args(argv: Sequence[str]) -> ActivatorConfig:
         ready_path=args.ready_path,
         poll_interval_s=args.poll_interval,
         max_body_bytes=args.max_body_bytes,
+        drain_delay_s=args.drain_delay_s,
         log_level=args.log_level.upper(),
     )
 

@@ -40,6 +40,9 @@ class ActivatorConfig:
     poll_interval_s: float = 0.25
     max_body_bytes: int = 64 * 1024 * 1024
     grace_s: float = 25.0  # under Kubernetes' default terminationGracePeriodSeconds of 30
+    drain_delay_s: float = 0.0
+    """After SIGTERM, seconds it keeps accepting (readiness false) before the listener closes: the
+    stable Service has just moved to the model servers, and kube-proxy may still send here."""
     log_level: str = "INFO"
 
     @property
@@ -63,6 +66,8 @@ class Controller:
         self.metrics = metrics
         self.session = session
         self.gate = Gate(config.queue_size, config.timeout_s)
+        self.stopping = False
+        """SIGTERM came: readiness is false, requests are still accepted (the drain delay)."""
         self._changed = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()

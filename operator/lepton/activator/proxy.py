@@ -51,7 +51,7 @@ class _Routes:
         self.metrics = controller.metrics
 
     async def healthz(self, request: web.Request) -> web.Response:
-        if self.controller.gate.draining:
+        if self.controller.gate.draining or self.controller.stopping:
             return _json({"status": "draining"}, 503)
         return _json({"status": "ok"}, 200)
 

@@ -1,9 +1,12 @@
 """The activator's lifecycle: listen, hold and forward, drain on SIGTERM.
 
-On SIGTERM or SIGINT the listener closes, the backend is probed once more, and every held request
-wakes: forwarded when a replica is ready (the operator deletes the activator right after one is,
-so this is the common case), otherwise answered 503 with Retry-After. Requests being forwarded get
-up to ``grace_s`` to finish; then the process exits 0.
+On SIGTERM or SIGINT readiness turns false and requests keep being accepted and forwarded for
+``drain_delay_s``: the operator deletes the activator once the stable Service is seen selecting
+the model servers, and kube-proxy (or another dataplane) may still route here for a moment; a
+closed listener would refuse those connections. Then the listener closes, the backend is probed
+once more, and every held request wakes: forwarded when a replica is ready (the common case),
+otherwise answered 503 with Retry-After. Requests being forwarded get up to ``grace_s`` to finish;
+then the process exits 0.
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ async def run_activator(config: ActivatorConfig) -> None:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
         start = time.monotonic()
+        controller.stopping = True
+        log.info("stopping: not ready; closing the listener in %gs", config.drain_delay_s)
+        await asyncio.sleep(config.drain_delay_s)
         log.info("draining: %d requests held", controller.gate.pending)
         await site.stop()
         await controller.drain()

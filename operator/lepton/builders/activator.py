@@ -10,6 +10,7 @@ from typing import Any
 from lepton.api.inferenceservice import InferenceService
 from lepton.builders.artifact import bounded_name, container_security_context, pod_security_context
 from lepton.builders.inference import (
+    DRAIN_DELAY_SECONDS,
     HTTP_PORT_NAME,
     ISVC_LABEL,
     SERVICE_PORT,
@@ -57,6 +58,10 @@ def construct_activator(isvc: InferenceService, config: ServingConfig) -> dict[s
             config.activation_url or "",
             "--port",
             str(ACTIVATOR_PORT),
+            # It leaves the request path when the stable Service moves back to the servers, and is
+            # deleted then: it keeps answering while kube-proxy catches up, as the servers do.
+            "--drain-delay-s",
+            str(DRAIN_DELAY_SECONDS),
         ],
         "ports": [{"name": HTTP_PORT_NAME, "containerPort": ACTIVATOR_PORT, "protocol": "TCP"}],
         "readinessProbe": probe(ACTIVATOR_HEALTH, 2, 3),
@@ -71,6 +76,8 @@ def construct_activator(isvc: InferenceService, config: ServingConfig) -> dict[s
         "enableServiceLinks": False,
         "securityContext": pod_security_context(),
         "containers": [container],
+        # The drain delay, then up to the activator's 25 s for requests being forwarded.
+        "terminationGracePeriodSeconds": DRAIN_DELAY_SECONDS + 30,
     }
     if isvc.spec.server.tolerations:
         pod_spec["tolerations"] = [

@@ -22,15 +22,18 @@ def test_the_required_flags_and_the_documented_defaults() -> None:
     assert (config.queue_size, config.timeout_s) == (100, 60.0)
     assert (config.ready_path, config.poll_interval_s) == ("/v2/health/ready", 0.25)
     assert config.max_body_bytes == 64 * 1024 * 1024
+    assert config.drain_delay_s == 0.0
 
 
 def test_every_optional_flag_is_read() -> None:
     config = config_from_args(
         [*REQUIRED, "--port", "9000", "--host", "127.0.0.1", "--queue-size", "5", "--timeout-seconds", "2.5",
-         "--ready-path", "/healthz", "--poll-interval", "0.5", "--max-body-bytes", "1024"]
+         "--ready-path", "/healthz", "--poll-interval", "0.5", "--max-body-bytes", "1024",
+         "--drain-delay-s", "5"]
     )  # fmt: skip
     assert (config.port, config.host, config.queue_size, config.timeout_s) == (9000, "127.0.0.1", 5, 2.5)
     assert (config.ready_path, config.poll_interval_s, config.max_body_bytes) == ("/healthz", 0.5, 1024)
+    assert config.drain_delay_s == 5.0
 
 
 @pytest.mark.parametrize(
@@ -41,6 +44,7 @@ def test_every_optional_flag_is_read() -> None:
         ["--poll-interval", "-1"],
         ["--ready-path", "health"],
         ["--backend", "demo-private:80"],
+        ["--drain-delay-s", "-1"],
     ],
 )
 def test_nonsense_is_refused_at_startup(extra: list[str]) -> None:
