@@ -37,7 +37,9 @@ def parse(text: str) -> dict[str, float]:
     try:
         for family in text_string_to_metric_families(text):
             field = GAUGES.get(family.name)
-            for sample in family.samples if field else ():
+            if field is None:
+                continue
+            for sample in family.samples:
                 if sample.name == family.name and not sample.labels and math.isfinite(sample.value):
                     found[field] = float(sample.value)
     except ValueError as exc:

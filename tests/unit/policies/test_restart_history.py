@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import pytest
+from lifecycle_kit import applied
 
 from lepton.api import TrainingJob
 from lepton.api.trainingjob import MAX_RESTART_HISTORY, RestartAction, RestartCause
@@ -202,18 +203,9 @@ def test_entries_and_per_worker_counts(case: Case) -> None:
 def test_replanning_after_the_plan_adds_no_entry(case: Case) -> None:
     """Once its status is written, the same pods add nothing: a failure is listed once."""
     first = plan(case.job, case.pods, now=NOW, lost_nodes=case.lost_nodes, timing=TIMING)
-    applied = replace(
-        case.job,
-        phase=first.phase,
-        reason=first.reason,
-        message=first.message,
-        restart_count=first.restart_count,
-        counted_restarts=first.counted_restarts,
-        worker_restarts=first.worker_restarts,
-        completion_time=first.completion_time,
-        phase_since=NOW,
+    again = plan(
+        applied(case.job, first, NOW), case.pods, now=NOW + 1, lost_nodes=case.lost_nodes, timing=TIMING
     )
-    again = plan(applied, case.pods, now=NOW + 1, lost_nodes=case.lost_nodes, timing=TIMING)
     assert again.history == ()
 
 
