@@ -97,7 +97,8 @@ def run(settings: Settings) -> None:
     import lepton.controllers.serving.handlers  # noqa: PLC0415
     import lepton.controllers.serving.indices  # noqa: PLC0415
     import lepton.controllers.training.handlers  # noqa: PLC0415
-    import lepton.controllers.training.indices  # noqa: F401, PLC0415
+    import lepton.controllers.training.indices  # noqa: PLC0415
+    import lepton.controllers.training.progress  # noqa: F401, PLC0415
 
     configure_logging(settings)
     memo = build_memo(settings)

@@ -48,6 +48,11 @@ class Settings:
     """How long a node must stay NotReady before its workers count as lost (the job restarts)."""
     resync_seconds: float = 30.0
     """How often every active job is reconciled even when nothing happened."""
+    progress_poll_seconds: float = 10.0
+    """How often the operator reads a running job's progress from rank 0's metrics endpoint into
+    status.progress; 0 turns it off."""
+    progress_timeout_seconds: float = 2.0
+    """How long one read of rank 0's metrics endpoint may take."""
     api_workers: int = 16
     """Threads (and connections) for requests to the API server."""
     finalizer: str = "lepton.ai/finalizer"
@@ -101,6 +106,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         success_grace_seconds=_number(env, "LEPTON_SUCCESS_GRACE_SECONDS", Settings.success_grace_seconds),
         node_lost_seconds=_number(env, "LEPTON_NODE_LOST_SECONDS", Settings.node_lost_seconds),
         resync_seconds=_number(env, "LEPTON_RESYNC_SECONDS", Settings.resync_seconds),
+        progress_poll_seconds=_number(env, "LEPTON_PROGRESS_POLL_SECONDS", Settings.progress_poll_seconds),
+        progress_timeout_seconds=_number(
+            env, "LEPTON_PROGRESS_TIMEOUT_SECONDS", Settings.progress_timeout_seconds
+        ),
         api_workers=int(_number(env, "LEPTON_API_WORKERS", Settings.api_workers)),
         serving=_serving(env),
     )

@@ -207,6 +207,13 @@ KINDS = [
             Column("Workers", "integer", ".spec.replicas", "Worker pods wanted."),
             Column("GPUs", "integer", ".status.gpus", "GPUs the job holds."),
             Column("Restarts", "integer", ".status.restartCount", "Times the job was restarted."),
+            Column("Step", "integer", ".status.progress.step", "Optimizer steps rank 0 reported."),
+            Column("Loss", "number", ".status.progress.loss", "Latest training loss rank 0 reported."),
+            Column("Epoch", "number", ".status.progress.epoch", "Epochs completed.", priority=1),
+            Column(
+                "Samples/s", "number", ".status.progress.samplesPerSecond", "Training throughput.", priority=1
+            ),
+            Column("Progress", "date", ".status.progress.lastUpdate", "Age of the progress.", priority=1),
             Column("Model", "string", ".status.modelVersion", "ModelVersion made.", priority=1),
             AGE,
         ],

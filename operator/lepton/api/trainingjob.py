@@ -108,11 +108,37 @@ class TrainingJobReason(StrEnum):
     RESTARTING = "Restarting"
     """Event reason of every restart (the condition says why)."""
     BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
+    WORKER_RESTART_LIMIT_EXCEEDED = "WorkerRestartLimitExceeded"
+    """One worker caused runPolicy.maxRestartsPerWorker charged restarts already."""
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     SUSPENDED = "Suspended"
     INVALID_SPEC = "InvalidSpec"
     MODEL_VERSION_CREATED = "ModelVersionCreated"
     NO_MODEL_VERSION = "NoModelVersion"
+
+
+class RestartCause(StrEnum):
+    """Who a worker failure is blamed on, as the restart policy classified it."""
+
+    USER_ERROR = "UserError"
+    """The program exited with 1-127: its own error."""
+    INFRASTRUCTURE = "Infrastructure"
+    """Killed by a signal other than SIGTERM (OOM kill, ...), or the launcher's agent failed (200)."""
+    PREEMPTION = "Preemption"
+    """The pod was evicted or deleted, or stopped on SIGTERM (143)."""
+    NODE_LOSS = "NodeLoss"
+    """The pod's node stopped being Ready (never charged to a budget)."""
+
+
+class RestartAction(StrEnum):
+    """What the operator did about a failure."""
+
+    RESTART = "Restart"
+    REPLACE = "Replace"
+    FAIL = "Fail"
+
+
+MAX_RESTART_HISTORY = 20
 
 
 class ElasticPolicy(LeptonModel):
@@ -164,6 +190,10 @@ class RunPolicy(LeptonModel):
 
     backoff_limit: Annotated[int, Field(ge=0, le=100)] = 3
     """How many times the job is restarted after a retryable failure before it fails."""
+    max_restarts_per_worker: Annotated[int, Field(ge=0, le=100)] | None = None
+    """How many charged restarts one worker (replica index) may cause before the job fails
+    (WorkerRestartLimitExceeded); unset: only backoffLimit applies. Restarts after node loss are
+    never charged."""
     restart_policy: RestartPolicy = RestartPolicy.ON_FAILURE
     """When to restart: OnFailure restarts after any worker failure (up to backoffLimit); Never fails
     the job on the first worker failure; ExitCode restarts only for retryable failures: a worker
@@ -326,6 +356,49 @@ class ReplicaCounts(LeptonModel):
     """Worker pods that failed in the current attempt."""
 
 
+class RestartRecord(LeptonModel):
+    """One worker failure the operator acted on: the failures that started a restart, a
+    replacement or the job's failure (peers failing in their collectives after it are not listed)."""
+
+    time: Timestamp
+    """When the worker failed (its exit time, else when the operator saw it)."""
+    cause: RestartCause
+    """UserError, Infrastructure, Preemption or NodeLoss."""
+    action: RestartAction
+    """Restart (the whole group), Replace (elastic: this worker only) or Fail (the job)."""
+    worker: Annotated[int, Field(ge=0)]
+    """Replica index of the worker."""
+    attempt: Annotated[int, Field(ge=0)]
+    """Restart attempt the worker belonged to."""
+    pod: Annotated[str, StringConstraints(max_length=253)] | None = None
+    """Name of the worker's pod."""
+    node: Annotated[str, StringConstraints(max_length=253)] | None = None
+    """Node the pod ran on."""
+    exit_code: int | None = None
+    """The trainer's exit code; unset when the pod was lost without exiting."""
+    reason: Annotated[str, StringConstraints(max_length=256)] | None = None
+    """The pod's own reason (Error, OOMKilled, Evicted, node NotReady, ...)."""
+    charged: bool = False
+    """Whether this failure was charged to backoffLimit and maxRestartsPerWorker."""
+
+
+class Progress(LeptonModel):
+    """Training progress rank 0 reports (lepton.runtime.report_metrics), read by the operator from
+    its metrics endpoint while the job runs."""
+
+    step: Annotated[int, Field(ge=0)] | None = None
+    """Optimizer steps taken."""
+    epoch: float | None = None
+    """Epochs completed."""
+    loss: float | None = None
+    """Latest training loss."""
+    samples_per_second: float | None = None
+    """Training throughput over all ranks."""
+    last_update: Timestamp
+    """When the operator last read these values from rank 0; kept, with the values, while rank 0
+    cannot be reached."""
+
+
 class TrainingJobStatus(LeptonModel):
     """Observed state of a TrainingJob, written by the operator."""
 
@@ -341,6 +414,14 @@ class TrainingJobStatus(LeptonModel):
     node_loss_restarts: Annotated[int, Field(ge=0)] = 0
     """How many of those restarts followed the loss of a node; they do not count against
     backoffLimit."""
+    restart_history: Annotated[list[RestartRecord], Field(max_length=MAX_RESTART_HISTORY)] | None = None
+    """The latest worker failures the operator acted on (at most 20, oldest first)."""
+    worker_restarts: (
+        Annotated[dict[str, Annotated[int, Field(ge=0)]], Field(max_length=MAX_REPLICAS)] | None
+    ) = None
+    """Charged restarts each worker caused, by replica index (for maxRestartsPerWorker)."""
+    progress: Progress | None = None
+    """Latest training progress from rank 0 (step, epoch, loss, samplesPerSecond, lastUpdate)."""
     gpus: Annotated[int, Field(ge=0)] | None = None
     """GPUs the job holds (replicas x GPUs per pod) while admitted."""
     admission_message: Annotated[str, StringConstraints(max_length=4096)] | None = None

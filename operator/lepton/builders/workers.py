@@ -17,6 +17,21 @@ TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 # Volcano and the scheduler-plugins coscheduler find a pod's PodGroup through these.
 VOLCANO_GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
 COSCHEDULING_GROUP_LABEL = "scheduling.x-k8s.io/pod-group"
+# Rank 0's progress endpoint (lepton.runtime.metrics): the trainer's own LEPTON_METRICS_PORT, else
+# the runtime's default; "0" turns it off. The operator polls it for status.progress.
+METRICS_PORT_ENV = "LEPTON_METRICS_PORT"
+DEFAULT_METRICS_PORT = 9400
+METRICS_PATH = "/metrics"
+
+
+def metrics_port(job: TrainingJob) -> int | None:
+    """The port rank 0 serves its metrics on, None when the trainer turned the endpoint off (or set
+    it from a reference the operator cannot read)."""
+    for var in job.spec.trainer().env or []:
+        if var.name == METRICS_PORT_ENV:
+            value = var.value or ""
+            return int(value) if value.isdigit() and 0 < int(value) <= 65535 else None
+    return DEFAULT_METRICS_PORT
 
 
 def worker_name(job_name: str, index: int) -> str:
@@ -53,6 +68,16 @@ def construct_worker_pod(
     if pod_group is not None:
         labels[COSCHEDULING_GROUP_LABEL] = pod_group
         annotations[VOLCANO_GROUP_ANNOTATION] = pod_group
+    port = metrics_port(job)
+    if port is not None and index == 0 and "prometheus.io/scrape" not in annotations:
+        # Only rank 0 serves (worker 0: its node rank is 0, and torch's c10d rendezvous ranks nodes
+        # by their sorted host names, worker-0 first); annotating the others would only add targets
+        # that are always down.
+        annotations |= {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": METRICS_PATH,
+        }
 
     pod_spec["hostname"] = name
     pod_spec["subdomain"] = job.name
@@ -71,6 +96,8 @@ def construct_worker_pod(
         container["terminationMessagePath"] = TERMINATION_MESSAGE_PATH
         # On a crash with an empty message, the log tail explains the failure in the pod status.
         container["terminationMessagePolicy"] = "FallbackToLogsOnError"
+        if port is not None:
+            _declare_port(container, port)
         if spec.checkpoint:
             _mount(container, spec.checkpoint.volume, spec.checkpoint.path)
         claim = claim_of(spec.output.uri) if spec.output and spec.output.uri else None
@@ -87,6 +114,15 @@ def construct_worker_pod(
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
+
+
+def _declare_port(container: dict[str, Any], port: int) -> None:
+    """Declare the metrics port unless the user declared it already (under any name)."""
+    ports = list(container.get("ports") or [])
+    if any(p.get("containerPort") == port for p in ports):
+        return
+    name = "metrics" if all(p.get("name") != "metrics" for p in ports) else "lepton-metrics"
+    container["ports"] = [*ports, {"name": name, "containerPort": port, "protocol": "TCP"}]
 
 
 def _mount(container: dict[str, Any], volume: str, path: str) -> None:

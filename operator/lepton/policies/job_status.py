@@ -7,9 +7,9 @@ import datetime as dt
 from typing import Any
 
 from lepton.api.common import Condition, find_condition, parse_time, rfc3339
-from lepton.api.trainingjob import TrainingJob
+from lepton.api.trainingjob import RestartRecord, TrainingJob
 from lepton.builders.env import reserved_env_violation
-from lepton.policies import restart
+from lepton.policies import restart, restart_history
 from lepton.policies.lifecycle import JobState, Plan
 from lepton.policies.status import Phase, conditions_for
 
@@ -37,16 +37,22 @@ def job_state(job: TrainingJob) -> JobState:
         clean_pod_policy=run.clean_pod_policy.value,
         suspend=run.suspend,
         elastic_min_replicas=spec.elastic.min_replicas if spec.elastic else None,
+        max_restarts_per_worker=run.max_restarts_per_worker,
         invalid=reserved_env_violation(job),
         phase=phase,
         reason=own.reason if own else "",
         message=own.message if own else "",
         restart_count=restart_count,
         counted_restarts=max(restart_count - (status.node_loss_restarts if status else 0), 0),
+        worker_restarts=_worker_restarts(status.worker_restarts if status else None),
         start_time=timestamp(status.start_time) if status else None,
         completion_time=timestamp(status.completion_time) if status else None,
         phase_since=since,
     )
+
+
+def _worker_restarts(recorded: dict[str, int] | None) -> dict[int, int]:
+    return {int(k): v for k, v in (recorded or {}).items() if k.isdigit()}
 
 
 def _time(value: float | None) -> str | None:
@@ -63,8 +69,10 @@ def build_status(
     *,
     now: float,
     result: dict[str, Any] | None = None,
+    progress: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The whole status the plan implies. ``result`` adds modelVersion/metrics/artifact on success."""
+    """The whole status the plan implies. ``result`` adds modelVersion/metrics/artifact on success;
+    ``progress`` is rank 0's latest progress when it was just read (else the recorded one stays)."""
     previous = job.status
     at = rfc3339_of(now)
     conditions: list[Condition] = conditions_for(
@@ -88,6 +96,8 @@ def build_status(
         },
         "restartCount": plan.restart_count,
         "nodeLossRestarts": plan.restart_count - plan.counted_restarts,
+        "restartHistory": _history(previous.restart_history if previous else None, plan),
+        "workerRestarts": {str(k): v for k, v in sorted(plan.worker_restarts.items())} or None,
         "gpus": gpus,
         "admissionMessage": plan.message if plan.phase is Phase.QUEUED else None,
         "startTime": _time(plan.start_time),
@@ -97,9 +107,16 @@ def build_status(
     }
     if previous is not None:
         kept = previous.model_dump(
-            by_alias=True, exclude_none=True, include={"model_version", "metrics", "artifact"}
+            by_alias=True, exclude_none=True, include={"model_version", "metrics", "artifact", "progress"}
         )
         status.update(kept)
+    if progress:
+        status["progress"] = progress
     if result:
         status.update(result)
     return status
+
+
+def _history(previous: list[RestartRecord] | None, plan: Plan) -> list[dict[str, Any]] | None:
+    recorded = [r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in previous or []]
+    return restart_history.merged(recorded, plan.history) or None

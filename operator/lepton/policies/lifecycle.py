@@ -7,12 +7,12 @@ Running ``plan`` again on the state a plan produced gives a plan with nothing to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lepton.api.trainingjob import TrainingJobReason
-from lepton.policies import restart
+from lepton.policies import restart, restart_history
 from lepton.policies.status import Counts, Phase, PodState, count
 
 
@@ -28,6 +28,7 @@ class JobState:
     clean_pod_policy: str = "Running"  # Running | All | None
     suspend: bool = False
     elastic_min_replicas: int | None = None
+    max_restarts_per_worker: int | None = None
     invalid: str | None = None  # why the spec cannot run, e.g. a reserved env name
     # Recorded status:
     phase: Phase | None = None
@@ -35,6 +36,7 @@ class JobState:
     message: str = ""
     restart_count: int = 0
     counted_restarts: int = 0
+    worker_restarts: Mapping[int, int] = field(default_factory=dict)  # charged restarts by worker
     start_time: float | None = None
     completion_time: float | None = None
     phase_since: float | None = None  # lastTransitionTime of the phase's condition
@@ -64,6 +66,8 @@ class Plan:
     counted_restarts: int
     start_time: float | None
     completion_time: float | None
+    worker_restarts: Mapping[int, int] = field(default_factory=dict)
+    history: tuple[restart_history.Entry, ...] = ()  # entries this plan adds to status.restartHistory
     counts: Counts = field(default_factory=Counts)
     create: tuple[int, ...] = ()
     delete: tuple[str, ...] = ()
@@ -130,6 +134,7 @@ def plan(
         counted_restarts=job.counted_restarts,
         start_time=job.start_time,
         completion_time=job.completion_time,
+        worker_restarts=job.worker_restarts,
         counts=count(current),
     )
     ctx = _Ctx(
@@ -259,13 +264,25 @@ def _failures(ctx: _Ctx, phase: Phase) -> list[restart.WorkerFailure]:
         if pod.phase == "Failed":
             failures.append(
                 restart.WorkerFailure(
-                    pod.index, pod.exit_code, pod.reason or "Error", on_lost_node, pod.finished_at
+                    pod.index,
+                    pod.exit_code,
+                    pod.reason or "Error",
+                    on_lost_node,
+                    pod.finished_at,
+                    pod=pod.name,
+                    node=pod.node,
                 )
             )
         elif pod.phase != "Succeeded" and on_lost_node:
-            failures.append(restart.WorkerFailure(pod.index, None, f"node {pod.node} NotReady", True))
+            failures.append(
+                restart.WorkerFailure(
+                    pod.index, None, f"node {pod.node} NotReady", True, pod=pod.name, node=pod.node
+                )
+            )
         elif pod.deleting and pod.phase != "Succeeded":
-            failures.append(restart.WorkerFailure(pod.index, None, pod.reason or "Deleted"))
+            failures.append(
+                restart.WorkerFailure(pod.index, None, pod.reason or "Deleted", pod=pod.name, node=pod.node)
+            )
     if phase is Phase.RUNNING:
         # Every worker ran in this attempt, so a missing one was deleted behind our back.
         seen = {p.index for p in ctx.current}
@@ -292,9 +309,17 @@ def _admitted(ctx: _Ctx) -> Plan:
         backoff=ctx.timing.backoff,
         elastic_min_replicas=job.elastic_min_replicas if all(f.lost for f in failures) else None,
         running_workers=running,
+        max_restarts_per_worker=job.max_restarts_per_worker,
+        worker_restarts=job.worker_restarts,
     )
+    history: tuple[restart_history.Entry, ...] = ()
+    # A replacement's verdict repeats until the new worker runs: its failures are new only when
+    # the condition changes (the state machine's other verdicts leave the phase at once).
+    repeated = verdict is not None and (verdict.reason, verdict.message) == (job.reason, job.message)
+    if verdict is not None and not (verdict.action is restart.Action.REPLACE and repeated):
+        history = restart_history.entries(verdict, job.restart_policy, attempt=job.restart_count, now=ctx.now)
     if verdict is not None and verdict.action is restart.Action.FAIL:
-        return _finish(ctx, Phase.FAILED, verdict.reason, verdict.message)
+        return _with(_finish(ctx, Phase.FAILED, verdict.reason, verdict.message), history=history)
     if verdict is not None and verdict.action is restart.Action.RESTART:
         on_lost = ctx.on_lost(current)
         return _with(
@@ -302,6 +327,8 @@ def _admitted(ctx: _Ctx) -> Plan:
             phase=Phase.RESTARTING,
             reason=verdict.reason,
             message=verdict.message,
+            history=history,
+            worker_restarts=restart_history.charge(job.worker_restarts, verdict.charged),
             restart_count=job.restart_count + 1,
             counted_restarts=job.counted_restarts + int(verdict.counts),
             delete=tuple(p.name for p in current if not p.deleting and p.name not in on_lost) + ctx.stale,
@@ -316,6 +343,7 @@ def _admitted(ctx: _Ctx) -> Plan:
             phase=Phase.RUNNING,
             reason=verdict.reason,
             message=verdict.message,
+            history=history,
             force_delete=tuple(p.name for p in current if p.index in replaced and not p.deleting),
             create=tuple(i for i in sorted(replaced) if i not in present),
             delete=ctx.stale,

@@ -4,6 +4,10 @@ A worker failure is either retryable (the group is restarted, or the worker repl
 or permanent (the job fails). Losing a pod because its node failed is never the job's fault, so it
 never counts against backoffLimit.
 
+Two budgets: backoffLimit counts the job's charged restarts, maxRestartsPerWorker those each worker
+(replica index) caused. A worker is charged when it is among the causes of a charged restart, so a
+flaky worker that keeps killing the gang fails the job before it eats the whole job budget.
+
 When one worker dies, its peers fail soon after with whatever their collectives raise (usually exit
 code 1), so the verdict is taken on the causes: the failures of the first second, plus every pod
 lost without exiting. A job is failed for good only when all of its causes are permanent.
@@ -12,10 +16,10 @@ lost without exiting. A job is failed for good only when all of its causes are p
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from lepton.api.trainingjob import TrainingJobReason
+from lepton.api.trainingjob import RestartCause, TrainingJobReason
 
 
 class RestartPolicy(enum.StrEnum):
@@ -38,6 +42,8 @@ class WorkerFailure:
     reason: str = "Error"
     node_lost: bool = False
     finished_at: float | None = None  # when the worker exited (epoch seconds), when known
+    pod: str | None = None
+    node: str | None = None
 
     @property
     def lost(self) -> bool:
@@ -70,6 +76,8 @@ class Verdict:
     message: str
     delay_seconds: float = 0.0
     replace: tuple[int, ...] = ()
+    causes: tuple[WorkerFailure, ...] = ()  # the failures that started it (see ``causes``)
+    charged: tuple[int, ...] = ()  # workers charged against maxRestartsPerWorker
 
 
 # lepton-train's exit code when the torchelastic agent itself fails (rendezvous timeout, store
@@ -86,6 +94,24 @@ def is_retryable(policy: RestartPolicy, failure: WorkerFailure) -> bool:
     # failing (AGENT_FAILURE_EXIT_CODE) and is worth retrying; 1-127 is the program saying it cannot
     # succeed (127: the program is not in the image).
     return failure.lost or (failure.exit_code is not None and 128 <= failure.exit_code <= 255)
+
+
+# 128 + SIGTERM: the worker was told to stop (a preemption, a drain, a scale-down) and did.
+SIGTERM_EXIT_CODE = 143
+
+
+def cause_of(policy: RestartPolicy, failure: WorkerFailure) -> RestartCause:
+    """What the failure says about who failed, in the terms ``is_retryable`` judged it by: the node
+    went away (NodeLoss); the pod was taken away or told to stop (Preemption: evicted, deleted,
+    SIGTERM); a retryable exit (Infrastructure: a signal, an OOM kill, the agent's own failure); else
+    the program's own error (UserError)."""
+    if failure.node_lost:
+        return RestartCause.NODE_LOSS
+    if failure.exit_code is None or failure.exit_code == SIGTERM_EXIT_CODE:
+        return RestartCause.PREEMPTION
+    if is_retryable(RestartPolicy.EXIT_CODE, failure):
+        return RestartCause.INFRASTRUCTURE
+    return RestartCause.USER_ERROR
 
 
 # Kubernetes reports finish times to the second: failures this close together are taken as one.
@@ -110,10 +136,13 @@ def decide(
     backoff: Backoff,
     elastic_min_replicas: int | None = None,
     running_workers: int = 0,
+    max_restarts_per_worker: int | None = None,
+    worker_restarts: Mapping[int, int] | None = None,
 ) -> Verdict | None:
     """Decide what to do about the failures of the current attempt; None when there are none.
 
     ``counted_restarts`` is how many earlier restarts counted against ``backoff_limit``;
+    ``worker_restarts`` how many each worker was charged (against ``max_restarts_per_worker``);
     ``running_workers`` how many workers of the attempt still run (for elastic replacement).
     """
     if not failures:
@@ -121,6 +150,7 @@ def decide(
     ordered = sorted(failures, key=lambda f: f.index)
     started = causes(ordered)
     permanent = [f for f in started if not is_retryable(policy, f)]
+    cause = tuple(started)
     if len(permanent) == len(started):
         first = permanent[0]
         return Verdict(
@@ -128,6 +158,7 @@ def decide(
             counts=False,
             reason=TrainingJobReason.WORKER_FAILED,
             message=f"{first.describe()}; not retryable under restartPolicy {policy.value}",
+            causes=cause,
         )
     counts = not all(f.node_lost for f in started)
     summary = "; ".join(f.describe() for f in ordered)
@@ -137,6 +168,26 @@ def decide(
             counts=False,
             reason=TrainingJobReason.BACKOFF_LIMIT_EXCEEDED,
             message=f"{summary}; backoffLimit {backoff_limit} reached after {counted_restarts} restarts",
+            causes=cause,
+        )
+    charged = tuple(sorted({f.index for f in started if not f.node_lost})) if counts else ()
+    spent = worker_restarts or {}
+    exhausted = [
+        i
+        for i in charged
+        if max_restarts_per_worker is not None and spent.get(i, 0) >= max_restarts_per_worker
+    ]
+    if exhausted:
+        worker = exhausted[0]
+        return Verdict(
+            Action.FAIL,
+            counts=False,
+            reason=TrainingJobReason.WORKER_RESTART_LIMIT_EXCEEDED,
+            message=(
+                f"{summary}; maxRestartsPerWorker {max_restarts_per_worker} reached: worker {worker} "
+                f"caused {spent.get(worker, 0)} restarts"
+            ),
+            causes=cause,
         )
     delay = backoff.delay(counted_restarts if counts else 0)
     if elastic_min_replicas is not None and running_workers >= elastic_min_replicas:
@@ -146,6 +197,7 @@ def decide(
             reason=TrainingJobReason.WORKER_REPLACED,
             message=f"{summary}; replacing it while {running_workers} workers keep running",
             replace=tuple(f.index for f in ordered),
+            causes=cause,
         )
     return Verdict(
         Action.RESTART,
@@ -153,4 +205,6 @@ def decide(
         reason=TrainingJobReason.NODE_LOST if not counts else TrainingJobReason.WORKER_FAILED,
         message=f"{summary}; restarting all workers in {delay:g}s",
         delay_seconds=delay,
+        causes=cause,
+        charged=charged,
     )

@@ -45,6 +45,7 @@ class PodState:
     deleting: bool = False
     finished_at: float | None = None
     gpus: int = 0
+    ip: str | None = None  # status.podIP: where the operator reads rank 0's progress
 
     @property
     def terminal(self) -> bool:

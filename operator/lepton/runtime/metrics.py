@@ -30,9 +30,9 @@ class MetricsReporter:
     def __init__(self, port: int | None, addr: str) -> None:
         self.registry = CollectorRegistry()
         self.latest: dict[str, float | int] = {}
-        self._gauges = {
-            name: Gauge(f"lepton_train_{name}", doc, registry=self.registry) for name, doc in _KNOWN.items()
-        }
+        # Made on a name's first report: a gauge never reported would read 0, and the operator
+        # copies these into status.progress (a loss of 0 that nobody reported is a lie).
+        self._gauges: dict[str, Gauge] = {}
         self._other = Gauge(
             "lepton_train_metric", "Other reported training metrics", ["name"], registry=self.registry
         )
@@ -51,9 +51,10 @@ class MetricsReporter:
             if not math.isfinite(value):
                 continue
             self.latest[name] = value
-            gauge = self._gauges.get(name)
-            if gauge is not None:
-                gauge.set(value)
+            if name in _KNOWN:
+                if name not in self._gauges:
+                    self._gauges[name] = Gauge(f"lepton_train_{name}", _KNOWN[name], registry=self.registry)
+                self._gauges[name].set(value)
             else:
                 self._other.labels(name=name).set(value)
 

@@ -171,7 +171,24 @@ def test_schema_carries_types_bounds_and_defaults(kind: str, path: str, expected
 @pytest.mark.parametrize(
     ("kind", "short", "columns"),
     [
-        ("TrainingJob", ["tj"], ["Phase", "Ready", "Workers", "GPUs", "Restarts", "Model", "Age"]),
+        (
+            "TrainingJob",
+            ["tj"],
+            [
+                "Phase",
+                "Ready",
+                "Workers",
+                "GPUs",
+                "Restarts",
+                "Step",
+                "Loss",
+                "Epoch",
+                "Samples/s",
+                "Progress",
+                "Model",
+                "Age",
+            ],
+        ),
         ("ModelVersion", ["mv"], ["Model", "Version", "Phase", "Format", "Size", "Job", "Age"]),
         (
             "InferenceService",

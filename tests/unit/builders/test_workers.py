@@ -228,3 +228,50 @@ def test_pod_groups():
     )
     assert cosched["apiVersion"] == "scheduling.x-k8s.io/v1alpha1"
     assert cosched["spec"] == {"minMember": 4}
+
+
+# Rank 0's progress endpoint: declared on the trainer, scraped on worker 0 only.
+
+
+def _trainer(pod: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in pod["spec"]["containers"] if c["name"] == "trainer")
+
+
+def test_metrics_port_is_declared_and_worker_0_is_annotated_for_prometheus():
+    pods = [construct_worker_pod(job(), i, 0) for i in (0, 1)]
+    for pod in pods:
+        assert _trainer(pod)["ports"] == [{"name": "metrics", "containerPort": 9400, "protocol": "TCP"}]
+    assert {
+        k: v for k, v in pods[0]["metadata"]["annotations"].items() if k.startswith("prometheus.io/")
+    } == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "9400",
+        "prometheus.io/path": "/metrics",
+    }
+    # Only rank 0 serves: the other workers would be targets that are always down.
+    assert not any(k.startswith("prometheus.io/") for k in pods[1]["metadata"]["annotations"])
+
+
+@pytest.mark.parametrize(("value", "port"), [("9500", 9500), ("0", None), ("metrics", None), ("70000", None)])
+def test_the_trainers_own_metrics_port_is_used_or_turns_it_off(value, port):
+    pod = construct_worker_pod(job(env=[{"name": "LEPTON_METRICS_PORT", "value": value}]), 0, 0)
+    ports = _trainer(pod).get("ports") or []
+    annotations = pod["metadata"]["annotations"]
+    if port is None:
+        assert ports == []
+        assert "prometheus.io/scrape" not in annotations
+    else:
+        assert [p["containerPort"] for p in ports] == [port]
+        assert annotations["prometheus.io/port"] == str(port)
+
+
+def test_a_users_port_and_scrape_settings_are_kept():
+    template = job().spec.template.model_dump(by_alias=True, exclude_none=True)
+    template["metadata"]["annotations"]["prometheus.io/scrape"] = "false"
+    _trainer(template)["ports"] = [{"name": "metrics", "containerPort": 8000}]
+    pod = construct_worker_pod(job(template=template), 0, 0)
+    assert pod["metadata"]["annotations"]["prometheus.io/scrape"] == "false"
+    assert _trainer(pod)["ports"] == [
+        {"name": "metrics", "containerPort": 8000},
+        {"name": "lepton-metrics", "containerPort": 9400, "protocol": "TCP"},
+    ]

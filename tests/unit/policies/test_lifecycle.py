@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import pytest
+from lifecycle_kit import applied
 
 from lepton.api.trainingjob import TrainingJobReason
 from lepton.policies.lifecycle import Admission, JobState, Timing, needs_admission, plan
@@ -277,19 +278,13 @@ def test_plan_is_idempotent_once_applied(case: Case) -> None:
     first = plan(
         case.job, case.pods, now=case.now, lost_nodes=case.lost_nodes, admission=case.admission, timing=TIMING
     )
-    applied = replace(
-        case.job,
-        phase=first.phase,
-        reason=first.reason,
-        message=first.message,
-        restart_count=first.restart_count,
-        counted_restarts=first.counted_restarts,
-        start_time=first.start_time,
-        completion_time=first.completion_time,
-        phase_since=case.now if first.phase is not case.job.phase else case.job.phase_since,
-    )
     second = plan(
-        applied, case.pods, now=case.now, lost_nodes=case.lost_nodes, admission=case.admission, timing=TIMING
+        applied(case.job, first, case.now),
+        case.pods,
+        now=case.now,
+        lost_nodes=case.lost_nodes,
+        admission=case.admission,
+        timing=TIMING,
     )
     assert second.phase is first.phase or first.phase is Phase.ADMITTED
     assert second.restart_count == first.restart_count

@@ -68,6 +68,7 @@ def pod_state(body: Mapping[str, Any]) -> PodState | None:
         deleting=meta.get("deletionTimestamp") is not None,
         finished_at=timestamp(terminated.get("finishedAt")),
         gpus=pod_gpus(spec),
+        ip=status.get("podIP") or None,
     )
 
 

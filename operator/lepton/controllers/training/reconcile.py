@@ -41,19 +41,28 @@ def job_key(body: Mapping[str, Any]) -> str:
     return f"{body['metadata']['namespace']}/{body['metadata']['name']}"
 
 
-async def reconcile(body: Mapping[str, Any], training: Training, indices: Indices) -> float | None:
-    """Converge one job; returns when to look again (seconds), None for "on the next event"."""
+async def reconcile(
+    body: Mapping[str, Any], training: Training, indices: Indices, *, progress: dict[str, Any] | None = None
+) -> float | None:
+    """Converge one job; returns when to look again (seconds), None for "on the next event".
+    ``progress`` is status.progress just read from rank 0 (controllers.training.progress)."""
     key = job_key(body)
     started = time.perf_counter()
     try:
         return await training.objects.locked(
-            key, body, lambda fresh: _reconcile(fresh, key, training, indices)
+            key, body, lambda fresh: _reconcile(fresh, key, training, indices, progress)
         )
     finally:
         training.metrics.reconcile_duration.observe(time.perf_counter() - started)
 
 
-async def _reconcile(body: Mapping[str, Any], key: str, training: Training, indices: Indices) -> float | None:
+async def _reconcile(
+    body: Mapping[str, Any],
+    key: str,
+    training: Training,
+    indices: Indices,
+    progress: dict[str, Any] | None,
+) -> float | None:
     job = TrainingJob.model_validate(body)
     now = training.clock()
     pods = indices.job_pods(key)
@@ -80,7 +89,7 @@ async def _reconcile(body: Mapping[str, Any], key: str, training: Training, indi
     events = events_about(job)
     await _act(job, plan, training)
     result = await _record_result(job, plan, pods, training, events) if plan.result_pod else None
-    desired = build_status(job, plan, now=now, result=result)
+    desired = build_status(job, plan, now=now, result=result, progress=progress)
     if await training.objects.write_status(training.kube, ref_of(job), key, body.get("status"), desired):
         _report(job, state, plan, events)
         await events.send(training.kube)
