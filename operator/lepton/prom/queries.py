@@ -42,8 +42,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from lepton.api.autoscaling import Metric
+from lepton.api.rollout import Analysis
+from lepton.policies.rollout_analysis import ERROR_RATE, LATENCY_P95
 
 PREFIX = "lepton_serving_"
 REQUESTS = f"{PREFIX}requests_total"
@@ -169,3 +172,41 @@ def canary_custom_query(template: str, namespace: str, service: str, version: st
     """A custom check's PromQL with {{version}} the NEW version (never the stable one)."""
     _candidate(namespace, service, version)
     return custom_query(template, namespace, service, version)
+
+
+@dataclass(frozen=True)
+class CanaryQuery:
+    """One analysis metric: its name in status, its PromQL and its passing range."""
+
+    name: str
+    promql: str
+    max: float | None = None
+    min: float | None = None
+
+
+def canary_queries(
+    analysis: Analysis, namespace: str, service: str, version: str
+) -> tuple[str, list[CanaryQuery]]:
+    """The request-count query and the checks of one analysis interval of `version`: the 5xx rate,
+    the p95 latency when maxLatencyP95Ms is set, and the custom checks. Run each, wrap its result in
+    policies.rollout_analysis.Check, and give them to `verdict`."""
+    window = analysis.interval_seconds
+    checks = [
+        CanaryQuery(
+            ERROR_RATE,
+            canary_error_rate_query(namespace, service, version, window),
+            max=analysis.max_error_rate,
+        )
+    ]
+    if analysis.max_latency_p95_ms is not None:
+        checks.append(
+            CanaryQuery(
+                LATENCY_P95,
+                canary_latency_p95_query(namespace, service, version, window),
+                max=analysis.max_latency_p95_ms,
+            )
+        )
+    for custom in analysis.custom or []:
+        promql = canary_custom_query(custom.query, namespace, service, version)
+        checks.append(CanaryQuery(custom.name, promql, max=custom.max, min=custom.min))
+    return canary_requests_query(namespace, service, version, window), checks

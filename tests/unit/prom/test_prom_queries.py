@@ -120,3 +120,26 @@ def test_canary_queries_refuse_a_missing_version(render):
         render("team-a", "classifier", "", 30)
     with pytest.raises(ValueError, match="new version"):
         canary_custom_query("up", "team-a", "classifier", "")
+
+
+def test_canary_queries_of_an_analysis():
+    from lepton.api.rollout import Analysis
+    from lepton.prom.queries import CanaryQuery, canary_queries
+
+    analysis = Analysis.model_validate(
+        {
+            "intervalSeconds": 20,
+            "maxErrorRate": 0.01,
+            "maxLatencyP95Ms": 250,
+            "custom": [{"name": "accuracy", "query": 'acc{version="{{version}}"}', "min": 0.9}],
+        }
+    )
+    requests, checks = canary_queries(analysis, "team-a", "classifier", "v4")
+    assert requests == canary_requests_query("team-a", "classifier", "v4", 20)
+    assert checks == [
+        CanaryQuery("errorRate", canary_error_rate_query("team-a", "classifier", "v4", 20), max=0.01),
+        CanaryQuery("latencyP95Ms", canary_latency_p95_query("team-a", "classifier", "v4", 20), max=250),
+        CanaryQuery("accuracy", 'acc{version="v4"}', min=0.9),
+    ]
+    _, only_rate = canary_queries(Analysis(), "team-a", "classifier", "v4")
+    assert [c.name for c in only_rate] == ["errorRate"]
