@@ -20,7 +20,7 @@ Rules (issue #13; where it is silent, what an Argo Rollouts user expects):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from lepton.api.inferenceservice import InferenceServiceReason as R
 from lepton.api.rollout import MAX_FAILED_VERSIONS, AnalysisResult, RolloutPhase
@@ -35,40 +35,16 @@ from lepton.policies.rollout_state import (
     RolloutSpec,
     RolloutState,
 )
-from lepton.policies.traffic_split import ratio_split, replicas_for_share, stable_replicas_during_ratio
-
-
-@dataclass(frozen=True)
-class Event:
-    reason: R
-    message: str
-    warning: bool = False
-
-
-@dataclass(frozen=True)
-class Decision:
-    state: RolloutState | None
-    """status.canary (rollout_state.canary_status); None: no rollout to show."""
-    failed: tuple[FailedRecord, ...]
-    """status.failedVersions."""
-    stable: str | None
-    """The version serving the stable traffic (status.currentVersion)."""
-    weights: dict[str, int]
-    """Traffic % per version (the HTTPRoute's backendRefs; without Gateway API, the split the Ready
-    replicas give)."""
-    replicas: dict[str, int]
-    """Replicas per version; a version not listed is no longer wanted (delete it once the traffic is
-    observed elsewhere)."""
-    mirror: tuple[str, int] | None
-    """(version, percent) to mirror to through the HTTPRoute."""
-    events: tuple[Event, ...]
-    progressing: ConditionValue
-    degraded: ConditionValue | None
-    """Degraded as the rollout sees it; None leaves it to the replica assessment."""
-    analyze_at: float | None
-    """When the next analysis check is due: query then and pass the Measurement."""
-    requeue_after: float | None
-    """Seconds until something is due (a pause end, a check, a scale-down, the deadline)."""
+from lepton.policies.rollout_traffic import (
+    Decision,
+    Event,
+    candidate_replicas,
+    condition_reason,
+    describe,
+    held_replicas,
+    promoted,
+    traffic_for,
+)
 
 
 def decide(
@@ -237,7 +213,7 @@ class _Run:
         while state.step < len(steps):
             step = steps[state.step]
             if state.step_start_time is None:
-                if ready < self.candidate_replicas(step.weight) or ready == 0:
+                if ready < candidate_replicas(self.spec, step.weight) or ready == 0:
                     return state
                 pause_end = None if step.pause is None else self.now + step.pause
                 first = state.next_analysis_time or self.now + self.spec.interval
@@ -339,75 +315,34 @@ class _Run:
 
     # -- what each version gets ------------------------------------------------------------------
 
-    def candidate_replicas(self, weight: int) -> int:
-        total = self.spec.replicas
-        if not self.spec.gateway:
-            return ratio_split(total, weight).candidate
-        return replicas_for_share(total, max(weight, self.spec.mirror_percent))
-
     def route(self, state: RolloutState, stable: str) -> Decision:
-        spec, version, total = self.spec, state.version, self.spec.replicas
-        steps, ready = spec.steps, self.observed.ready_of(state.version)
-        promoting = state.step >= len(steps)
-        if promoting:
-            asked = 100
-            applied = 100 if ready >= total else steps[-1].weight
-        else:
-            asked = steps[state.step].weight
-            before = steps[state.step - 1].weight if state.step > 0 else 0
-            applied = asked if state.step_start_time is not None else before
-        stable_ready = self.observed.ready_of(stable)
-        if spec.gateway:
-            replicas = {stable: total, version: total if promoting else self.candidate_replicas(asked)}
-            weight = applied if ready > 0 else 0
-            if stable_ready == 0 and ready > 0:
-                weight = 100  # the stable version has no Ready replica: weight goes only where one is
-            weights = {stable: 100 - weight, version: weight}
-            split_text = None
-        else:
-            split = ratio_split(total, asked)
-            replicas = {version: split.candidate, stable: stable_replicas_during_ratio(split, total, ready)}
-            both = ready + stable_ready
-            weight = round(100 * ready / both) if both else 0
-            weights = {stable: 100 - weight, version: weight}
-            split_text = split.describe()
-        state = replace(state, weight=weight, replica_split=split_text, message=self.describe(state, weight))
-        if promoting and self.promoted(version, ready, weight):
+        version, ready = state.version, self.observed.ready_of(state.version)
+        share = traffic_for(self.spec, state, stable, self.observed)
+        state = replace(
+            state,
+            weight=share.weight,
+            replica_split=share.split,
+            message=describe(self.spec, state, share.weight),
+        )
+        if state.step >= len(self.spec.steps) and promoted(
+            self.spec, self.observed, version, ready, share.weight
+        ):
             self.failed = [r for r in self.failed if r.version != version]
             self.emit(R.CANARY_PROMOTED, f"version {version} promoted: it serves all traffic")
             return self.steady(version, None, promoted_from=stable)
+        spec = self.spec
         mirror = (
             (version, spec.mirror_percent) if spec.gateway and spec.mirror_percent and ready > 0 else None
         )
-        progressing = ConditionValue(
-            state.phase is not RolloutPhase.HOLDING, _condition_reason(state), state.message or ""
-        )
-        return self.decision(state, stable, weights, {**self.retired, **replicas}, mirror, progressing, None)
-
-    def promoted(self, version: str, ready: int, weight: int) -> bool:
-        if ready < self.spec.replicas:
-            return False
-        if not self.spec.gateway:
-            return True  # the new version runs in full behind the shared Service: its pods take over
-        if weight < 100:
-            return False
-        observed = self.observed.route_weights or {}
-        return observed.get(version) == 100 and not any(w for v, w in observed.items() if v != version)
-
-    def describe(self, state: RolloutState, weight: int) -> str:
-        steps = self.spec.steps
-        where = "promoting" if state.step >= len(steps) else f"step {state.step + 1}/{len(steps)}"
-        text = f"version {state.version}: {where}, {weight} % of traffic"
-        if state.step < len(steps) and state.step_start_time is None:
-            text += f"; waiting for {self.candidate_replicas(steps[state.step].weight)} Ready replicas"
-        if state.analysis is not None:
-            text += f"; last check: {state.analysis.verdict.message}"
-        return text
+        running = state.phase is not RolloutPhase.HOLDING
+        progressing = ConditionValue(running, condition_reason(state), state.message or "")
+        replicas = {**self.retired, **share.replicas}
+        return self.decision(state, stable, share.weights, replicas, mirror, progressing, None)
 
     def finished(self, state: RolloutState, stable: str) -> Decision:
         total, version = self.spec.replicas, state.version
         due = state.scale_down_time
-        keep = 0 if due is None or self.now >= due else self.held_replicas(state)
+        keep = 0 if due is None or self.now >= due else held_replicas(self.spec, state)
         reason = R.ROLLOUT_ABORTED if state.phase is RolloutPhase.ABORTED else R.ROLLED_BACK
         text = f"version {version} {state.phase.value}: {state.message or ''}; version {stable} serves"
         degraded = ConditionValue(True, reason, text)
@@ -415,12 +350,6 @@ class _Run:
         return self.decision(
             state, stable, {stable: 100}, replicas, None, ConditionValue(False, reason, text), degraded
         )
-
-    def held_replicas(self, state: RolloutState) -> int:
-        steps = self.spec.steps
-        if state.step >= len(steps):
-            return self.spec.replicas
-        return self.candidate_replicas(steps[state.step].weight)
 
     def steady(
         self, version: str | None, progressing: ConditionValue | None, promoted_from: str | None = None
@@ -466,11 +395,3 @@ class _Run:
             analyze_at,
             requeue,
         )
-
-
-def _condition_reason(state: RolloutState) -> R:
-    if state.reason:
-        return R(state.reason)
-    if state.phase is RolloutPhase.PROMOTING:
-        return R.CANARY_PROMOTING
-    return R.CANARY_STEP if state.step_start_time is not None or state.step > 0 else R.CANARY_STARTED

@@ -60,7 +60,7 @@ class Tick:
     events: tuple[str, ...] | None = None
     """Reasons of the events of this tick, in order (() for none)."""
     stable: str | None = None
-    mirror: tuple[str, int] | None | str = "unchecked"
+    mirror: tuple[str, int] | str | None = "unchecked"
     progressing: str | None = None
     """Reason of RolloutProgressing."""
     blocked: tuple[str, ...] | None = None
@@ -131,7 +131,7 @@ def run(sim: Sim, ticks: list[Tick]) -> None:
         if tick.phase is not None:
             assert (d.state.phase.value if d.state else "none") == tick.phase, (where, d.state, d.events)
         if tick.step is not None:
-            assert d.state is not None and d.state.step == tick.step, (where, d.state)
+            assert (d.state.step if d.state else None) == tick.step, (where, d.state)
         if tick.weights is not None:
             assert {v: w for v, w in d.weights.items() if w} == tick.weights, (where, d.weights)
         if tick.replicas is not None:

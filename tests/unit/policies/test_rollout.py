@@ -287,7 +287,8 @@ def test_without_gateway_the_stable_version_shrinks_only_as_the_new_one_is_ready
     ]
     sim = Sim(spec=RATIO)
     run(sim, ticks[:3])
-    assert sim.last is not None and sim.last.state is not None
+    assert sim.last is not None
+    assert sim.last.state is not None
     assert (
         sim.last.state.replica_split == "asked 20 %, the nearest the replicas allow is 25 % (1 of 4 replicas)"
     )
@@ -319,6 +320,7 @@ def test_requeue_and_analysis_times():
     sim = Sim()
     run(sim, [Tick(0), Tick(10, ready={"v2": 1})])
     d = sim.last
-    assert d is not None and d.analyze_at is not None
+    assert d is not None
+    assert d.analyze_at is not None
     assert d.analyze_at - d.state.step_start_time == 30  # type: ignore[union-attr]
     assert d.requeue_after == 30

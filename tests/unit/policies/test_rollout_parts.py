@@ -13,7 +13,7 @@ from lepton.policies.rollout_actions import Target, actions_from
 from lepton.policies.rollout_analysis import Check, verdict
 from lepton.policies.traffic_split import ratio_split, replicas_for_share, stable_replicas_during_ratio
 
-P, F, I, E = (AnalysisResult.PASS, AnalysisResult.FAIL, AnalysisResult.INCONCLUSIVE, AnalysisResult.ERROR)
+P, F, INC, E = (AnalysisResult.PASS, AnalysisResult.FAIL, AnalysisResult.INCONCLUSIVE, AnalysisResult.ERROR)
 RATE_OK = Check("errorRate", Value(0.01), max=0.05)
 RATE_BAD = Check("errorRate", Value(0.2), max=0.05)
 P95_OK = Check("latencyP95Ms", Value(80.0), max=100)
@@ -21,13 +21,13 @@ P95_OK = Check("latencyP95Ms", Value(80.0), max=100)
 VERDICTS = [
     ("all within thresholds", Value(50), [RATE_OK, P95_OK], P),
     ("error rate above max", Value(50), [RATE_BAD, P95_OK], F),
-    ("fewer than minRequests outweighs a failure", Value(9), [RATE_BAD], I),
-    ("no series for the request count is zero requests", Empty(), [RATE_OK], I),
+    ("fewer than minRequests outweighs a failure", Value(9), [RATE_BAD], INC),
+    ("no series for the request count is zero requests", Empty(), [RATE_OK], INC),
     ("the request count could not be read", Error("timeout"), [RATE_OK], E),
     ("a failing metric wins over an erroring one", Value(50), [RATE_BAD, Check("p", Error("x"), max=1)], F),
     ("an erroring metric is never a pass", Value(50), [RATE_OK, Check("p", Error("bad_data"), max=1)], E),
-    ("NaN is no data", Value(50), [RATE_OK, Check("p", NotFinite("NaN"), max=1)], I),
-    ("no series is no data, never a pass", Value(50), [RATE_OK, Check("p", Empty(), max=1)], I),
+    ("NaN is no data", Value(50), [RATE_OK, Check("p", NotFinite("NaN"), max=1)], INC),
+    ("no series is no data, never a pass", Value(50), [RATE_OK, Check("p", Empty(), max=1)], INC),
     ("+Inf is above any maximum", Value(50), [RATE_OK, Check("p", NotFinite("+Inf"), max=1e9)], F),
     ("a minimum", Value(50), [Check("accuracy", Value(0.7), min=0.8)], F),
     ("a band, inclusive", Value(50), [Check("accuracy", Value(0.8), min=0.8, max=0.9)], P),
@@ -50,7 +50,8 @@ def test_verdict_keeps_the_values_and_names_what_failed():
     ]
     assert v.message == "Fail: 50 requests; errorRate 0.2 (must be <= 0.05)"
     inf = verdict(Value(50), [Check("p", NotFinite("+Inf"), max=1)], 10).metrics[0]
-    assert inf.value is None and math.isinf(float(inf.message.split()[1]))
+    assert inf.value is None
+    assert math.isinf(float(inf.message.split()[1]))
 
 
 SPLITS = [
@@ -87,5 +88,6 @@ def test_annotations_parse_to_version_scoped_actions():
     assert actions_from({"lepton.ai/retry": "v4"}).retry_count == 1
     bad = actions_from({"lepton.ai/promote": "V2!", "lepton.ai/retry": "v2:0", "other": "x"})
     assert (bad.promote, bad.retry) == (None, None)
-    assert len(bad.invalid) == 2 and "lepton.ai/promote" in bad.invalid[0]
+    assert len(bad.invalid) == 2
+    assert "lepton.ai/promote" in bad.invalid[0]
     assert actions_from(None) == actions_from({})
