@@ -24,6 +24,7 @@ from lepton.policies.rollout_state import (
 )
 
 PASS, FAIL = AnalysisResult.PASS, AnalysisResult.FAIL
+Failed = tuple[FailedRecord, ...]
 INCONCLUSIVE, ERROR = AnalysisResult.INCONCLUSIVE, AnalysisResult.ERROR
 T0 = parse_time("2026-01-01T00:00:00Z").timestamp()
 
@@ -89,29 +90,23 @@ class Sim:
         measured = Measurement(now, check(tick.check)) if tick.check is not None else None
         actions: Actions = actions_from(self.annotations)
         observed = Observed(dict(self.ready), tick.route)
-        decision = decide(
-            spec=self.spec,
-            state=self.state,
-            failed=self.failed,
-            stable=self.stable,
-            target=self.target,
-            observed=observed,
-            now=now,
-            measurement=measured,
-            actions=actions,
-        )
+
+        def step(state: RolloutState | None, failed: Failed, stable: str | None) -> Decision:
+            return decide(
+                spec=self.spec,
+                state=state,
+                failed=failed,
+                stable=stable,
+                target=self.target,
+                observed=observed,
+                now=now,
+                measurement=measured,
+                actions=actions,
+            )
+
+        decision = step(self.state, self.failed, self.stable)
         # The same inputs again, on the state just decided: nothing moves, nothing is announced.
-        again = decide(
-            spec=self.spec,
-            state=decision.state,
-            failed=decision.failed,
-            stable=decision.stable,
-            target=self.target,
-            observed=observed,
-            now=now,
-            measurement=measured,
-            actions=actions,
-        )
+        again = step(decision.state, decision.failed, decision.stable)
         assert again.events == (), f"t={tick.at}: a replay emitted {again.events}"
         assert again.state == decision.state, f"t={tick.at}: a replay moved the state"
         # Through the status and back, as the controller stores it.
