@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
@@ -23,6 +22,7 @@ from lepton.api.common import (
 )
 from lepton.api.common import ObjectBase as _ObjectBase
 from lepton.api.modelversion import LATEST
+from lepton.api.rollout import MAX_FAILED_VERSIONS, CanaryStatus, FailedVersion, Rollout
 
 KIND = "InferenceService"
 PLURAL = "inferenceservices"
@@ -34,13 +34,6 @@ DEFAULT_SERVER_PORT = 8080
 
 MAX_NAME_LENGTH = 52
 HOSTNAME_PATTERN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-
-
-class RolloutStrategy(StrEnum):
-    """How a new version replaces the current one."""
-
-    CANARY = "Canary"
-    RECREATE = "Recreate"
 
 
 class InferenceServicePhase(StrEnum):
@@ -88,6 +81,21 @@ class InferenceServiceReason(StrEnum):
     CANARY_PROMOTED = "CanaryPromoted"
     ANALYSIS_FAILED = "AnalysisFailed"
     ROLLED_BACK = "RolledBack"
+    CANARY_RESTARTED = "CanaryRestarted"
+    """A newer version appeared mid-rollout: the rollout starts over for it."""
+    CANARY_PROMOTING = "CanaryPromoting"
+    """Past the last step (or promoted by hand): the new version is scaled to full size."""
+    ROLLOUT_PAUSED = "RolloutPaused"
+    ROLLOUT_ABORTED = "RolloutAborted"
+    ROLLOUT_RETRIED = "RolloutRetried"
+    ROLLOUT_CANCELLED = "RolloutCancelled"
+    """The target went back to the serving version mid-rollout."""
+    PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+    ANALYSIS_ERRORS = "AnalysisErrors"
+    """More than consecutiveErrorLimit checks in a row could not be answered: the rollout holds."""
+    ANALYSIS_RECOVERED = "AnalysisRecovered"
+    FAILED_VERSION_SKIPPED = "FailedVersionSkipped"
+    """The target version failed its rollout before: it is not rolled out again without a retry."""
     SCALED = "Scaled"
     SCALED_TO_ZERO = "ScaledToZero"
     METRICS_UNAVAILABLE = "MetricsUnavailable"
@@ -173,65 +181,6 @@ class ServerSpec(LeptonModel):
     """Taints the replicas tolerate (e.g. those of dedicated GPU nodes), as in core/v1."""
 
 
-class CanaryStep(LeptonModel):
-    """One step of a canary rollout: send `weight` % of traffic to the new version, then wait."""
-
-    weight: Annotated[int, Field(ge=1, le=100)]
-    """Percentage of traffic sent to the new version during this step (1-100)."""
-    pause_seconds: Annotated[int, Field(ge=0, le=86400)] = 60
-    """Seconds to stay at this step (with analysis passing) before the next."""
-
-
-class Analysis(LeptonModel):
-    """Metric checks that gate each canary step; failing them rolls the new version back."""
-
-    interval_seconds: Annotated[int, Field(ge=5, le=3600)] = 30
-    """Seconds between checks."""
-    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
-    """Highest acceptable fraction of failed (5xx) requests of the new version."""
-    max_latency_p95_ms: Annotated[float, Field(gt=0)] | None = None
-    """Highest acceptable 95th percentile latency of the new version in milliseconds; unset: not checked."""
-    failure_limit: Annotated[int, Field(ge=1, le=100)] = 3
-    """Failed checks after which the rollout is rolled back."""
-    min_requests: Annotated[int, Field(ge=0)] = 10
-    """Requests the new version must have served in an interval for the check to count."""
-
-
-_STEPS_RULES = [
-    cel(
-        "self.map(s, s.weight).isSorted() && self.all(s, self.exists_one(t, t.weight == s.weight))",
-        "rollout.steps weights must be strictly increasing",
-    ),
-]
-
-
-def _default_steps() -> list[CanaryStep]:
-    return [CanaryStep(weight=20, pause_seconds=60), CanaryStep(weight=50, pause_seconds=60)]
-
-
-class Rollout(LeptonModel):
-    """How a new version (a new Ready ModelVersion under "latest", or a changed model.version) replaces
-    the serving one."""
-
-    strategy: RolloutStrategy = RolloutStrategy.CANARY
-    """Canary shifts traffic step by step, gated by analysis, then promotes; Recreate replaces all
-    replicas at once (steps and analysis are ignored)."""
-    steps: Annotated[
-        list[CanaryStep],
-        Field(min_length=1, max_length=10, json_schema_extra=validations(_STEPS_RULES)),
-    ] = Field(default_factory=_default_steps)
-    """Canary steps with strictly increasing weights; after the last step the new version gets 100 %."""
-    analysis: Analysis = Field(default_factory=Analysis)
-    """Checks that gate each step."""
-
-    @model_validator(mode="after")
-    def _increasing(self) -> Rollout:
-        weights = [step.weight for step in self.steps]
-        if any(a >= b for a, b in itertools.pairwise(weights)):
-            raise ValueError(_STEPS_RULES[0].message)
-        return self
-
-
 class ParentRef(LeptonModel):
     """A Gateway API parentRef: the Gateway the HTTPRoute attaches to."""
 
@@ -256,10 +205,28 @@ class Traffic(LeptonModel):
         | None
     ) = None
     """Hostnames the HTTPRoute matches; unset matches the Gateway's hostnames."""
+    mirror_percent: Annotated[int, Field(ge=0, le=100)] | None = None
+    """During a rollout, mirror this percentage of the route's requests to the new version through
+    the HTTPRoute's RequestMirror filter (shadow traffic: its responses are discarded, its metrics are
+    analysed like a canary's). Needs a Gateway implementation with the HTTPRouteRequestMirror and
+    HTTPRouteRequestPercentageMirror features (Traefik v3.6 has neither: its route is then refused)."""
+
+
+_SPEC_RULES = [
+    cel(
+        "self.rollout.steps.all(s, s.weight > 0) || "
+        "(has(self.traffic) && has(self.traffic.mirrorPercent) && self.traffic.mirrorPercent > 0)",
+        "rollout.steps weight 0 (a shadow step) needs traffic.mirrorPercent above 0: without mirrored "
+        "requests the new version gets no traffic to analyse",
+        field_path=".rollout.steps",
+    ),
+]
 
 
 class InferenceServiceSpec(LeptonModel):
     """Desired state of an InferenceService."""
+
+    model_config = ConfigDict(json_schema_extra=validations(_SPEC_RULES))
 
     model: ModelRef
     """The model and version to serve."""
@@ -273,24 +240,15 @@ class InferenceServiceSpec(LeptonModel):
     rollout: Rollout = Field(default_factory=Rollout)
     """How new versions are rolled out."""
     traffic: Traffic | None = None
-    """Gateway API routing; unset exposes only the in-cluster Service."""
+    """Gateway API routing; unset exposes only the in-cluster Service (a rollout then splits traffic
+    by replica counts, the nearest ratio they allow)."""
 
-
-class CanaryStatus(LeptonModel):
-    """The canary rollout in progress."""
-
-    version: str
-    """Version being rolled out."""
-    weight: Annotated[int, Field(ge=0, le=100)] = 0
-    """Percentage of traffic the new version gets now."""
-    step: Annotated[int, Field(ge=0)] = 0
-    """Index of the current step in spec.rollout.steps."""
-    step_start_time: Timestamp | None = None
-    """When the current step began."""
-    failed_checks: Annotated[int, Field(ge=0)] = 0
-    """Analysis checks failed so far."""
-    message: Annotated[str, StringConstraints(max_length=4096)] | None = None
-    """Result of the last analysis check."""
+    @model_validator(mode="after")
+    def _shadow_steps(self) -> InferenceServiceSpec:
+        mirror = self.traffic.mirror_percent if self.traffic else None
+        if any(step.weight == 0 for step in self.rollout.steps) and not mirror:
+            raise ValueError(_SPEC_RULES[0].message)
+        return self
 
 
 class TrafficTarget(LeptonModel):
@@ -364,7 +322,9 @@ class InferenceServiceStatus(LeptonModel):
     current_version: str | None = None
     """Version serving the stable traffic."""
     canary: CanaryStatus | None = None
-    """The rollout in progress, if any."""
+    """The rollout in progress, or the last one rolled back or aborted."""
+    failed_versions: Annotated[list[FailedVersion], Field(max_length=MAX_FAILED_VERSIONS)] | None = None
+    """Versions whose rollout failed, newest last (at most 10)."""
     traffic: list[TrafficTarget] | None = None
     """Current traffic split by version."""
     autoscaler: AutoscalerStatus | None = None

@@ -199,26 +199,28 @@ def construct_deployment(
     return with_hash(body)
 
 
-def construct_service(isvc: InferenceService, version: str) -> dict[str, Any]:
-    """The stable Service `<isvc>` on port 80, selecting the pods of ``version`` only: switching
-    versions is one selector change."""
+def service_body(
+    isvc: InferenceService, name: str, selector: Mapping[str, str], labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A ClusterIP Service of the service's model servers on port 80, owned by the service."""
     return with_hash(
         {
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {
-                "name": isvc.name,
+                "name": name,
                 "namespace": isvc.namespace,
                 "labels": {
                     ISVC_LABEL: isvc.name,
                     MODEL_LABEL: isvc.spec.model.name,
                     MANAGED_BY_LABEL: MANAGED_BY,
+                    **(labels or {}),
                 },
                 "ownerReferences": [owner_reference(isvc)],
             },
             "spec": {
                 "type": "ClusterIP",
-                "selector": version_selector(isvc.name, version),
+                "selector": dict(selector),
                 "ports": [
                     {
                         "name": HTTP_PORT_NAME,
@@ -230,3 +232,9 @@ def construct_service(isvc: InferenceService, version: str) -> dict[str, Any]:
             },
         }
     )
+
+
+def construct_service(isvc: InferenceService, version: str) -> dict[str, Any]:
+    """The stable Service `<isvc>` on port 80, selecting the pods of ``version`` only: switching
+    versions is one selector change."""
+    return service_body(isvc, isvc.name, version_selector(isvc.name, version))

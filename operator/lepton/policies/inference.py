@@ -19,8 +19,8 @@ from lepton.api.inferenceservice import (
     InferenceServiceConditionType,
     InferenceServicePhase,
     InferenceServiceReason,
-    RolloutStrategy,
 )
+from lepton.api.rollout import RolloutStrategy
 from lepton.builders.inference import selector_string, url_of
 from lepton.policies.autoscaling_status import Metrics
 from lepton.policies.models import Resolution, Unresolved

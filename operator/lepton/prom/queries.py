@@ -42,8 +42,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from lepton.api.autoscaling import Metric
+from lepton.api.rollout import Analysis
+from lepton.policies.rollout_analysis import ERROR_RATE, LATENCY_P95
 
 PREFIX = "lepton_serving_"
 REQUESTS = f"{PREFIX}requests_total"
@@ -131,3 +134,79 @@ def custom_query(template: str, namespace: str, service: str, version: str | Non
         "version": escape_label_value(version or ""),
     }
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+
+
+def _candidate(namespace: str, service: str, version: str) -> str:
+    # Analysis is of the new version alone: a selector without `version` would blend in the stable
+    # pods and could pass a bad canary (argo-rollouts#1700).
+    if not version:
+        raise ValueError("canary analysis needs the new version's label value")
+    return selector(namespace, service, version)
+
+
+def canary_requests_query(namespace: str, service: str, version: str, window_seconds: int) -> str:
+    """Requests the new version answered in the last `window_seconds` (all status codes): fewer than
+    minRequests make a check Inconclusive."""
+    return f"sum(increase({REQUESTS}{_candidate(namespace, service, version)}[{window_seconds}s]))"
+
+
+def canary_error_rate_query(namespace: str, service: str, version: str, window_seconds: int) -> str:
+    """The fraction of the new version's requests answered 5xx in the last `window_seconds`. A server
+    that never answered 5xx has no such series, hence `or vector(0)`: no 5xx is a rate of 0, not "no
+    data". With no requests at all the division gives NaN (NotFinite), which reads as Inconclusive."""
+    base = _candidate(namespace, service, version)
+    errors = base[:-1] + ',code=~"5.."}'
+    window = f"[{window_seconds}s]"
+    return (
+        f"(sum(increase({REQUESTS}{errors}{window})) or vector(0)) / sum(increase({REQUESTS}{base}{window}))"
+    )
+
+
+def canary_latency_p95_query(namespace: str, service: str, version: str, window_seconds: int) -> str:
+    """The new version's 95th percentile latency in milliseconds over the last `window_seconds`."""
+    _candidate(namespace, service, version)
+    return builtin_query(Metric.LATENCY_P95, namespace, service, version, window_seconds=window_seconds)
+
+
+def canary_custom_query(template: str, namespace: str, service: str, version: str) -> str:
+    """A custom check's PromQL with {{version}} the NEW version (never the stable one)."""
+    _candidate(namespace, service, version)
+    return custom_query(template, namespace, service, version)
+
+
+@dataclass(frozen=True)
+class CanaryQuery:
+    """One analysis metric: its name in status, its PromQL and its passing range."""
+
+    name: str
+    promql: str
+    max: float | None = None
+    min: float | None = None
+
+
+def canary_queries(
+    analysis: Analysis, namespace: str, service: str, version: str
+) -> tuple[str, list[CanaryQuery]]:
+    """The request-count query and the checks of one analysis interval of `version`: the 5xx rate,
+    the p95 latency when maxLatencyP95Ms is set, and the custom checks. Run each, wrap its result in
+    policies.rollout_analysis.Check, and give them to `verdict`."""
+    window = analysis.interval_seconds
+    checks = [
+        CanaryQuery(
+            ERROR_RATE,
+            canary_error_rate_query(namespace, service, version, window),
+            max=analysis.max_error_rate,
+        )
+    ]
+    if analysis.max_latency_p95_ms is not None:
+        checks.append(
+            CanaryQuery(
+                LATENCY_P95,
+                canary_latency_p95_query(namespace, service, version, window),
+                max=analysis.max_latency_p95_ms,
+            )
+        )
+    for custom in analysis.custom or []:
+        promql = canary_custom_query(custom.query, namespace, service, version)
+        checks.append(CanaryQuery(custom.name, promql, max=custom.max, min=custom.min))
+    return canary_requests_query(namespace, service, version, window), checks

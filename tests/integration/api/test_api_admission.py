@@ -192,10 +192,34 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, Any], list[str]]] = [
         ["spec.rollout.steps", "weights must be strictly increasing"],
     ),
     (
-        "isvc-step-weight-zero",
+        "isvc-shadow-step-without-mirror",
         ISVC,
-        {"spec.rollout": {"steps": [{"weight": 0}]}},
-        ["spec.rollout.steps[0].weight", "should be greater than or equal to 1"],
+        {"spec.rollout": {"steps": [{"weight": 0}, {"weight": 20}]}},
+        ["spec.rollout.steps", "weight 0 (a shadow step) needs traffic.mirrorPercent above 0"],
+    ),
+    (
+        "isvc-step-until-promoted-with-pause",
+        ISVC,
+        {"spec.rollout": {"steps": [{"weight": 20, "untilPromoted": True, "pauseSeconds": 30}]}},
+        ["spec.rollout.steps[0].pauseSeconds", "cannot be set with untilPromoted"],
+    ),
+    (
+        "isvc-custom-check-without-threshold",
+        ISVC,
+        {"spec.rollout": {"analysis": {"custom": [{"name": "gpu", "query": "up"}]}}},
+        ["spec.rollout.analysis.custom[0].max", "max or min must be set"],
+    ),
+    (
+        "isvc-mirror-percent-above-100",
+        ISVC,
+        {"spec.traffic": {"gateway": {"name": "gw"}, "mirrorPercent": 101}},
+        ["spec.traffic.mirrorPercent", "should be less than or equal to 100"],
+    ),
+    (
+        "isvc-mirror-without-gateway",
+        ISVC,
+        {"spec.traffic": {"mirrorPercent": 10}},
+        ["spec.traffic.gateway", "Required value"],
     ),
     (
         "isvc-step-weight-above-100",

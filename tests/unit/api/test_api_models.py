@@ -62,6 +62,27 @@ def test_inferenceservice_defaults():
     assert down.stabilization_window_seconds == 300
 
 
+def test_rollout_defaults_and_pauses():
+    spec = InferenceServiceSpec.model_validate(
+        {
+            **SERVICE,
+            "traffic": {"gateway": {"name": "gw"}, "mirrorPercent": 10},
+            "rollout": {
+                "steps": [
+                    {"weight": 0},
+                    {"weight": 10, "pauseSeconds": 0},
+                    {"weight": 50, "untilPromoted": True},
+                ]
+            },
+        }
+    )
+    assert [s.pause() for s in spec.rollout.steps] == [60, 0, None]
+    assert spec.rollout.progress_deadline_seconds == 600
+    assert spec.rollout.progress_deadline_abort is False
+    assert spec.rollout.analysis.consecutive_error_limit == 4
+    assert [s.pause() for s in InferenceServiceSpec.model_validate(SERVICE).rollout.steps] == [60, 60]
+
+
 def test_modelversion_defaults():
     spec = ModelVersionSpec.model_validate(VERSION)
     assert spec.source.format == "torch-export"
@@ -230,6 +251,36 @@ INVALID = [
         InferenceServiceSpec,
         with_(SERVICE, "rollout", {"steps": [{"weight": 101}]}),
         "weight",
+    ),
+    (
+        "isvc-shadow-step-without-mirror",
+        InferenceServiceSpec,
+        with_(SERVICE, "rollout", {"steps": [{"weight": 0}, {"weight": 20}]}),
+        "needs traffic.mirrorPercent",
+    ),
+    (
+        "isvc-until-promoted-with-pause",
+        InferenceServiceSpec,
+        with_(SERVICE, "rollout", {"steps": [{"weight": 20, "untilPromoted": True, "pauseSeconds": 5}]}),
+        "pauseSeconds cannot be set with untilPromoted",
+    ),
+    (
+        "isvc-custom-check-without-threshold",
+        InferenceServiceSpec,
+        with_(SERVICE, "rollout", {"analysis": {"custom": [{"name": "gpu", "query": "up"}]}}),
+        "max or min must be set",
+    ),
+    (
+        "isvc-mirror-percent",
+        InferenceServiceSpec,
+        with_(SERVICE, "traffic", {"gateway": {"name": "gw"}, "mirrorPercent": 101}),
+        "mirrorPercent",
+    ),
+    (
+        "isvc-mirror-without-gateway",
+        InferenceServiceSpec,
+        with_(SERVICE, "traffic", {"mirrorPercent": 10}),
+        "traffic.gateway",
     ),
     (
         "isvc-metric",

@@ -112,6 +112,9 @@ def test_cel_messages_name_their_field():
         ("InferenceService", ".spec.autoscaling", "has(self.query)"),
         ("InferenceService", ".spec.autoscaling", "has(self.scaleToZero)"),
         ("InferenceService", ".spec.rollout.steps", "isSorted()"),
+        ("InferenceService", ".spec", "self.traffic.mirrorPercent > 0"),
+        ("InferenceService", ".spec.rollout.steps.[]", "!has(self.pauseSeconds)"),
+        ("InferenceService", ".spec.rollout.analysis.custom.[]", "has(self.max) || has(self.min)"),
     ],
 )
 def test_cel_rule_is_attached_where_it_applies(kind: str, path: str, fragment: str):

@@ -14,7 +14,13 @@ import pytest
 from lepton.api.autoscaling import Metric
 from lepton.policies.metric_result import Empty, Error, MetricResult, Value
 from lepton.prom.client import PrometheusClient
-from lepton.prom.queries import builtin_query, idle_requests_query
+from lepton.prom.queries import (
+    builtin_query,
+    canary_error_rate_query,
+    canary_latency_p95_query,
+    canary_requests_query,
+    idle_requests_query,
+)
 from support.prometheus import Prometheus
 from support.wait import wait_for
 
@@ -69,3 +75,15 @@ def test_builtin_queries_parse_and_match_nothing_here(prometheus: str, metric: M
 def test_idle_requests_query_parses(prometheus: str):
     wait_for(lambda: isinstance(query(prometheus, "up"), Value), timeout=60, what="Prometheus to answer")
     assert query(prometheus, idle_requests_query("team-a", "svc", 300)) == Empty()
+
+
+@pytest.mark.parametrize(
+    "render",
+    [canary_requests_query, canary_error_rate_query, canary_latency_p95_query],
+    ids=lambda f: f.__name__,
+)
+def test_canary_analysis_queries_parse_and_match_nothing_here(prometheus: str, render):
+    """Prometheus accepts each analysis query; with no new version scraped there is no data (which the
+    verdict reads as Inconclusive, never as a pass)."""
+    wait_for(lambda: isinstance(query(prometheus, "up"), Value), timeout=60, what="Prometheus to answer")
+    assert query(prometheus, render("team-a", "svc", "v2", 30)) == Empty()

@@ -1,0 +1,123 @@
+"""Traffic objects of a canary rollout: one Service per version, and the HTTPRoute that splits (and
+mirrors) traffic between them through the Gateway API (gateway.networking.k8s.io/v1, as served by
+Gateway API v1.4)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from lepton.api.common import LeptonModel
+from lepton.api.inferenceservice import InferenceService
+from lepton.api.modelversion import VERSION_LABEL
+from lepton.builders.inference import (
+    ISVC_LABEL,
+    SERVER_COMPONENT,
+    SERVICE_PORT,
+    service_body,
+    version_selector,
+    with_hash,
+)
+from lepton.builders.owners import owner_reference
+from lepton.builders.verification import COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+GATEWAY_API_VERSION = f"{GATEWAY_GROUP}/v1"
+MAX_SERVICE_NAME = 63
+
+
+def version_service_name(isvc_name: str, version: str) -> str:
+    """`<isvc>-<version>`; past the 63 characters of a Service name, a prefix of it and a hash of the
+    whole, so two versions never share a name and the same version always gets the same one."""
+    name = f"{isvc_name}-{version}"
+    if len(name) <= MAX_SERVICE_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[: MAX_SERVICE_NAME - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+def construct_version_service(isvc: InferenceService, version: str) -> dict[str, Any]:
+    """The Service of one version's pods: the HTTPRoute's backend for that version (its Ready
+    endpoints are what the Gateway routes to)."""
+    name = version_service_name(isvc.name, version)
+    return service_body(isvc, name, version_selector(isvc.name, version), {VERSION_LABEL: version})
+
+
+def ratio_selector(isvc_name: str) -> dict[str, str]:
+    """Without Gateway API, the stable Service selects the model servers of every version during a
+    rollout, so that the split follows the Ready replicas (policies/traffic_split.py)."""
+    return {ISVC_LABEL: isvc_name, COMPONENT_LABEL: SERVER_COMPONENT}
+
+
+def _service_ref(isvc_name: str, version: str) -> dict[str, Any]:
+    return {
+        "group": "",
+        "kind": "Service",
+        "name": version_service_name(isvc_name, version),
+        "port": SERVICE_PORT,
+    }
+
+
+def _dump(model: LeptonModel) -> dict[str, Any]:
+    return model.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def construct_httproute(
+    isvc: InferenceService, weights: Mapping[str, int], mirror: tuple[str, int] | None = None
+) -> dict[str, Any]:
+    """The service's HTTPRoute, named after it and owned by it: attached to spec.traffic.gateway,
+    matching spec.traffic.hostnames, sending each version its weight (versions at 0 are left out,
+    so a Service not created yet is never a backend) and mirroring `mirror`'s percent of requests
+    to that version with a RequestMirror filter (its responses are discarded)."""
+    traffic = isvc.spec.traffic
+    if traffic is None:
+        raise ValueError(f"{isvc.name} has no spec.traffic: no HTTPRoute")
+    parent: dict[str, Any] = {"group": GATEWAY_GROUP, "kind": "Gateway", **_dump(traffic.gateway)}
+    carrying = {v: w for v, w in weights.items() if w > 0} or dict(weights)
+    rule: dict[str, Any] = {
+        "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+        "backendRefs": [{**_service_ref(isvc.name, v), "weight": w} for v, w in sorted(carrying.items())],
+    }
+    if mirror is not None and mirror[1] > 0:
+        version, percent = mirror
+        rule["filters"] = [
+            {
+                "type": "RequestMirror",
+                "requestMirror": {"backendRef": _service_ref(isvc.name, version), "percent": percent},
+            }
+        ]
+    spec: dict[str, Any] = {"parentRefs": [parent], "rules": [rule]}
+    if traffic.hostnames:
+        spec["hostnames"] = list(traffic.hostnames)
+    return with_hash(
+        {
+            "apiVersion": GATEWAY_API_VERSION,
+            "kind": "HTTPRoute",
+            "metadata": {
+                "name": isvc.name,
+                "namespace": isvc.namespace,
+                "labels": {ISVC_LABEL: isvc.name, MANAGED_BY_LABEL: MANAGED_BY},
+                "ownerReferences": [owner_reference(isvc)],
+            },
+            "spec": spec,
+        }
+    )
+
+
+def route_weights(
+    route: Mapping[str, Any] | None, isvc_name: str, versions: list[str]
+) -> dict[str, int] | None:
+    """The weights an observed HTTPRoute carries, by version (for policies.rollout's make-before-break
+    promotion); None when there is no route. A backendRef's weight defaults to 1 in the Gateway API."""
+    if route is None:
+        return None
+    by_service = {version_service_name(isvc_name, v): v for v in versions}
+    found: dict[str, int] = {}
+    for rule in (route.get("spec") or {}).get("rules") or []:
+        for ref in rule.get("backendRefs") or []:
+            version = by_service.get(ref.get("name", ""))
+            if version is not None:
+                found[version] = found.get(version, 0) + int(ref.get("weight", 1))
+    total = sum(found.values())
+    return {v: round(100 * w / total) for v, w in found.items()} if total else {}
