@@ -20,7 +20,11 @@ from lepton.client.rollout import ANNOTATIONS, annotation_patch, target_version
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    """stdout; into a pipe or a file, lines are never folded (rich would fold at 80 columns)."""
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out = Console(highlight=False, width=1000)
+    return out
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: Console | None = None) -> None:

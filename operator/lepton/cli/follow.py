@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from lepton.cli.commands import console
 from lepton.client import progress
 from lepton.client.errors import JobFailed, LeptonError, UsageError
 from lepton.client.kinds import TRAINING_JOB, parse_ref
@@ -63,7 +63,7 @@ def train(opts: Any, filename: Path, follow: bool, timeout: float | None) -> Non
     cluster = opts.cluster()
     created = cluster.create(TRAINING_JOB, manifest)
     name, namespace = created["metadata"]["name"], created["metadata"]["namespace"]
-    out = Console(highlight=False)
+    out = console()
     out.print(f"trainingjob/{name} created in {namespace}")
     if not follow:
         out.print(f"follow it: lepton train ... --follow, or lepton describe tj/{name} -n {namespace}")

@@ -103,6 +103,31 @@ class Cluster:
             lambda: self.rest.request("PATCH", path, body, content_type=MERGE_PATCH),
         )
 
+    def versions(self, kind: Kind, name: str, window_seconds: int = 2) -> Iterator[dict[str, Any]]:
+        """The object now, then every version written after it (a watch, so no write is missed
+        between two looks), and the latest again after each quiet ``window_seconds``."""
+        obj = self.get(kind, name)
+        yield obj
+        version = str(obj["metadata"]["resourceVersion"])
+        path, selector = kind.path(self.namespace), f"metadata.name={name}"
+        while True:
+            changed = False
+            with _translated(f"watching {kind.short}/{name}", self.rest.creds.server):
+                for event in self.rest.watch(path, version, window_seconds, selector):
+                    kind_of_event = event.get("type")
+                    if kind_of_event == "ERROR":  # 410 Gone: our version is too old; read afresh
+                        obj = self.get(kind, name)
+                        version = str(obj["metadata"]["resourceVersion"])
+                        break
+                    if kind_of_event == "DELETED":
+                        raise NotFound(f"{kind.short}/{name} was deleted", "submit it again")
+                    version = str(event["object"]["metadata"].get("resourceVersion") or version)
+                    if kind_of_event != "BOOKMARK":
+                        obj, changed = dict(event["object"]), True
+                        yield obj
+            if not changed:
+                yield obj
+
     def pods(self, job: str) -> list[dict[str, Any]]:
         path = f"/api/v1/namespaces/{self.namespace}/pods"
         answer = self.call("listing pods", lambda: self.rest.get(path, labelSelector=f"{JOB_LABEL}={job}"))

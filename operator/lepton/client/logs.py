@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,7 +42,11 @@ def parse_line(raw: bytes, rank: int) -> Line:
 def interleave(streams: Mapping[int, Iterable[bytes]]) -> Iterator[Line]:
     """Lines of every rank merged by timestamp (RFC 3339 in UTC sorts as text); a rank's own order
     is kept even where its timestamps tie."""
-    iterators = [(parse_line(raw, rank) for raw in lines) for rank, lines in sorted(streams.items())]
+
+    def parsed(rank: int, lines: Iterable[bytes]) -> Iterator[Line]:
+        return (parse_line(raw, rank) for raw in lines)
+
+    iterators = [parsed(rank, lines) for rank, lines in sorted(streams.items())]
     return heapq.merge(*iterators, key=lambda line: line.timestamp)
 
 
@@ -125,7 +128,3 @@ def follow(source: LogSource, ranks: Iterable[int], *, poll_seconds: float = 1.0
                 yield item
     finally:
         stop.set()
-
-
-def wait_seconds(deadline: float) -> float:
-    return max(0.0, deadline - time.monotonic())

@@ -85,7 +85,6 @@ class TrainingJob(Bound, api.TrainingJob):
         progress: bool | Callable[[Sequence[str], progress.Snapshot], None] = False,
         *,
         timeout: float | None = None,
-        poll_seconds: float = 1.0,
     ) -> Self:
         """Block until the job succeeds (returns it) or fails (raises JobFailed with the reason).
 
@@ -93,7 +92,7 @@ class TrainingJob(Bound, api.TrainingJob):
         the ModelVersion); a callable receives the lines and the snapshot instead.
         """
         show = progress if callable(progress) else (_print_lines if progress else lambda lines, snap: None)
-        done, _ = follow_job(self.cluster, self.name, show, poll_seconds=poll_seconds, timeout=timeout)
+        done, _ = follow_job(self.cluster, self.name, show, timeout=timeout)
         self.refresh()
         if not done.succeeded:
             raise JobFailed(

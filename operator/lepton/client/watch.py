@@ -16,9 +16,10 @@ from lepton.client.logs import Line, follow, interleave, rank_of
 
 
 def read_snapshot(
-    cluster: Cluster, name: str, priorities: Mapping[str, int] | None = None
+    cluster: Cluster, job: Mapping[str, Any], priorities: Mapping[str, int] | None = None
 ) -> progress.Snapshot:
-    job = cluster.get(TRAINING_JOB, name)
+    """The snapshot of one version of the job, with its pods, queue position and ModelVersion now."""
+    name = str(job["metadata"]["name"])
     status = job.get("status") or {}
     position = None
     if status.get("phase") == "Queued":
@@ -38,15 +39,16 @@ def follow_job(
     name: str,
     show: Callable[[Sequence[str], progress.Snapshot], None],
     *,
-    poll_seconds: float = 1.0,
+    window_seconds: int = 2,
     timeout: float | None = None,
 ) -> tuple[progress.Outcome, progress.Snapshot]:
-    """Poll the job, hand every change to ``show`` and return once it succeeded or failed."""
+    """Watch the job (every status write) and look at its pods at least every ``window_seconds``;
+    hand every change to ``show`` and return once it succeeded or failed."""
     priorities = cluster.priority_values()
     deadline = None if timeout is None else time.monotonic() + timeout
     before: progress.Snapshot | None = None
-    while True:
-        now = read_snapshot(cluster, name, priorities)
+    for job in cluster.versions(TRAINING_JOB, name, window_seconds):
+        now = read_snapshot(cluster, job, priorities)
         lines = progress.changes(before, now)
         if lines or before is None:
             show(lines, now)
@@ -59,7 +61,7 @@ def follow_job(
                 f"tj/{name} is still {now.phase or 'not started'} after {timeout:g} s",
                 f"`lepton describe tj/{name}` says why",
             )
-        time.sleep(poll_seconds)
+    raise AssertionError("unreachable: versions() ends only by raising")
 
 
 @dataclass

@@ -192,7 +192,9 @@ class Rest:
         finally:
             connection.close()
 
-    def watch(self, path: str, resource_version: str, timeout_seconds: int = 60) -> Iterator[dict[str, Any]]:
+    def watch(
+        self, path: str, resource_version: str, timeout_seconds: int = 60, field_selector: str = ""
+    ) -> Iterator[dict[str, Any]]:
         """Watch events ({type, object}) of a collection from ``resource_version``."""
         query = {
             "watch": "1",
@@ -200,6 +202,8 @@ class Rest:
             "allowWatchBookmarks": "true",
             "timeoutSeconds": str(timeout_seconds),
         }
+        if field_selector:
+            query["fieldSelector"] = field_selector
         for line in self.lines(path, query):
             if line.strip():
                 yield json.loads(line)
