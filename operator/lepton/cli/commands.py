@@ -60,7 +60,7 @@ def get(opts: Any, kind_word: str | None, name: str | None, all_namespaces: bool
         raise UsageError("a name needs a kind", f"e.g. `lepton get tj {name}`")
     cluster = opts.cluster()
     found: list[tuple[Kind, list[dict[str, Any]]]] = [
-        (kind, [cluster.get(kind, name)] if name else cluster.list(kind, all_namespaces)) for kind in kinds
+        (kind, [cluster.get(kind, name)] if name else cluster.objects(kind, all_namespaces)) for kind in kinds
     ]
     if output in ("json", "yaml"):
         _dump([o for _, items in found for o in items], output, single=bool(name))
@@ -131,6 +131,7 @@ def predict(
     inputs = oip.read_input(input_file, data)
     cluster = None if (url and model) else opts.cluster()
     if model is None:
+        assert cluster is not None  # connected above: no model was given
         model = str(cluster.get(INFERENCE_SERVICE, name)["spec"]["model"]["name"])
     endpoint = Endpoint(model, url=url, cluster=cluster, service=name, token=token)
     answer = endpoint.infer(inputs)

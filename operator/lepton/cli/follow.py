@@ -12,7 +12,7 @@ from rich.text import Text
 
 from lepton.cli.commands import console
 from lepton.client import progress
-from lepton.client.errors import JobFailed, LeptonError, UsageError
+from lepton.client.errors import JobFailed, UsageError
 from lepton.client.kinds import TRAINING_JOB, parse_ref
 from lepton.client.logs import Line
 
@@ -107,10 +107,5 @@ def logs(opts: Any, ref: str, follow: bool) -> None:
     _, name = parse_ref(ref, TRAINING_JOB)
     cluster = opts.cluster()
     width = len(str(max(0, int(cluster.get(TRAINING_JOB, name).get("spec", {}).get("replicas", 1)) - 1)))
-    try:
-        for item in job_logs(cluster, name, follow_logs=follow):
-            print(item.render(width) if isinstance(item, Line) else item, flush=follow)
-    except LeptonError as exc:
-        if "log of pod" in exc.message:
-            raise LeptonError(exc.message, "the node may not serve logs (simulated nodes do not)") from None
-        raise
+    for item in job_logs(cluster, name, follow_logs=follow):
+        print(item.render(width) if isinstance(item, Line) else item, flush=follow)

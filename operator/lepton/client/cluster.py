@@ -83,7 +83,7 @@ class Cluster:
             f"{kind.short}/{name} in {self.namespace}", lambda: self.rest.get(kind.path(self.namespace, name))
         )
 
-    def list(self, kind: Kind, all_namespaces: bool = False) -> list[dict[str, Any]]:
+    def objects(self, kind: Kind, all_namespaces: bool = False) -> list[dict[str, Any]]:
         path = kind.path(None if all_namespaces else self.namespace)
         items = self.call(f"listing {kind.plural}", lambda: self.rest.get(path)).get("items", [])
         return [dict(item) for item in items]
@@ -155,8 +155,19 @@ class Cluster:
         if since_time:
             query["sinceTime"] = since_time
         path = f"/api/v1/namespaces/{self.namespace}/pods/{pod}/log"
-        with _translated(f"log of pod {pod}", self.rest.creds.server):
+        try:
             yield from self.rest.lines(path, query)
+        except ApiError as exc:
+            if exc.status == 404 and "not found" in exc.message and pod in exc.message:
+                raise NotFound(
+                    f"pod {pod} is gone", "finished pods are kept only with cleanPodPolicy None/Running"
+                ) from None
+            raise LeptonError(
+                f"the log of pod {pod} is not available: {exc.message}",
+                "its node must serve logs (the kubelet; simulated KWOK nodes serve none)",
+            ) from None
+        except Unreachable as exc:
+            raise NoCluster(str(exc), "is the cluster running? check `kubectl cluster-info`") from None
 
     def service_proxy(
         self, service: str, port: str, path: str, body: bytes, headers: dict[str, str]

@@ -77,7 +77,7 @@ class Endpoint:
         if isinstance(inputs, dict) and "inputs" in inputs:
             body = inputs
         else:
-            body = oip.request_body(inputs, self.metadata())  # type: ignore[arg-type]
+            body = oip.request_body(inputs, self.metadata())
         return self.call("POST", f"/v2/models/{self.model}/infer", body)
 
 

@@ -108,12 +108,15 @@ def follow(source: LogSource, ranks: Iterable[int], *, poll_seconds: float = 1.0
     Strings are notes (a restart began, a log is unavailable)."""
     out: queue.Queue[Line | str | None] = queue.Queue()
     stop = threading.Event()
+
+    def read(rank: int) -> None:
+        try:
+            RankFollower(rank, source, out.put, poll_seconds).run(stop)
+        finally:
+            out.put(None)  # this rank is done
+
     threads = [
-        threading.Thread(
-            target=lambda r=rank: (RankFollower(r, source, out.put, poll_seconds).run(stop), out.put(None)),
-            name=f"log-rank-{rank}",
-            daemon=True,
-        )
+        threading.Thread(target=read, args=(rank,), name=f"log-rank-{rank}", daemon=True)
         for rank in sorted(set(ranks))
     ]
     for thread in threads:

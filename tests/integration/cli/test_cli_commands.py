@@ -3,50 +3,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 import yaml
+from clikit import GROUP, VERSION, job
 from kubernetes import client
 
 from support.wait import wait_for
 
 pytestmark = pytest.mark.integration
-
-GROUP, VERSION = "lepton.ai", "v1alpha1"
-DIGEST = "sha256:" + "ab" * 32
-RESULT = json.dumps(
-    {
-        "metrics": {"loss": 0.25},
-        "artifact": {"uri": "file:///models/m/v1", "digest": DIGEST, "format": "torch-export"},
-    }
-)
-
-
-def job(name: str, exit_code: int, *, after: str = "2s", replicas: int = 2, **spec: Any) -> dict[str, Any]:
-    hooks = {"sim.lepton.ai/exit-code": str(exit_code), "sim.lepton.ai/exit-after": after}
-    if exit_code == 0:
-        hooks["sim.lepton.ai/termination-message"] = RESULT
-    container = {
-        "name": "trainer",
-        "image": "lepton/trainer:test",
-        "resources": {"limits": {"nvidia.com/gpu": 1}},
-    }
-    toleration = {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "TrainingJob",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "template": {
-                "metadata": {"annotations": hooks},
-                "spec": {"tolerations": [toleration], "containers": [container]},
-            },
-            **spec,
-        },
-    }
 
 
 def service(name: str, **spec: Any) -> dict[str, Any]:
@@ -80,12 +46,14 @@ def test_train_follow_sees_every_phase_and_the_model_version(lepton, tmp_path, o
     assert order == sorted(order), out
     assert "metrics: loss 0.25" in out
     assert "model version m-v1" in out
-    assert "succeeded in" in out and "; model version m-v1" in out
+    assert "succeeded in" in out
+    assert "; model version m-v1" in out
     assert read(kube, namespace, "trainingjobs", "ok")["status"]["modelVersion"] == "m-v1"
 
     described = lepton("describe", "tj/ok")
     assert described.returncode == 0, described.stderr
-    assert "Succeeded" in described.stdout and "rank 0 exited 0: the job is done" in described.stdout
+    assert "Succeeded" in described.stdout
+    assert "rank 0 exited 0: the job is done" in described.stdout
     assert "ModelVersionCreated" in described.stdout  # the events section
 
     listed = lepton("get", "mv", "-o", "name")
@@ -135,14 +103,16 @@ def test_get_and_describe_real_objects(lepton, kube, namespace, operator):
 def test_errors_say_what_to_do(lepton, kube, namespace):
     missing = lepton("describe", "tj/nope")
     assert missing.returncode == 1
-    assert f"tj/nope in {namespace}: not found" in missing.stderr and "-> check the name" in missing.stderr
+    assert f"tj/nope in {namespace}: not found" in missing.stderr
+    assert "-> check the name" in missing.stderr
     usage = lepton("get", "pods")
     assert (usage.returncode, usage.stderr.strip().splitlines()[-1]) == (
         2,
         "  -> use one of tj, mv, lisvc (or their plural names)",
     )
     no_cluster = lepton("--kubeconfig", "/nonexistent/kubeconfig", "get")
-    assert no_cluster.returncode == 3 and "set KUBECONFIG or pass --kubeconfig" in no_cluster.stderr
+    assert no_cluster.returncode == 3
+    assert "set KUBECONFIG or pass --kubeconfig" in no_cluster.stderr
 
 
 def test_scale_writes_replicas_and_refuses_when_autoscaled(lepton, kube, namespace):
@@ -155,7 +125,8 @@ def test_scale_writes_replicas_and_refuses_when_autoscaled(lepton, kube, namespa
     create(kube, namespace, "inferenceservices", service("auto", autoscaling=auto))
     refused = lepton("scale", "lisvc/auto", "3")
     assert refused.returncode == 1
-    assert "the autoscaler owns its replicas" in refused.stderr and "1..4" in refused.stderr
+    assert "the autoscaler owns its replicas" in refused.stderr
+    assert "1..4" in refused.stderr
     assert read(kube, namespace, "inferenceservices", "auto")["spec"].get("replicas", 1) == 1
 
 
@@ -175,4 +146,5 @@ def test_rollout_actions_annotate_the_version(lepton, kube, namespace):
     assert "no rollout in progress" in status.stdout
     assert "requested: lepton.ai/promote=v2" in status.stdout
     nothing = lepton("rollout", "promote", "web")
-    assert nothing.returncode == 2 and "--version V" in nothing.stderr
+    assert nothing.returncode == 2
+    assert "--version V" in nothing.stderr

@@ -22,7 +22,7 @@ ENUMS = [
 @pytest.mark.parametrize(
     ("kind", "reason"),
     [(kind, member.value) for kind, enum in ENUMS for member in enum],
-    ids=lambda v: str(v),
+    ids=str,
 )
 def test_every_reason_is_explained(kind, reason):
     assert explain.explain(kind, reason), (

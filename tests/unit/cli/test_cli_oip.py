@@ -29,7 +29,8 @@ def test_json_nested_list_is_one_float32_input():
 def test_json_object_names_the_inputs():
     named = oip.read_input("-", b'{"a": [1, 2], "b": [[0.5]]}')
     assert set(named) == {"a", "b"}
-    assert named["a"].dtype.kind == "i" and named["b"].dtype == np.float32
+    assert named["a"].dtype.kind == "i"
+    assert named["b"].dtype == np.float32
 
 
 def test_json_oip_request_is_sent_as_written():
@@ -63,7 +64,7 @@ def test_npy_keeps_dtype_and_shape():
 
 
 def test_npy_of_pickled_objects_is_refused():
-    with pytest.raises(UsageError, match="not a numeric .npy"):
+    with pytest.raises(UsageError, match=r"not a numeric \.npy"):
         oip.read_input("x.npy", npy(np.array([{"a": 1}], dtype=object)))
 
 

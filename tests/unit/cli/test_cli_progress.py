@@ -21,13 +21,11 @@ def pod(phase: str, deleting: bool = False) -> dict:
 
 
 def test_queued_says_position_and_what_it_waits_for():
-    snap = progress.snapshot(
-        job("Queued", "WaitingForGPUs", "needs 4 pods x 8 GPUs; 1 fit now", admissionMessage="needs 4 pods x 8 GPUs; 1 fit now"),
-        position=2,
-    )  # fmt: skip
+    waits = "needs 4 pods x 8 GPUs; 1 fit now"
+    snap = progress.snapshot(job("Queued", "WaitingForGPUs", waits, admissionMessage=waits), position=2)
     assert snap.queue == "position 2 in the queue; waiting for: needs 4 pods x 8 GPUs; 1 fit now"
     assert progress.changes(None, snap) == [
-        "phase Queued (WaitingForGPUs): needs 4 pods x 8 GPUs; 1 fit now",
+        f"phase Queued (WaitingForGPUs): {waits}",
         snap.queue,
     ]
 

@@ -40,8 +40,8 @@ def test_annotation_patch():
 
 
 def test_status_shows_canary_traffic_and_pending_requests():
-    obj = isvc({"version": "v2", "weight": 20, "step": 0, "failedChecks": 1, "message": "error rate 0.2 > 0.05"},
-               annotations={"lepton.ai/abort": "v2", "other": "x"})  # fmt: skip
+    canary = {"version": "v2", "weight": 20, "step": 0, "failedChecks": 1, "message": "error rate 0.2 > 0.05"}
+    obj = isvc(canary, annotations={"lepton.ai/abort": "v2", "other": "x"})
     obj["status"]["traffic"] = [{"version": "v1", "weight": 80}, {"version": "v2", "weight": 20}]
     assert canary_lines(obj) == [
         "lisvc/web: serving v1, phase RollingOut",

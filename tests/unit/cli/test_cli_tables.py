@@ -79,9 +79,12 @@ def test_modelversion_rows_sorted_by_namespace_then_name():
 
 
 def test_conditions_carry_their_meaning():
-    job = {"status": {"conditions": [
-        {"type": "Queued", "status": "True", "reason": "WaitingForGPUs", "message": "needs 4 pods x 8 GPUs; 1 fit now"},
-    ]}}  # fmt: skip
+    waits = "needs 4 pods x 8 GPUs; 1 fit now"
+    job = {
+        "status": {
+            "conditions": [{"type": "Queued", "status": "True", "reason": "WaitingForGPUs", "message": waits}]
+        }
+    }
     [row] = tables.conditions("TrainingJob", job)
     assert row[:4] == ["Queued", "True", "WaitingForGPUs", "needs 4 pods x 8 GPUs; 1 fit now"]
     assert "gang does not fit" in row[4]
