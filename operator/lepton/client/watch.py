@@ -23,8 +23,7 @@ def read_snapshot(
     status = job.get("status") or {}
     position = None
     if status.get("phase") == "Queued":
-        queued = [j for j in cluster.objects(TRAINING_JOB) if (j.get("status") or {}).get("phase") == "Queued"]
-        position = progress.queue_position(job, queued, priorities or {})
+        position = progress.queue_position(job, cluster.objects(TRAINING_JOB), priorities or {})
     mv = None
     if status.get("modelVersion"):
         try:
