@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from integration.trainingjob.tjkit import manifest
+
 GROUP, VERSION = "lepton.ai", "v1alpha1"
 DIGEST = "sha256:" + "ab" * 32
 RESULT = json.dumps(
@@ -16,25 +18,8 @@ RESULT = json.dumps(
 
 
 def job(name: str, exit_code: int, *, after: str = "2s", replicas: int = 2, **spec: Any) -> dict[str, Any]:
+    """The TrainingJob tests' manifest (one GPU a worker), its workers exiting with ``exit_code``."""
     hooks = {"sim.lepton.ai/exit-code": str(exit_code), "sim.lepton.ai/exit-after": after}
     if exit_code == 0:
         hooks["sim.lepton.ai/termination-message"] = RESULT
-    container = {
-        "name": "trainer",
-        "image": "lepton/trainer:test",
-        "resources": {"limits": {"nvidia.com/gpu": 1}},
-    }
-    toleration = {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "TrainingJob",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "template": {
-                "metadata": {"annotations": hooks},
-                "spec": {"tolerations": [toleration], "containers": [container]},
-            },
-            **spec,
-        },
-    }
+    return manifest(name, replicas=replicas, gpus=1, annotations=hooks, **spec)
