@@ -1,0 +1,105 @@
+"""What each condition reason (and phase) of the three kinds means, and what to do about it, for
+`lepton describe` and the follow view. A unit test fails when a reason of lepton.api's enums has
+no entry here, so a new reason cannot ship unexplained.
+
+Keys are plain strings (no lepton.api import): `describe` shows them without loading pydantic.
+"""
+
+from __future__ import annotations
+
+TRAINING_JOB: dict[str, str] = {
+    "Created": "the operator has seen the job and will queue it",
+    "Queued": "waiting in the admission queue; the message says what it waits for",
+    "WaitingForGPUs": "the whole gang does not fit on the free GPUs yet; it is admitted as soon as "
+    "it does (free GPUs, lower `replicas`, or raise the job's priority)",
+    "Admitted": "GPUs are set aside for every worker; the pods are being created and scheduled",
+    "Running": "every worker pod runs",
+    "AllWorkersRunning": "every worker pod runs",
+    "StoppingWorkers": "rank 0 succeeded; the other workers get the success grace period to exit",
+    "Succeeded": "rank 0 exited 0: the job is done",
+    "Failed": "the job has stopped for good; the message says why",
+    "WorkerFailed": "a worker exited non-zero; the job restarts if the restart policy and "
+    "backoffLimit allow (read the worker's log: `lepton logs tj/NAME`)",
+    "WorkerReplaced": "elastic: a lost worker was recreated while the others kept running",
+    "NodeLost": "workers were lost with their node; the restart is not charged to backoffLimit",
+    "Restarting": "the whole gang is being restarted after a retryable failure (with backoff)",
+    "BackoffLimitExceeded": "the job failed more often than spec.runPolicy.backoffLimit allows; fix the "
+    "cause in the logs, then submit again",
+    "DeadlineExceeded": "the job ran longer than spec.runPolicy.activeDeadlineSeconds",
+    "Suspended": "spec.runPolicy.suspend is true: no pods run; set it to false to resume",
+    "InvalidSpec": "the spec cannot be run as written; the message names the field to fix",
+    "ModelVersionCreated": "the trained model is recorded as a ModelVersion (status.modelVersion)",
+    "NoModelVersion": "no ModelVersion was recorded: spec.output is unset, or rank 0 reported no "
+    "artifact in its termination message",
+}
+
+MODEL_VERSION: dict[str, str] = {
+    "Pending": "not looked at yet",
+    "Verifying": "a verification Job is fetching the artifact, checking its digest and loading it",
+    "Verified": "the digest matches and the model loads",
+    "Ready": "verified: InferenceServices may serve it",
+    "Failed": "verification failed for good; the message says why",
+    "ArtifactNotFound": "nothing at spec.source.uri; check the URI and that the training wrote there",
+    "ArtifactUnreadable": "the artifact exists but the verifying user may not read it (the message "
+    "names the uid, the owner and the mode); fix the permissions",
+    "DigestMismatch": "the artifact's digest is not spec.source.digest: it changed after it was "
+    "recorded; create a new version",
+    "LoadFailed": "the artifact could not be loaded as its format; check spec.source.format",
+    "UnsupportedFormat": "the artifact's format is not one the model server loads",
+    "VerificationFailed": "the verification Job failed without a more precise reason; read its pod's log",
+    "VerificationTimedOut": "the verification Job did not finish in time (slow storage, or its pod "
+    "cannot be scheduled)",
+    "ServedBy": "lists the InferenceServices that serve this version",
+    "InvalidAnnotation": "a lepton.ai/ annotation has a value the operator cannot use; the message names it",
+}
+
+INFERENCE_SERVICE: dict[str, str] = {
+    "Pending": "waiting for a Ready ModelVersion to serve",
+    "Deploying": "model-server replicas are starting",
+    "Ready": "enough replicas are ready; the service answers requests",
+    "RollingOut": "a new version is replacing the serving one",
+    "Degraded": "fewer replicas are ready than wanted; requests may be slow or fail",
+    "ScaledToZero": "no replicas run; the first request wakes the service through the activator",
+    "Activating": "scaling up from zero; the activator holds requests until a replica is ready",
+    "Failed": "the service cannot serve; the message says why",
+    "ModelVersionNotFound": "no ModelVersion matches spec.model; train one or fix the name/version",
+    "ModelVersionNotReady": "the ModelVersion is still being verified; serving starts when it is Ready",
+    "ModelVersionFailed": "the ModelVersion failed verification: `lepton describe mv/NAME` says why",
+    "ReplicasReady": "every wanted replica is ready",
+    "ReplicasUnavailable": "replicas are not ready: they may be unschedulable (GPUs), crashing or "
+    "still loading the model; check the pods",
+    "CanaryStarted": "a canary rollout of a new version began",
+    "CanaryStep": "the canary moved to its next traffic weight",
+    "CanaryPromoted": "the new version passed analysis and now serves all traffic",
+    "AnalysisFailed": "the new version broke the analysis limits (error rate, p95 latency)",
+    "RolledBack": "the new version was rolled back; `lepton rollout retry` tries it again",
+    "Scaled": "the replica count changed",
+    "MetricsUnavailable": "the autoscaler has no usable metric; replicas are held, never lowered "
+    "(check Prometheus and the query in the message)",
+    "NoRollout": "no rollout is in progress",
+    "ServiceConflict": "a Service of this name exists and belongs to someone else; rename or delete it",
+    "VersionChanged": "the version to serve changed",
+    "ScaledUp": "the autoscaler added replicas",
+    "ScaledDown": "the autoscaler removed replicas",
+    "Steady": "the autoscaler keeps the replica count",
+    "FallbackReplicas": "metrics failed for several rounds: the autoscaler uses its fallback replicas",
+    "ValidMetricFound": "the last metric query gave a usable value",
+    "NoSeries": "the metric query returned no series (no traffic yet, or nothing scraped)",
+    "NotFinite": "the metric query returned NaN or Inf",
+    "QueryFailed": "Prometheus refused or could not answer the query (the message says why)",
+    "MetricsRecovered": "the metric is usable again",
+    "AutoscalerOwnsReplicas": "spec.autoscaling is set: the autoscaler owns the replica count "
+    "(change minReplicas/maxReplicas instead)",
+    "Activated": "a replica is ready after scale-from-zero; requests go to it",
+    "ActivatorRouted": "the Service sends requests to the activator while no replica runs",
+    "TrafficSwitched": "the Service now sends requests to the model-server replicas",
+    "DeploymentDeleted": "an old version's Deployment was removed",
+    "InvalidAnnotation": "a lepton.ai/ annotation has a value the operator cannot use; the message names it",
+}
+
+BY_KIND = {"TrainingJob": TRAINING_JOB, "ModelVersion": MODEL_VERSION, "InferenceService": INFERENCE_SERVICE}
+
+
+def explain(kind: str, reason: str) -> str:
+    """What ``reason`` means for ``kind`` ("" when unknown, e.g. from a newer operator)."""
+    return BY_KIND.get(kind, {}).get(reason, "")
