@@ -26,6 +26,8 @@ TRAINING_JOB: dict[str, str] = {
     "BackoffLimitExceeded": "the job failed more often than spec.runPolicy.backoffLimit allows; fix the "
     "cause in the logs, then submit again",
     "DeadlineExceeded": "the job ran longer than spec.runPolicy.activeDeadlineSeconds",
+    "WorkerRestartLimitExceeded": "one worker failed more often than "
+    "spec.runPolicy.maxRestartsPerWorker allows; status.restartHistory shows its exits",
     "Suspended": "spec.runPolicy.suspend is true: no pods run; set it to false to resume",
     "InvalidSpec": "the spec cannot be run as written; the message names the field to fix",
     "ModelVersionCreated": "the trained model is recorded as a ModelVersion (status.modelVersion)",
@@ -73,6 +75,19 @@ INFERENCE_SERVICE: dict[str, str] = {
     "CanaryPromoted": "the new version passed analysis and now serves all traffic",
     "AnalysisFailed": "the new version broke the analysis limits (error rate, p95 latency)",
     "RolledBack": "the new version was rolled back; `lepton rollout retry` tries it again",
+    "CanaryRestarted": "a newer version appeared mid-rollout: the analysis starts again for it",
+    "CanaryPromoting": "the canary passed its last step; traffic moves fully to it",
+    "RolloutPaused": "the rollout waits at a step marked untilPromoted: `lepton rollout promote` goes on",
+    "RolloutAborted": "the rollout was aborted by annotation: the stable version keeps all traffic",
+    "RolloutRetried": "a rolled-back version is being rolled out again (retry annotation)",
+    "RolloutCancelled": "the version being rolled out is no longer wanted; the stable one stays",
+    "ProgressDeadlineExceeded": "the rollout made no progress within progressDeadlineSeconds; it holds "
+    "(or rolls back with progressDeadlineAbort); check the canary's pods and metrics",
+    "AnalysisErrors": "analysis queries keep failing: the rollout holds, never promoting or rolling "
+    "back on errors (check Prometheus and the queries in the message)",
+    "AnalysisRecovered": "analysis queries answer again; the rollout goes on",
+    "FailedVersionSkipped": "this version was rolled back before; `latest` skips it until a newer one "
+    "appears or `lepton rollout retry` asks again",
     "Scaled": "the replica count changed",
     "MetricsUnavailable": "the autoscaler has no usable metric; replicas are held, never lowered "
     "(check Prometheus and the query in the message)",
