@@ -264,10 +264,8 @@ class TrainingJobSpec(LeptonModel):
     """TCP port of the rendezvous on worker 0 (MASTER_PORT)."""
     template: Annotated[PodTemplate, Field(json_schema_extra=validations(_TEMPLATE_RULES))]
     """Pod template of the workers; it must have a container named 'trainer' (the operator injects the
-    rendezvous environment into it) and restartPolicy Never (or unset). Apart from containers[].{name,
-    image,command,args,env,resources}, volumes[].name and restartPolicy, its fields are stored
-    unvalidated (x-kubernetes-preserve-unknown-fields) and checked by the API server when the pods
-    are created."""
+    rendezvous environment into it) and restartPolicy Never (or unset). Its schema is core/v1
+    PodTemplateSpec's: a field of the wrong type is refused when the job is applied."""
     elastic: ElasticPolicy | None = None
     """Elastic training bounds; unset runs exactly `replicas` workers."""
     scheduling: SchedulingPolicy = Field(default_factory=SchedulingPolicy)
