@@ -111,6 +111,10 @@ class TrainingJobReason(StrEnum):
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     SUSPENDED = "Suspended"
     INVALID_SPEC = "InvalidSpec"
+    CONFIG_ERROR = "ConfigError"
+    """The API server refused a worker pod or the job's Service for good (400/403/422: an unknown
+    PriorityClass, a ResourceQuota, a Pod Security or other admission policy); the message is its
+    own. The job fails rather than retrying what cannot succeed."""
     MODEL_VERSION_CREATED = "ModelVersionCreated"
     NO_MODEL_VERSION = "NoModelVersion"
 
