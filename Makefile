@@ -87,6 +87,11 @@ fmt: venv ## format the code
 crds: venv ## regenerate crds/ and the chart's CRDs from the pydantic models
 	$(PY) -m lepton.api.generate
 
+.PHONY: core-schema
+core-schema: venv ## refresh the core/v1 schema the CRDs embed from the local API server, and the CRDs
+	"$$(e2e/build-tools.sh --print)/kubectl" --kubeconfig $(KUBECONFIG) get --raw /openapi/v3/api/v1 \
+		| $(PY) -m lepton.api.generate --core-schema -
+
 .PHONY: bench-cluster
 bench-cluster: venv ## cluster figures: warm start time, 1,000 fake GPU nodes
 	$(PY) bench/bench_cluster.py

@@ -41,3 +41,23 @@ def wait_for(
                     last = exc
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last seen: {last!r}")
         time.sleep(interval)
+
+
+def holds(
+    predicate: Callable[[], object],
+    seconds: float,
+    what: str,
+    interval: float = 0.5,
+    seen: Callable[[], object] | None = None,
+) -> None:
+    """Check that ``predicate`` stays truthy for ``seconds``: the bounded observation that shows
+    something does not happen (no retry loop, no second pod), failing at the first falsy value."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = predicate()
+        if not value:
+            shown = seen() if seen is not None else value
+            raise AssertionError(f"{what} stopped holding; seen: {shown!r}")
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(interval)

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
+from lepton.api import kubeschema
+
 GROUP = "lepton.ai"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -32,6 +34,16 @@ DnsLabel = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern
 
 Metrics = Annotated[dict[str, float], Field(max_length=64)]
 """Named numeric results (loss, accuracy, ...): at most 64, as a 4 KiB termination message holds."""
+
+CORE_TYPE = "x-lepton-core-type"
+"""In a model's JSON schema: the core/v1 type it stands for. The CRD gets that type's whole schema
+(lepton.api.kubeschema) with the model's own constraints laid over it."""
+
+
+def core_type(name: str) -> JsonDict:
+    """json_schema_extra of a model standing for the core/v1 type ``name``."""
+    return {CORE_TYPE: name}
+
 
 Quantity = int | str
 """A Kubernetes resource quantity: an integer or a string such as "500m", "4Gi"."""
@@ -229,6 +241,8 @@ def find_condition(conditions: list[Condition] | None, type_: str) -> Condition 
 class ResourceRequirements(OpaqueModel):
     """Compute resources of a container, as core/v1 ResourceRequirements (limits and requests)."""
 
+    model_config = ConfigDict(json_schema_extra=core_type(kubeschema.RESOURCES))
+
     limits: dict[str, Quantity] | None = None
     """Maximum amount of each resource, e.g. {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": 1}."""
     requests: dict[str, Quantity] | None = None
@@ -237,6 +251,8 @@ class ResourceRequirements(OpaqueModel):
 
 class EnvVar(OpaqueModel):
     """An environment variable of a container (core/v1 EnvVar)."""
+
+    model_config = ConfigDict(json_schema_extra=core_type(kubeschema.ENV_VAR))
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     """Name of the variable."""
@@ -248,6 +264,8 @@ class EnvVar(OpaqueModel):
 
 class Toleration(OpaqueModel):
     """A toleration of a pod (core/v1 Toleration): lets it run on nodes with a matching taint."""
+
+    model_config = ConfigDict(json_schema_extra=core_type(kubeschema.TOLERATION))
 
     key: Annotated[str, StringConstraints(max_length=316)] | None = None
     """Taint key the toleration matches; empty with operator Exists matches every taint."""
@@ -282,10 +300,16 @@ class ModelSource(LeptonModel):
     """sha256 digest of the model file ("sha256:<64 hex>"); verified before the version is Ready."""
 
 
+class VolumeMount(OpaqueModel):
+    """A mount of a pod volume into a container (core/v1 VolumeMount)."""
+
+    name: DnsLabel
+    """Name of the volume in spec.volumes (a DNS label: an empty name is refused on apply)."""
+
+
 class Container(OpaqueModel):
-    """A container of a pod (core/v1 Container). Only the fields the operator reads are typed and
-    checked here; every other core/v1 Container field (ports, volumeMounts, probes, ...) is accepted
-    as is and validated by the API server when the operator creates the pod."""
+    """A container of a pod (core/v1 Container). The model types the fields the operator reads; the
+    CRD has the whole core/v1 Container schema (see PodTemplate)."""
 
     name: DnsLabel
     """Name of the container (a DNS label)."""
@@ -299,6 +323,8 @@ class Container(OpaqueModel):
     """Environment variables; the operator adds its own (MASTER_ADDR, WORLD_SIZE, ...) after these."""
     resources: ResourceRequirements | None = None
     """Compute resources; limits["nvidia.com/gpu"] is the number of GPUs of the pod."""
+    volume_mounts: list[VolumeMount] | None = None
+    """Volumes mounted into the container; the operator adds the checkpoint and output mounts."""
 
 
 class Volume(OpaqueModel):
@@ -309,8 +335,8 @@ class Volume(OpaqueModel):
 
 
 class PodSpecLite(OpaqueModel):
-    """A core/v1 PodSpec. The schema declares the fields validation rules look at (containers,
-    volumes, restartPolicy) and keeps every other field (x-kubernetes-preserve-unknown-fields)."""
+    """A core/v1 PodSpec. The model types the fields the operator and the validation rules look at
+    (containers, volumes, restartPolicy); the CRD has the whole core/v1 PodSpec schema."""
 
     containers: Annotated[list[Container], Field(min_length=1, max_length=16)]
     """Containers of the pod (at most 16)."""
@@ -330,13 +356,13 @@ class TemplateMetadata(OpaqueModel):
 
 
 class PodTemplate(OpaqueModel):
-    """A pod template (core/v1 PodTemplateSpec), mostly opaque.
+    """A pod template (core/v1 PodTemplateSpec).
 
-    The full core/v1 PodTemplateSpec schema is several thousand lines; embedding it would make the CRD
-    huge and tie it to one Kubernetes version. The schema therefore types only metadata.labels,
-    metadata.annotations, spec.containers[].{name,image,command,args,env,resources}, spec.volumes[].name
-    and spec.restartPolicy, and marks the rest x-kubernetes-preserve-unknown-fields: every other pod
-    field is stored as written and checked by the API server when the operator creates the pods."""
+    The CRD carries the whole core/v1 PodTemplateSpec schema of the Kubernetes version the project
+    pins (lepton.api.kubeschema), so the API server refuses a field of the wrong type or an unknown
+    one when the object is applied, naming the field. The model types what the operator reads."""
+
+    model_config = ConfigDict(json_schema_extra=core_type(kubeschema.POD_TEMPLATE))
 
     metadata: TemplateMetadata | None = None
     """Labels and annotations for the pods."""

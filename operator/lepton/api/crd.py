@@ -19,8 +19,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import core_schema
 
-from lepton.api import inferenceservice, modelversion, trainingjob
-from lepton.api.common import API_VERSION, CATEGORY, DNS1035_LABEL_PATTERN, GROUP, VERSION
+from lepton.api import inferenceservice, kubeschema, modelversion, trainingjob
+from lepton.api.common import API_VERSION, CATEGORY, CORE_TYPE, DNS1035_LABEL_PATTERN, GROUP, VERSION
 
 Schema = dict[str, Any]
 
@@ -89,8 +89,15 @@ def _resolve(node: Schema, defs: dict[str, Schema], where: str) -> Schema:
 
 
 def structural(node: Schema, defs: dict[str, Schema], where: str = "") -> Schema:
-    """Convert one pydantic JSON-schema node (and its children) to a structural OpenAPI v3 node."""
+    """Convert one pydantic JSON-schema node (and its children) to a structural OpenAPI v3 node.
+
+    A model that stands for a core/v1 type (CORE_TYPE in its schema) gets that type's whole schema
+    (lepton.api.kubeschema), with what the model adds (descriptions, bounds, rules) laid over it."""
     node = _resolve(node, defs, where)
+    core_type = node.pop(CORE_TYPE, None)
+    if core_type is not None:
+        lepton = structural(node, defs, where)
+        return overlay(kubeschema.inline(core_type, kubeschema.load()), lepton, f"{where} ({core_type})")
     out: Schema = {}
     if "description" in node:
         out["description"] = _description(node["description"])
@@ -139,6 +146,37 @@ def structural(node: Schema, defs: dict[str, Schema], where: str = "") -> Schema
         raise SchemaError(f"{where}: a structural schema needs a type")
     if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
         out["x-kubernetes-preserve-unknown-fields"] = True
+    return out
+
+
+def overlay(core: Schema, lepton: Schema, where: str) -> Schema:
+    """``core`` with the constraints of ``lepton`` (a partial model of the same type) added; the
+    model's descriptions, bounds and patterns win, rules and required fields add up, and its
+    x-kubernetes-preserve-unknown-fields goes: the core schema knows every field."""
+    if "type" in core and "type" in lepton and core["type"] != lepton["type"]:
+        raise SchemaError(f"{where}: the model says {lepton['type']}, the core type {core['type']}")
+    out = dict(core)
+    for key, value in lepton.items():
+        if key == "x-kubernetes-preserve-unknown-fields":
+            continue
+        if key == "properties":
+            fields = dict(core.get("properties", {}))
+            for name, child in value.items():
+                if name in fields:
+                    fields[name] = overlay(fields[name], child, f"{where}.{name}")
+                elif core.get("x-kubernetes-preserve-unknown-fields"):
+                    fields[name] = child  # left open by kubeschema (a template's metadata)
+                else:
+                    raise SchemaError(f"{where}.{name}: the core type has no such field")
+            out["properties"] = fields
+        elif key in ("items", "additionalProperties") and isinstance(core.get(key), dict):
+            out[key] = overlay(core[key], value, f"{where}[]" if key == "items" else f"{where}.*")
+        elif key in ("required", "x-kubernetes-validations"):
+            out[key] = [*core.get(key, []), *(v for v in value if v not in core.get(key, []))]
+        else:
+            out[key] = value
+    if "description" in out:
+        out = {"description": out.pop("description"), **out}
     return out
 
 

@@ -1,19 +1,23 @@
-"""Write (or check) the generated CRDs: `python -m lepton.api.generate [--check] [--root DIR]`.
+"""Write (or check) the generated CRDs: `python -m lepton.api.generate [--check] [--root DIR]
+[--core-schema OPENAPI]`.
 
 Writes crds/<plural>.yaml (one CRD per file) and the same files into charts/lepton/crds/. With
 --check nothing is written; the exit status is 1 and a diff is printed when the committed files
-differ from what the models generate (or a stray CRD file is there).
+differ from what the models generate (or a stray CRD file is there). --core-schema first refreshes
+lepton/api/core_v1.json from kube-apiserver's /openapi/v3/api/v1 document ('-': stdin).
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import sys
 from pathlib import Path
 
 import yaml
 
+from lepton.api import kubeschema
 from lepton.api.crd import KINDS, crd
 
 OUTPUT_DIRS = ("crds", "charts/lepton/crds")
@@ -88,8 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lepton.api.generate", description="Generate the CRDs.")
     parser.add_argument("--check", action="store_true", help="fail if the committed CRDs differ")
     parser.add_argument("--root", type=Path, default=None, help="repository root (default: this checkout)")
+    parser.add_argument(
+        "--core-schema", type=Path, default=None, help="refresh core_v1.json from this OpenAPI document first"
+    )
     args = parser.parse_args(argv)
     root: Path = args.root or _default_root()
+    if args.core_schema is not None:
+        raw = sys.stdin.read() if str(args.core_schema) == "-" else args.core_schema.read_text()
+        kubeschema.SCHEMA_FILE.write_text(kubeschema.render(kubeschema.trim(json.loads(raw))))
+        print(f"wrote {kubeschema.SCHEMA_FILE}")
     files = render_all()
     if args.check:
         problems = check(root, files)

@@ -101,6 +101,9 @@ class InferenceServiceReason(StrEnum):
     METRICS_UNAVAILABLE = "MetricsUnavailable"
     NO_ROLLOUT = "NoRollout"
     SERVICE_CONFLICT = "ServiceConflict"
+    CONFIG_ERROR = "ConfigError"
+    """The API server refused a Deployment or the Service for good (400/403/422: requests above
+    limits, an admission policy, a quota); the message is its own."""
     VERSION_CHANGED = "VersionChanged"
     SCALED_UP = "ScaledUp"
     SCALED_DOWN = "ScaledDown"

@@ -113,6 +113,10 @@ class TrainingJobReason(StrEnum):
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     SUSPENDED = "Suspended"
     INVALID_SPEC = "InvalidSpec"
+    CONFIG_ERROR = "ConfigError"
+    """The API server refused a worker pod or the job's Service for good (400/403/422: an unknown
+    PriorityClass, a ResourceQuota, a Pod Security or other admission policy); the message is its
+    own. The job fails rather than retrying what cannot succeed."""
     MODEL_VERSION_CREATED = "ModelVersionCreated"
     NO_MODEL_VERSION = "NoModelVersion"
 
@@ -294,10 +298,8 @@ class TrainingJobSpec(LeptonModel):
     """TCP port of the rendezvous on worker 0 (MASTER_PORT)."""
     template: Annotated[PodTemplate, Field(json_schema_extra=validations(_TEMPLATE_RULES))]
     """Pod template of the workers; it must have a container named 'trainer' (the operator injects the
-    rendezvous environment into it) and restartPolicy Never (or unset). Apart from containers[].{name,
-    image,command,args,env,resources}, volumes[].name and restartPolicy, its fields are stored
-    unvalidated (x-kubernetes-preserve-unknown-fields) and checked by the API server when the pods
-    are created."""
+    rendezvous environment into it) and restartPolicy Never (or unset). Its schema is core/v1
+    PodTemplateSpec's: a field of the wrong type is refused when the job is applied."""
     elastic: ElasticPolicy | None = None
     """Elastic training bounds; unset runs exactly `replicas` workers."""
     scheduling: SchedulingPolicy = Field(default_factory=SchedulingPolicy)

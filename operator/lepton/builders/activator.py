@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from lepton.api.inferenceservice import InferenceService
-from lepton.builders.artifact import bounded_name, container_security_context, pod_security_context
+from lepton.builders.artifact import bounded_name
 from lepton.builders.inference import (
     DRAIN_DELAY_SECONDS,
     HTTP_PORT_NAME,
@@ -19,6 +19,7 @@ from lepton.builders.inference import (
     with_hash,
 )
 from lepton.builders.owners import owner_reference
+from lepton.builders.security import lepton_container, lepton_pod
 from lepton.builders.serving_config import ServingConfig
 from lepton.builders.verification import COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 
@@ -67,14 +68,14 @@ def construct_activator(isvc: InferenceService, config: ServingConfig) -> dict[s
         "readinessProbe": probe(ACTIVATOR_HEALTH, 2, 3),
         "livenessProbe": probe(ACTIVATOR_HEALTH, 10, 6),
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-        "securityContext": container_security_context(),
+        "securityContext": lepton_container(),
     }
     if isvc.spec.server.image_pull_policy:
         container["imagePullPolicy"] = isvc.spec.server.image_pull_policy
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": pod_security_context(),
+        "securityContext": lepton_pod(),
         "containers": [container],
         # The drain delay, then up to the activator's 25 s for requests being forwarded.
         "terminationGracePeriodSeconds": DRAIN_DELAY_SECONDS + 30,

@@ -1,11 +1,13 @@
 """Pieces shared by verification and model-server pods: fetching an artifact into a shared volume,
-mounting the claim of a pvc:// source, a non-root security context, and bounded object names."""
+mounting the claim of a pvc:// source, and bounded object names."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 from urllib.parse import urlparse
+
+from lepton.builders.security import lepton_container
 
 PVC_ROOT = "/mnt/pvc"
 """Where claims are mounted: pvc://<claim>/<path> is read from <PVC_ROOT>/<claim>/<path>."""
@@ -14,7 +16,6 @@ MODEL_DIR = "/var/lib/lepton/model"
 MODEL_VOLUME = "model"
 TMP_VOLUME = "tmp"
 FETCH_CONTAINER = "fetch"
-RUN_AS_USER = 1000
 MAX_NAME = 63
 
 
@@ -66,7 +67,7 @@ def fetch_container(
         "image": image,
         "command": ["lepton-serve", "fetch", "--source", uri, "--dest", MODEL_DIR, "--pvc-root", PVC_ROOT],
         "volumeMounts": mounts,
-        "securityContext": container_security_context(),
+        "securityContext": lepton_container(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     if image_pull_policy:
@@ -82,25 +83,6 @@ def model_mounts() -> list[dict[str, Any]]:
         {"name": MODEL_VOLUME, "mountPath": MODEL_DIR, "readOnly": True},
         {"name": TMP_VOLUME, "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not the host's /tmp
     ]
-
-
-def pod_security_context() -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": RUN_AS_USER,
-        "runAsGroup": RUN_AS_USER,
-        "fsGroup": RUN_AS_USER,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def container_security_context() -> dict[str, Any]:
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
 
 
 def bounded_name(base: str, suffix: str, limit: int = MAX_NAME) -> str:

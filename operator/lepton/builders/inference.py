@@ -15,12 +15,11 @@ from lepton.api.trainingjob import GPU_RESOURCE
 from lepton.builders.artifact import (
     MODEL_DIR,
     artifact_volumes,
-    container_security_context,
     fetch_container,
     model_mounts,
-    pod_security_context,
 )
 from lepton.builders.owners import owner_reference
+from lepton.builders.security import lepton_container, lepton_pod
 from lepton.builders.serving_config import ServingConfig
 from lepton.builders.verification import (
     COMPONENT_LABEL,
@@ -144,7 +143,7 @@ def construct_deployment(
         # Loading and warming up a large model may take minutes; liveness starts counting after it.
         "startupProbe": probe("/v2/health/live", 5, 60),
         "volumeMounts": model_mounts(),
-        "securityContext": container_security_context(),
+        "securityContext": lepton_container(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     if server.image_pull_policy:
@@ -157,7 +156,7 @@ def construct_deployment(
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": pod_security_context(),
+        "securityContext": lepton_pod(),
         "terminationGracePeriodSeconds": DRAIN_DELAY_SECONDS + DRAIN_TIMEOUT_SECONDS + 5,
         "initContainers": [
             fetch_container(mv.spec.source.uri, server.image, server.image_pull_policy, copy.deepcopy(env))

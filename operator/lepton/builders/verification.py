@@ -10,12 +10,11 @@ from lepton.builders.artifact import (
     MODEL_DIR,
     artifact_volumes,
     bounded_name,
-    container_security_context,
     fetch_container,
     model_mounts,
-    pod_security_context,
 )
 from lepton.builders.owners import owner_reference
+from lepton.builders.security import lepton_container, lepton_pod
 from lepton.builders.serving_config import ServingConfig
 
 MODELVERSION_UID_LABEL = "lepton.ai/modelversion-uid"
@@ -58,7 +57,7 @@ def construct_verification_job(mv: ModelVersion, config: ServingConfig) -> dict[
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": pod_security_context(),
+        "securityContext": lepton_pod(),
         "initContainers": [fetch_container(uri, config.verify_image)],
         "containers": [
             {
@@ -66,7 +65,7 @@ def construct_verification_job(mv: ModelVersion, config: ServingConfig) -> dict[
                 "image": config.verify_image,
                 "command": verify_command(mv),
                 "volumeMounts": model_mounts(),
-                "securityContext": container_security_context(),
+                "securityContext": lepton_container(),
                 "terminationMessagePath": "/dev/termination-log",
                 "terminationMessagePolicy": "FallbackToLogsOnError",
             }

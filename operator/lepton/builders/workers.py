@@ -9,11 +9,16 @@ from lepton.api.trainingjob import TRAINER_CONTAINER, TrainingJob
 from lepton.builders.artifact import PVC_ROOT, claim_of, claim_volume_name
 from lepton.builders.env import worker_env
 from lepton.builders.owners import owner_reference
+from lepton.builders.security import merged_container, merged_pod
 
 JOB_LABEL = "lepton.ai/job-name"
 INDEX_LABEL = "lepton.ai/replica-index"
 ATTEMPT_LABEL = "lepton.ai/restart-attempt"
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+TMP_VOLUME = "lepton-tmp"
+"""The trainer's writable /tmp under a read-only root: torchrun's log folders, the s3 output's
+staging copy, torch's compile caches (the trainer image's HOME is /tmp too)."""
+TMP_DIR = "/tmp"  # noqa: S108 - an emptyDir, not the host's /tmp
 # Volcano and the scheduler-plugins coscheduler find a pod's PodGroup through these.
 VOLCANO_GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
 COSCHEDULING_GROUP_LABEL = "scheduling.x-k8s.io/pod-group"
@@ -50,6 +55,8 @@ def construct_worker_pod(
     The template is kept as the user wrote it (nodeSelector, tolerations, affinity, volumes, GPU
     resources...); the operator adds identity, DNS name, rendezvous environment and termination
     message settings, and forces restartPolicy Never because restarts are the operator's job.
+    Security contexts default to the restricted profile, the trainer's root filesystem to read-only
+    with a writable /tmp; what the template sets itself wins (lepton.builders.security).
     ``pod_group`` names the PodGroup for Volcano or the coscheduler when one is used.
     """
     spec = job.spec
@@ -88,9 +95,18 @@ def construct_worker_pod(
     if spec.scheduling.priority_class_name:
         pod_spec["priorityClassName"] = spec.scheduling.priority_class_name
 
+    pod_spec["securityContext"] = merged_pod(pod_spec.get("securityContext"))
+    for container in pod_spec.get("initContainers") or []:
+        container["securityContext"] = merged_container(container.get("securityContext"), False)
     for container in pod_spec["containers"]:
-        if container["name"] != TRAINER_CONTAINER:
+        trainer = container["name"] == TRAINER_CONTAINER
+        # Only the trainer's runtime (lepton-train) is known to write nowhere but its volumes and
+        # /tmp; a sidecar's image may write anywhere.
+        container["securityContext"] = merged_container(container.get("securityContext"), trainer)
+        if not trainer:
             continue
+        if container["securityContext"].get("readOnlyRootFilesystem") and not _mounted(container, TMP_DIR):
+            _mount(container, _tmp_volume(pod_spec), TMP_DIR)
         user_env = list(container.get("env") or [])
         container["env"] = user_env + worker_env(job, index, attempt)
         container["terminationMessagePath"] = TERMINATION_MESSAGE_PATH
@@ -127,10 +143,21 @@ def _declare_port(container: dict[str, Any], port: int) -> None:
 
 def _mount(container: dict[str, Any], volume: str, path: str) -> None:
     """Mount ``volume`` at ``path`` unless the user already mounted something there."""
-    mounts = list(container.get("volumeMounts") or [])
-    if not any(m.get("mountPath") == path for m in mounts):
-        mounts.append({"name": volume, "mountPath": path})
-    container["volumeMounts"] = mounts
+    if not _mounted(container, path):
+        mounts = container.get("volumeMounts") or []
+        container["volumeMounts"] = [*mounts, {"name": volume, "mountPath": path}]
+
+
+def _mounted(container: dict[str, Any], path: str) -> bool:
+    return any(m.get("mountPath") == path for m in container.get("volumeMounts") or [])
+
+
+def _tmp_volume(pod_spec: dict[str, Any]) -> str:
+    volumes = list(pod_spec.get("volumes") or [])
+    if not any(v.get("name") == TMP_VOLUME for v in volumes):
+        volumes.append({"name": TMP_VOLUME, "emptyDir": {}})
+    pod_spec["volumes"] = volumes
+    return TMP_VOLUME
 
 
 def _claim_volume(pod_spec: dict[str, Any], claim: str) -> str:

@@ -11,6 +11,9 @@ from kubernetes.client.exceptions import ApiException
 
 # Worth retrying: throttled, server trouble, or a write that lost a race (conflict / timeout).
 RETRYABLE = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+# The object as asked for is refused and asking again cannot help: malformed (400), forbidden by an
+# admission plugin or policy, a quota, RBAC (403), or invalid (422: an unknown PriorityClass...).
+REFUSED = frozenset({400, 403, 422})
 
 
 class KubeError(Exception):
@@ -23,6 +26,12 @@ class KubeError(Exception):
         super().__init__(f"{what}: HTTP {status}: {message}")
         self.status = status
         self.message = message
+
+    @property
+    def config_error(self) -> bool:
+        """The API server refused the object itself (see REFUSED): what the user wrote, or the
+        cluster's policies, must change first; the controllers report it instead of retrying."""
+        return self.status in REFUSED
 
     @property
     def retry_after(self) -> float | None:

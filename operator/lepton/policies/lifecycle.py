@@ -30,6 +30,7 @@ class JobState:
     elastic_min_replicas: int | None = None
     max_restarts_per_worker: int | None = None
     invalid: str | None = None  # why the spec cannot run, e.g. a reserved env name
+    invalid_reason: str = TrainingJobReason.INVALID_SPEC  # or ConfigError: the API server said so
     # Recorded status:
     phase: Phase | None = None
     reason: str = ""
@@ -151,7 +152,7 @@ def plan(
     if job.phase is not None and job.phase.finished:
         return _finished(ctx)
     if job.invalid:
-        return _finish(ctx, Phase.FAILED, TrainingJobReason.INVALID_SPEC, job.invalid, clean="All")
+        return _finish(ctx, Phase.FAILED, job.invalid_reason, job.invalid, clean="All")
     deadline = job.active_deadline_seconds
     if deadline is not None and job.start_time is not None and now >= job.start_time + deadline:
         message = f"ran longer than activeDeadlineSeconds ({deadline:g}s)"

@@ -149,28 +149,30 @@ def test_environment(case):
         assert "PET_RDZV_BACKEND" not in env
 
 
+TMP = {"name": "lepton-tmp", "emptyDir": {}}
+TMP_MOUNT = {"name": "lepton-tmp", "mountPath": "/tmp"}
 OUTPUT_CASES = [
     # (scenario, template volumes, trainer mounts, expected volumes, expected mounts)
     (
         "claim mounted where the trainer writes pvc:// output",
         [],
         [],
-        [{"name": "pvc-models", "persistentVolumeClaim": {"claimName": "models"}}],
-        [{"name": "pvc-models", "mountPath": "/mnt/pvc/models"}],
+        [TMP, {"name": "pvc-models", "persistentVolumeClaim": {"claimName": "models"}}],
+        [TMP_MOUNT, {"name": "pvc-models", "mountPath": "/mnt/pvc/models"}],
     ),
     (
         "the user's volume for the claim is reused",
         [{"name": "store", "persistentVolumeClaim": {"claimName": "models"}}],
         [],
-        [{"name": "store", "persistentVolumeClaim": {"claimName": "models"}}],
-        [{"name": "store", "mountPath": "/mnt/pvc/models"}],
+        [{"name": "store", "persistentVolumeClaim": {"claimName": "models"}}, TMP],
+        [TMP_MOUNT, {"name": "store", "mountPath": "/mnt/pvc/models"}],
     ),
     (
         "the user's own mount at the path is kept",
         [{"name": "store", "persistentVolumeClaim": {"claimName": "models"}}],
         [{"name": "store", "mountPath": "/mnt/pvc/models", "subPath": "x"}],
-        [{"name": "store", "persistentVolumeClaim": {"claimName": "models"}}],
-        [{"name": "store", "mountPath": "/mnt/pvc/models", "subPath": "x"}],
+        [{"name": "store", "persistentVolumeClaim": {"claimName": "models"}}, TMP],
+        [{"name": "store", "mountPath": "/mnt/pvc/models", "subPath": "x"}, TMP_MOUNT],
     ),
 ]
 
@@ -188,11 +190,12 @@ def test_pvc_output_is_mounted(case):
 
 
 @pytest.mark.parametrize("uri", [None, "s3://bucket/models/resnet", "file:///models/resnet"])
-def test_no_claim_no_volume(uri):
+def test_no_claim_no_volume_but_tmp(uri):
     output = {"model": "resnet", **({"uri": uri} if uri else {})}
     pod = construct_worker_pod(job(output=output), 0, 0)
-    assert "volumes" not in pod["spec"]
-    assert "volumeMounts" not in pod["spec"]["containers"][0]
+    assert pod["spec"]["volumes"] == [TMP]
+    assert pod["spec"]["containers"][0]["volumeMounts"] == [TMP_MOUNT]
+    assert "volumeMounts" not in pod["spec"]["containers"][1]
 
 
 def test_reserved_env_is_refused_with_names():

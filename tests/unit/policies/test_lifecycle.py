@@ -212,6 +212,19 @@ CASES = [
         "InvalidSpec",
     ),
     Case(
+        "a worker the API server refused fails the job ConfigError, its other workers deleted",
+        replace(
+            JOB,
+            phase=Phase.ADMITTED,
+            invalid='pods "j-worker-1" is forbidden: no PriorityClass with name nope was found',
+            invalid_reason=TrainingJobReason.CONFIG_ERROR,
+        ),
+        [pod(0, phase="Pending")],
+        Phase.FAILED,
+        "ConfigError",
+        delete=("j-worker-0",),
+    ),
+    Case(
         "TTL not reached keeps the job",
         replace(JOB, phase=Phase.SUCCEEDED, completion_time=NOW - 5, ttl_seconds_after_finished=10),
         [],

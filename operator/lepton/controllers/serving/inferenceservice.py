@@ -30,6 +30,7 @@ from lepton.controllers.serving.observe import ServiceState, version_info
 from lepton.controllers.serving.zero import act as zero_act
 from lepton.kube import resources
 from lepton.kube.apply import apply
+from lepton.kube.errors import KubeError
 from lepton.policies.activation import activation, assessed
 from lepton.policies.autoscaling import Decision, Readings
 from lepton.policies.autoscaling_status import (
@@ -128,8 +129,8 @@ async def _reconcile(
         metrics = metrics_condition(decision, readings)
         _report_scaling(isvc, decision, metrics, current, events)
     _report_ignored_replicas(isvc, replicas, events)
-    conflict = await _act(isvc, decided, zero.to_activator, indices, deployments, service, serving, events)
-    if conflict is None:
+    blocked = await _act(isvc, decided, zero.to_activator, indices, deployments, service, serving, events)
+    if blocked is None:
         await zero_act(isvc, zero, activator, serving, events)
 
     # Once it has had all its replicas, a shortfall is a degradation rather than a deployment.
@@ -142,9 +143,10 @@ async def _reconcile(
         was_ready=was_ready,
     )
     assessment = assessed(assessment, zero)
-    if conflict is not None:
-        blocked = ConditionValue(False, InferenceServiceReason.SERVICE_CONFLICT, conflict)
-        assessment = replace(assessment, phase=InferenceServicePhase.FAILED, ready=blocked)
+    if blocked is not None:
+        assessment = replace(
+            assessment, phase=InferenceServicePhase.FAILED, ready=ConditionValue(False, *blocked)
+        )
     desired = status_of(
         isvc,
         decided,
@@ -168,9 +170,10 @@ async def _act(
     service: ServiceState | None,
     serving: Serving,
     events: Events,
-) -> str | None:
-    """Create, update and delete the children the plan asks for; a message when the Service's name
-    is taken by an object this InferenceService does not own (nothing is taken over then)."""
+) -> tuple[InferenceServiceReason, str] | None:
+    """Create, update and delete the children the plan asks for. Why the service is blocked, if it
+    is: the Service's name is taken by an object this InferenceService does not own (nothing is
+    taken over then), or the API server refused a child for good (ConfigError, its message)."""
     by_version = {d.version: d for d in deployments if not d.deleting}
     applies = []
     for version, replicas in decided.deploy.items():
@@ -192,7 +195,9 @@ async def _act(
                     message += " (the autoscaler owns replicas: a manual scale is undone)"
                 events.normal(InferenceServiceReason.SCALED, message)
     if applies:
-        await asyncio.gather(*applies)
+        refused = [message for message in await asyncio.gather(*applies) if message]
+        if refused:
+            return InferenceServiceReason.CONFIG_ERROR, refused[0]
         _, problem = pod_annotations_of(isvc.metadata.annotations)
         if problem:
             events.warning(InferenceServiceReason.INVALID_ANNOTATION, problem)
@@ -207,12 +212,13 @@ async def _act(
             ref = resources.Ref("v1", "services", isvc.namespace, isvc.name)
             holder = foreign_holder(await resources.get(serving.kube, ref), isvc.metadata.uid)
             if holder is not None:
-                return (
+                return InferenceServiceReason.SERVICE_CONFLICT, (
                     f"Service {isvc.name} exists and is not this InferenceService's (owner: {holder}); "
                     "rename the InferenceService or remove that Service"
                 )
         if needs_apply(digest, service.applied_hash if service else None, serving.applied.get(ident)):
-            await _apply(serving, ident, digest, desired_service, "services")
+            if refused_message := await _apply(serving, ident, digest, desired_service, "services"):
+                return InferenceServiceReason.CONFIG_ERROR, refused_message
             if to_activator and service is not None and not service.to_activator:
                 message = f"Service {isvc.name} routed to the activator: no replica is ready"
                 events.normal(InferenceServiceReason.ACTIVATOR_ROUTED, message)
@@ -231,9 +237,18 @@ async def _act(
     return None
 
 
-async def _apply(serving: Serving, ident: str, digest: str, body: dict[str, Any], plural: str) -> None:
-    await apply(serving.kube, body, plural)
+async def _apply(serving: Serving, ident: str, digest: str, body: dict[str, Any], plural: str) -> str | None:
+    """Apply ``body``; the API server's message when it refuses the object for good (a 4xx that
+    retrying cannot fix): reported as ConfigError, tried again on the next reconcile, not in a loop."""
+    try:
+        await apply(serving.kube, body, plural)
+    except KubeError as exc:
+        if not exc.config_error:
+            raise
+        log.warning("the API server refused %s: %s", ident, exc)
+        return exc.message
     serving.applied[ident] = digest
+    return None
 
 
 def _report(isvc: InferenceService, decided: Plan, assessment: Assessment, events: Events) -> None:

@@ -85,6 +85,9 @@ class Training:
     wakeups: Wakeups = field(default_factory=Wakeups)
     conflicts: dict[str, str] = field(default_factory=dict)
     """Why a job cannot run, found while acting (its Service's name is taken): key -> message."""
+    refused: dict[str, str] = field(default_factory=dict)
+    """The API server's message when it refused to create a job's pod or Service for good (a 4xx
+    that retrying cannot fix: KubeError.config_error): key -> message. The job fails ConfigError."""
 
     def forget(self, key: str) -> None:
         """The job is gone: drop everything this process kept about it."""
@@ -93,3 +96,4 @@ class Training:
         self.created.forget(key)
         self.wakeups.forget(key)
         self.conflicts.pop(key, None)
+        self.refused.pop(key, None)

@@ -20,6 +20,7 @@ from lepton.controllers.kit.owners import foreign_holder
 from lepton.controllers.training.context import Training
 from lepton.controllers.training.indices import Indices, created_pod
 from lepton.kube import resources
+from lepton.kube.errors import KubeError
 from lepton.policies import lifecycle
 from lepton.policies.job_status import build_status, job_state
 from lepton.policies.restart import Backoff
@@ -69,6 +70,8 @@ async def _reconcile(
     state = job_state(job)
     if (conflict := training.conflicts.get(key)) is not None and state.invalid is None:
         state = replace(state, invalid=conflict)
+    if (refused := training.refused.get(key)) is not None and state.invalid is None:
+        state = replace(state, invalid=refused, invalid_reason=TrainingJobReason.CONFIG_ERROR)
     tm = timing(training)
     admission: lifecycle.Admission | None = None
     if lifecycle.needs_admission(state, pods, now, tm):
@@ -150,13 +153,23 @@ async def _create_service(training: Training, key: str, what: str, job: Training
 
 
 async def _create(training: Training, key: str, what: str, body: dict[str, Any], plural: str) -> bool:
-    """Create ``body``; False when an object of its name exists already."""
+    """Create ``body``; False when an object of its name exists already, or when the API server
+    refused it for good: then the next reconcile fails the job with the API server's message
+    (ConfigError) instead of asking again every few seconds for what cannot succeed."""
     # Noted before the request: the watch may deliver the new pod before the request returns.
     training.created.created(key, what, training.clock())
     try:
         return await resources.create(training.kube, body, plural)
-    except BaseException:
+    except KubeError as exc:
         training.created.seen(key, what)  # not created: the next reconcile must try again
+        if not exc.config_error:
+            raise
+        log.warning("%s: the API server refused %s %s: %s", key, plural, body["metadata"]["name"], exc)
+        training.refused.setdefault(key, exc.message)
+        training.wakeups.kick(key)
+        return False
+    except BaseException:
+        training.created.seen(key, what)
         raise
 
 
