@@ -14,6 +14,8 @@ RETRYABLE = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 # The object as asked for is refused and asking again cannot help: malformed (400), forbidden by an
 # admission plugin or policy, a quota, RBAC (403), or invalid (422: an unknown PriorityClass...).
 REFUSED = frozenset({400, 403, 422})
+# A namespace over its ResourceQuota: asked again later, not every 5 s (quota frees as pods end).
+QUOTA_RETRY_S = 30.0
 
 
 class KubeError(Exception):
@@ -28,13 +30,21 @@ class KubeError(Exception):
         self.message = message
 
     @property
+    def quota_exceeded(self) -> bool:
+        """403 from the ResourceQuota admission: the object is fine, the namespace is full for now.
+        Pods that finish free the quota, so it is a wait, not the user's configuration error."""
+        return self.status == 403 and "exceeded quota" in self.message
+
+    @property
     def config_error(self) -> bool:
         """The API server refused the object itself (see REFUSED): what the user wrote, or the
         cluster's policies, must change first; the controllers report it instead of retrying."""
-        return self.status in REFUSED
+        return self.status in REFUSED and not self.quota_exceeded
 
     @property
     def retry_after(self) -> float | None:
+        if self.quota_exceeded:
+            return QUOTA_RETRY_S
         if self.status in RETRYABLE or self.status == 0:
             return 1.0 if self.status == 409 else 5.0
         return None

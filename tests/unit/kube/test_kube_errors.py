@@ -15,7 +15,8 @@ from lepton.kube.errors import KubeError, kube_error
 # (HTTP status, what it is, config error?, retry after)
 CASES = [
     (400, "malformed object", True, None),
-    (403, "admission: PodSecurity, ResourceQuota, a policy; or RBAC", True, None),
+    (403, "admission: PodSecurity, a policy; or RBAC", True, None),
+    (403, 'pods "w-0" is forbidden: exceeded quota: gpus, requested: nvidia.com/gpu=8', False, 30.0),
     (422, "invalid: an unknown PriorityClass, a field out of range", True, None),
     (409, "conflict: a write that lost a race", False, 1.0),
     (429, "throttled", False, 5.0),
