@@ -30,6 +30,8 @@ TRAINING_JOB: dict[str, str] = {
     "spec.runPolicy.maxRestartsPerWorker allows; status.restartHistory shows its exits",
     "Suspended": "spec.runPolicy.suspend is true: no pods run; set it to false to resume",
     "InvalidSpec": "the spec cannot be run as written; the message names the field to fix",
+    "ConfigError": "the API server refused a pod, Service or Deployment made from this spec (an "
+    "unknown PriorityClass, PodSecurity, a policy or limits); the message is its answer: fix the spec",
     "ModelVersionCreated": "the trained model is recorded as a ModelVersion (status.modelVersion)",
     "NoModelVersion": "no ModelVersion was recorded: spec.output is unset, or rank 0 reported no "
     "artifact in its termination message",
@@ -93,6 +95,8 @@ INFERENCE_SERVICE: dict[str, str] = {
     "(check Prometheus and the query in the message)",
     "NoRollout": "no rollout is in progress",
     "ServiceConflict": "a Service of this name exists and belongs to someone else; rename or delete it",
+    "ConfigError": "the API server refused a pod, Service or Deployment made from this spec (an "
+    "unknown PriorityClass, PodSecurity, a policy or limits); the message is its answer: fix the spec",
     "VersionChanged": "the version to serve changed",
     "ScaledUp": "the autoscaler added replicas",
     "ScaledDown": "the autoscaler removed replicas",
