@@ -23,6 +23,8 @@ PYTEST_ARGS ?=
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
+HOSTPREP := PYTHONPATH=e2e python3 -m hostprep
+
 .PHONY: setup
 setup: ## install what the project needs: Debian packages, the pinned tools, the Python env
 	e2e/setup-host.sh
@@ -91,12 +93,24 @@ crds: venv ## regenerate crds/ and the chart's CRDs from the pydantic models
 bench-cluster: venv ## cluster figures: warm start time, 1,000 fake GPU nodes
 	$(PY) bench/bench_cluster.py
 
+.PHONY: preflight-check
+preflight-check: ## say in seconds what `make check` cannot set up by itself here (Go, root, disk...)
+	@$(HOSTPREP) preflight check
+
+# Recipe lines, not prerequisites: the order holds under `make -j` too. preflight refuses in seconds
+# what setup could not fix (tests/unit/setup/test_make_graph.py checks the order with `make -n`).
 .PHONY: check
-check: ## what CI runs: lint, the suite on the simulated cluster, then the e2e suite on a real node
+check: ## what CI runs: set-up, lint, the suite on the simulated cluster, then the e2e suite on a real node
+	@$(HOSTPREP) preflight check
+	$(MAKE) -s setup
 	$(MAKE) lint
 	PROMETHEUS=1 $(CLUSTER) up
 	$(MAKE) test
 	$(MAKE) test-e2e
+
+.PHONY: clean-cache
+clean-cache: ## delete old tool builds, envs, real-node roots of gone bridges, image leftovers (DRY_RUN=1 lists)
+	@$(HOSTPREP) clean-cache $(if $(filter 1,$(DRY_RUN)),--dry-run)
 
 # Targets of the real-node / image / demo tooling live beside it.
 -include e2e/make/*.mk
