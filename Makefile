@@ -73,12 +73,14 @@ test-integration: venv ## integration tests (start the local cluster when it is 
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: venv ## ruff, mypy --strict, import contracts, CRD drift
+lint: venv ## ruff, mypy --strict, import contracts, drift of the CRDs, dashboards and docs' tables
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	.venv/bin/lint-imports
 	$(PY) -m lepton.api.generate --check
+	$(PY) charts/dashboards.py --check
+	$(PY) docs/generate.py --check
 
 .PHONY: fmt
 fmt: venv ## format the code
