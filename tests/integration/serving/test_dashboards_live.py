@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import yaml
+from servekit import Load
 
 from lepton.runtime.metrics import MetricsReporter
 from support.paths import REPO
+from support.ports import free_port
 from support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DASHBOARDS = REPO / "charts" / "lepton" / "dashboards"
 SERVICE, JOB = "dash", "dash-train"
-INPUT = {"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [0.0] * 16}]}
 # (dashboard uid, panel title) -> why it has no data on the local cluster.
 NO_DATA = {
     ("lepton-training", "GPU utilisation per job"): "DCGM exporter: no GPUs here",
@@ -49,29 +48,12 @@ def panels() -> Iterator[tuple[str, str, str]]:
 
 
 def concrete(expr: str, namespace: str) -> str:
-    """The expression as Grafana sends it: variables replaced."""
-    for variable, value in (("$namespace", namespace), ("$__rate_interval", "30s"), ("$__range", "5m")):
+    """The expression as Grafana sends it: variables replaced. The rate window is one Grafana picks
+    for a one-hour view; a test-sized one would let the job's single admission fall out of it while
+    the panels before it are checked."""
+    for variable, value in (("$namespace", namespace), ("$__rate_interval", "5m"), ("$__range", "5m")):
         expr = expr.replace(variable, value)
     return expr
-
-
-class Load:
-    def __init__(self, url: str) -> None:
-        self.url, self._stop = f"{url}/v2/models/iris/infer", threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as http:
-            while not self._stop.wait(0.2):
-                http.post(self.url, json=INPUT)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
 
 def training_job(namespace: str) -> dict[str, Any]:
@@ -91,7 +73,8 @@ def test_every_panel_parses_and_has_data_where_its_source_runs(
     titles = {(uid, title) for uid, title, _ in found}
     assert set(NO_DATA) <= titles, f"NO_DATA names panels that do not exist: {set(NO_DATA) - titles}"
 
-    reporter = MetricsReporter(port=0, addr="127.0.0.1")
+    reporter = MetricsReporter(port=free_port(), addr="127.0.0.1")
+    assert reporter.port is not None
     try:
         reporter.report({"step": 120, "epoch": 3, "loss": 0.25, "samples_per_second": 950.0})
         prometheus.add_target("operator", f"127.0.0.1:{operator.metrics_port}", {"job": "lepton-operator"})
@@ -102,9 +85,14 @@ def test_every_panel_parses_and_has_data_where_its_source_runs(
         prometheus.add_target(
             "rank0", f"127.0.0.1:{reporter.port}", {"namespace": namespace, "pod": f"{JOB}-worker-0"}
         )
+        # Rates count increases after a series' first scrape: the job is admitted only once Prometheus
+        # has scraped the operator, or the admission would be in its first sample and rate to nothing.
+        wait_for(
+            lambda: prometheus.query('up{job="lepton-operator"} == 1'), 60, "the operator's first scrape"
+        )
         kubectl("apply", "-f", "-", input=yaml.safe_dump(training_job(namespace)))
 
-        with Load(model_server.url):
+        with Load(model_server.url, per_second=5):
             for uid, title, expr in found:
                 query = concrete(expr, namespace)
                 if (uid, title) in NO_DATA:
