@@ -23,6 +23,8 @@ PYTEST_ARGS ?=
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
+HOSTPREP := PYTHONPATH=e2e python3 -m hostprep
+
 .PHONY: setup
 setup: ## install what the project needs: Debian packages, the pinned tools, the Python env
 	e2e/setup-host.sh
@@ -71,12 +73,14 @@ test-integration: venv ## integration tests (start the local cluster when it is 
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: venv ## ruff, mypy --strict, import contracts, CRD drift
+lint: venv ## ruff, mypy --strict, import contracts, drift of the CRDs, dashboards and docs' tables
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	.venv/bin/lint-imports
 	$(PY) -m lepton.api.generate --check
+	$(PY) charts/dashboards.py --check
+	$(PY) docs/generate.py --check
 
 .PHONY: fmt
 fmt: venv ## format the code
@@ -96,12 +100,24 @@ core-schema: venv ## refresh the core/v1 schema the CRDs embed from the local AP
 bench-cluster: venv ## cluster figures: warm start time, 1,000 fake GPU nodes
 	$(PY) bench/bench_cluster.py
 
+.PHONY: preflight-check
+preflight-check: ## say in seconds what `make check` cannot set up by itself here (Go, root, disk...)
+	@$(HOSTPREP) preflight check
+
+# Recipe lines, not prerequisites: the order holds under `make -j` too. preflight refuses in seconds
+# what setup could not fix (tests/unit/setup/test_make_graph.py checks the order with `make -n`).
 .PHONY: check
-check: ## what CI runs: lint, the suite on the simulated cluster, then the e2e suite on a real node
+check: ## what CI runs: set-up, lint, the suite on the simulated cluster, then the e2e suite on a real node
+	@$(HOSTPREP) preflight check
+	$(MAKE) -s setup
 	$(MAKE) lint
 	PROMETHEUS=1 $(CLUSTER) up
 	$(MAKE) test
 	$(MAKE) test-e2e
+
+.PHONY: clean-cache
+clean-cache: ## delete old tool builds, envs, real-node roots of gone bridges, image leftovers (DRY_RUN=1 lists)
+	@$(HOSTPREP) clean-cache $(if $(filter 1,$(DRY_RUN)),--dry-run)
 
 # Targets of the real-node / image / demo tooling live beside it.
 -include e2e/make/*.mk

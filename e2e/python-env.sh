@@ -2,6 +2,9 @@
 # Makes the project's Python environment: a virtualenv in the cache folder keyed by a hash of
 # pyproject.toml (torch alone is 5.5 GB, so it is built once and reused across clones), linked as
 # .venv, with this checkout installed editable into it. pip's cache is kept between runs.
+#
+#   e2e/python-env.sh            make (or reuse) the env, link it, print its folder
+#   e2e/python-env.sh --print    print the env's folder without making it
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +25,10 @@ print(json.dumps([project["dependencies"], project["optional-dependencies"], sys
 PY
 )
 venv="$cache/venv/$key"
+if [[ "${1:-}" == "--print" ]]; then
+  echo "$venv"
+  exit 0
+fi
 if [[ ! -x "$venv/bin/python" || ! -f "$venv/.complete" ]]; then
   echo ">> creating the Python environment in $venv (first time: torch takes a few minutes)" >&2
   rm -rf "$venv"

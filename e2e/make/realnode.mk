@@ -15,7 +15,9 @@ test-e2e: venv images ## end-to-end tests on a real node (builds the images; sta
 	$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 .PHONY: demo
-demo: venv ## the main job for real: cluster + real node, images, operator, train -> verify -> serve -> answer
+demo: ## the main job for real: set-up, cluster + real node, images, operator, train -> verify -> serve -> answer
+	@$(HOSTPREP) preflight $(if $(filter 1,$(IN_CLUSTER)),demo-in-cluster,demo)
+	@$(MAKE) -s setup
 	@PYTHONPATH=e2e:$$PYTHONPATH $(PY) -m realnode.demo
 
 .PHONY: demo-down

@@ -115,11 +115,24 @@ def write_archive(out: Path, name: str, entries: list[Entry], config: dict[str, 
     tmp.replace(out)
 
 
-def _cached(cache: Path, stem: str, key_parts: list[bytes]) -> tuple[Path, bool]:
+def _path(cache: Path, stem: str, key_parts: list[bytes]) -> Path:
     key = hashlib.sha256(b"\0".join([Path(__file__).read_bytes(), *key_parts])).hexdigest()[:16]
-    path = cache / "images" / f"{stem}-{key}.oci.tar"
+    return cache / "images" / f"{stem}-{key}.oci.tar"
+
+
+def _cached(cache: Path, stem: str, key_parts: list[bytes]) -> tuple[Path, bool]:
+    path = _path(cache, stem, key_parts)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path, path.exists()
+
+
+def archive_paths(cache: Path) -> list[Path]:
+    """Where the current pause and busybox archives are (or will be): `make clean-cache` keeps them."""
+    busybox = Path("/bin/busybox")
+    paths = [_path(cache, "pause", [(HERE / "pause.c").read_bytes()])]
+    if busybox.exists():
+        paths.append(_path(cache, "busybox", [busybox.read_bytes()]))
+    return paths
 
 
 def pause_archive(cache: Path) -> Path:

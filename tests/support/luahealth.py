@@ -3,20 +3,19 @@ built once per version of its sources into the cache, as e2e/build-tools.sh buil
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 from pathlib import Path
 
+from hostprep.facts import cache_dir, luahealth_dir
 from support.paths import REPO
 
 HARNESS = REPO / "e2e" / "tools" / "luahealth"
 
 
 def luahealth_binary() -> Path:
-    key = hashlib.sha256(b"".join((HARNESS / f).read_bytes() for f in ("go.mod", "go.sum", "main.go")))
-    cache = Path(os.environ.get("LEPTON_CACHE", Path.home() / ".cache" / "lepton"))
-    binary = cache / "bin" / f"luahealth-{key.hexdigest()[:16]}" / "luahealth"
+    # Keyed in hostprep.facts, which `make clean-cache` and the preflight read too.
+    binary = luahealth_dir(cache_dir()) / "luahealth"
     if not binary.is_file():
         binary.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "CGO_ENABLED": "0"}

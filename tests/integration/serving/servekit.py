@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+import time
 from typing import Any
 
+import httpx
 from kubernetes import client
 
 from support.wait import wait_for
 
 GROUP, VERSION = "lepton.ai", "v1alpha1"
 DIGEST = "sha256:" + "ab" * 32
+# One OIP v2 request for the "iris" model of the model_server fixture (16 features).
+INPUT = {"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [0.0] * 16}]}
 FAILURE = '{"verified": false, "reason": "digest mismatch: expected sha256:00, the artifact has sha256:ff"}'
 
 
@@ -123,3 +128,30 @@ class Serving:
     def ready_version(self, model: str, version: str, timeout: float = 30) -> dict[str, Any]:
         self.create(model_version(model, version))
         return self.wait_phase("modelversions", f"{model}-{version}", "Ready", timeout)
+
+
+class Load:
+    """Requests at a steady rate from a thread, until stopped; counts the failures."""
+
+    def __init__(self, url: str, per_second: float) -> None:
+        self.url, self.interval = f"{url}/v2/models/iris/infer", 1.0 / per_second
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as http:
+            next_at = time.monotonic()
+            while not self._stop.is_set():
+                if http.post(self.url, json=INPUT).status_code != 200:
+                    self.failures += 1
+                next_at += self.interval
+                self._stop.wait(max(0.0, next_at - time.monotonic()))
