@@ -55,6 +55,10 @@ def _rows(node: dict[str, Any], path: str, required: set[str]) -> list[str]:
         return _rows(node["items"], path + "[]", set(node["items"].get("required", [])))
     rows = []
     for name, child in (node.get("properties") or {}).items():
+        if "description" not in child:
+            # core/v1's own fields (the pod template, resources, env...), inlined without their
+            # descriptions: the Kubernetes API reference documents them, not this guide.
+            continue
         field = f"{path}.{name}"
         default = (
             json.dumps(child["default"]) if "default" in child else ("required" if name in required else "")
