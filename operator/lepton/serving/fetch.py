@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from lepton import storage
-from lepton.storage import StorageError
 from lepton.serving.termination import write_termination_message
+from lepton.storage import StorageError
 
 MANIFEST = "manifest.json"
 DEFAULT_PVC_ROOT = storage.DEFAULT_PVC_ROOT
