@@ -8,6 +8,7 @@ from typing import Any
 from lepton.api.trainingjob import TRAINER_CONTAINER, TrainingJob
 from lepton.builders.artifact import PVC_ROOT, claim_of, claim_volume_name
 from lepton.builders.env import worker_env
+from lepton.builders.initializer import initializer_env
 from lepton.builders.owners import owner_reference
 
 JOB_LABEL = "lepton.ai/job-name"
@@ -92,7 +93,7 @@ def construct_worker_pod(
         if container["name"] != TRAINER_CONTAINER:
             continue
         user_env = list(container.get("env") or [])
-        container["env"] = user_env + worker_env(job, index, attempt)
+        container["env"] = user_env + worker_env(job, index, attempt) + initializer_env(job)
         container["terminationMessagePath"] = TERMINATION_MESSAGE_PATH
         # On a crash with an empty message, the log tail explains the failure in the pod status.
         container["terminationMessagePolicy"] = "FallbackToLogsOnError"
@@ -104,6 +105,10 @@ def construct_worker_pod(
         if claim is not None:
             # The trainer writes pvc://<claim>/<path> under <PVC_ROOT>/<claim> (lepton.runtime.output).
             _mount(container, _claim_volume(pod_spec, claim), f"{PVC_ROOT}/{claim}")
+        if spec.initializers:
+            # What the initializer pod fetched, shared by every worker: read-only, so one worker
+            # cannot change the data under the others.
+            _mount(container, spec.initializers.volume, spec.initializers.path, read_only=True)
 
     metadata: dict[str, Any] = {
         "name": name,
@@ -125,11 +130,11 @@ def _declare_port(container: dict[str, Any], port: int) -> None:
     container["ports"] = [*ports, {"name": name, "containerPort": port, "protocol": "TCP"}]
 
 
-def _mount(container: dict[str, Any], volume: str, path: str) -> None:
+def _mount(container: dict[str, Any], volume: str, path: str, *, read_only: bool = False) -> None:
     """Mount ``volume`` at ``path`` unless the user already mounted something there."""
     mounts = list(container.get("volumeMounts") or [])
     if not any(m.get("mountPath") == path for m in mounts):
-        mounts.append({"name": volume, "mountPath": path})
+        mounts.append({"name": volume, "mountPath": path, **({"readOnly": True} if read_only else {})})
     container["volumeMounts"] = mounts
 
 
