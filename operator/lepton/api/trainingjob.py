@@ -22,6 +22,7 @@ from lepton.api.common import (
     cel,
     validations,
 )
+from lepton.api.initializers import Initializers
 
 KIND = "TrainingJob"
 PLURAL = "trainingjobs"
@@ -119,6 +120,16 @@ class TrainingJobReason(StrEnum):
     own. The job fails rather than retrying what cannot succeed."""
     MODEL_VERSION_CREATED = "ModelVersionCreated"
     NO_MODEL_VERSION = "NoModelVersion"
+    INITIALIZING = "Initializing"
+    """The initializer pod fetches the dataset and model; no worker starts and no GPU is held."""
+    INITIALIZED = "Initialized"
+    """Condition Initialized: everything was fetched (and verified when a digest was given)."""
+    INITIALIZER_FAILED = "InitializerFailed"
+    """An initializer failed (the message says why); the job fails without charging backoffLimit."""
+    SOURCE_UNREACHABLE = "SourceUnreachable"
+    """An initializer could not reach or find its source (no such object, HTTP error, endpoint down)."""
+    DIGEST_MISMATCH = "DigestMismatch"
+    """What an initializer fetched does not hash to the digest the spec gives."""
 
 
 class RestartCause(StrEnum):
@@ -281,6 +292,12 @@ _SPEC_RULES = [
         "checkpoint.volume must name a volume in template.spec.volumes",
         field_path=".checkpoint.volume",
     ),
+    cel(
+        "!has(self.initializers) || (has(self.template.spec.volumes)"
+        " && self.template.spec.volumes.exists(v, v.name == self.initializers.volume))",
+        "initializers.volume must name a volume in template.spec.volumes",
+        field_path=".initializers.volume",
+    ),
 ]
 
 
@@ -310,6 +327,9 @@ class TrainingJobSpec(LeptonModel):
     """Checkpoint storage; unset means restarts begin from scratch."""
     output: OutputSpec | None = None
     """Where the model goes and which ModelVersion records it; unset records no ModelVersion."""
+    initializers: Initializers | None = None
+    """A dataset and/or base model fetched once, before the workers start, into a shared volume
+    (condition Initialized); unset starts the workers at once."""
 
     @model_validator(mode="after")
     def _cross_field(self) -> TrainingJobSpec:
@@ -322,6 +342,8 @@ class TrainingJobSpec(LeptonModel):
         volumes = {v.name for v in self.template.spec.volumes or []}
         if self.checkpoint and self.checkpoint.volume not in volumes:
             raise ValueError(_SPEC_RULES[1].message)
+        if self.initializers and self.initializers.volume not in volumes:
+            raise ValueError(_SPEC_RULES[2].message)
         if self.output and self.output.version == "latest":
             raise ValueError("output.version must not be 'latest' (reserved for the newest version)")
         return self
@@ -408,7 +430,7 @@ class TrainingJobStatus(LeptonModel):
     """Where the job is: Created, Queued, Admitted, Running, Restarting, Succeeded, Failed or Suspended."""
     conditions: ConditionList | None = None
     """Conditions of the job (types: Created, Queued, Admitted, Running, Restarting, Succeeded,
-    Failed, Suspended)."""
+    Failed, Suspended, and Initialized when spec.initializers is set)."""
     replicas: ReplicaCounts | None = None
     """Worker pods by state."""
     restart_count: Annotated[int, Field(ge=0)] = 0

@@ -8,6 +8,7 @@ from typing import Any
 from lepton.api.trainingjob import TRAINER_CONTAINER, TrainingJob
 from lepton.builders.artifact import PVC_ROOT, claim_of, claim_volume_name
 from lepton.builders.env import worker_env
+from lepton.builders.initializer import initializer_env
 from lepton.builders.owners import owner_reference
 from lepton.builders.security import merged_container, merged_pod
 
@@ -108,7 +109,7 @@ def construct_worker_pod(
         if container["securityContext"].get("readOnlyRootFilesystem") and not _mounted(container, TMP_DIR):
             _mount(container, _tmp_volume(pod_spec), TMP_DIR)
         user_env = list(container.get("env") or [])
-        container["env"] = user_env + worker_env(job, index, attempt)
+        container["env"] = user_env + worker_env(job, index, attempt) + initializer_env(job)
         container["terminationMessagePath"] = TERMINATION_MESSAGE_PATH
         # On a crash with an empty message, the log tail explains the failure in the pod status.
         container["terminationMessagePolicy"] = "FallbackToLogsOnError"
@@ -120,6 +121,10 @@ def construct_worker_pod(
         if claim is not None:
             # The trainer writes pvc://<claim>/<path> under <PVC_ROOT>/<claim> (lepton.runtime.output).
             _mount(container, _claim_volume(pod_spec, claim), f"{PVC_ROOT}/{claim}")
+        if spec.initializers:
+            # What the initializer pod fetched, shared by every worker: read-only, so one worker
+            # cannot change the data under the others.
+            _mount(container, spec.initializers.volume, spec.initializers.path, read_only=True)
 
     metadata: dict[str, Any] = {
         "name": name,
@@ -141,11 +146,12 @@ def _declare_port(container: dict[str, Any], port: int) -> None:
     container["ports"] = [*ports, {"name": name, "containerPort": port, "protocol": "TCP"}]
 
 
-def _mount(container: dict[str, Any], volume: str, path: str) -> None:
+def _mount(container: dict[str, Any], volume: str, path: str, *, read_only: bool = False) -> None:
     """Mount ``volume`` at ``path`` unless the user already mounted something there."""
     if not _mounted(container, path):
         mounts = container.get("volumeMounts") or []
-        container["volumeMounts"] = [*mounts, {"name": volume, "mountPath": path}]
+        mount = {"name": volume, "mountPath": path, **({"readOnly": True} if read_only else {})}
+        container["volumeMounts"] = [*mounts, mount]
 
 
 def _mounted(container: dict[str, Any], path: str) -> bool:

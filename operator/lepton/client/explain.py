@@ -35,6 +35,15 @@ TRAINING_JOB: dict[str, str] = {
     "ModelVersionCreated": "the trained model is recorded as a ModelVersion (status.modelVersion)",
     "NoModelVersion": "no ModelVersion was recorded: spec.output is unset, or rank 0 reported no "
     "artifact in its termination message",
+    "Initializing": "the initializer pod fetches spec.initializers (dataset, model) into the shared "
+    "volume; no worker starts and no GPU is held until it is done",
+    "Initialized": "the dataset and model are in the shared volume (verified when a digest was given)",
+    "InitializerFailed": "an initializer failed; the message has its error. backoffLimit was not "
+    "charged; fix the source or volume and create the job again",
+    "SourceUnreachable": "an initializer could not reach or find its source (no such object or file, "
+    "HTTP error, endpoint down or credentials refused)",
+    "DigestMismatch": "what an initializer fetched does not hash to spec.initializers.*.digest; "
+    "the copy was discarded",
 }
 
 MODEL_VERSION: dict[str, str] = {

@@ -9,6 +9,7 @@ from typing import Any
 from lepton.api.common import Condition, find_condition, parse_time, rfc3339
 from lepton.api.trainingjob import RestartRecord, TrainingJob
 from lepton.builders.env import reserved_env_violation
+from lepton.builders.initializer import initializer_violation
 from lepton.policies import restart, restart_history
 from lepton.policies.lifecycle import JobState, Plan
 from lepton.policies.status import Phase, conditions_for
@@ -38,7 +39,7 @@ def job_state(job: TrainingJob) -> JobState:
         suspend=run.suspend,
         elastic_min_replicas=spec.elastic.min_replicas if spec.elastic else None,
         max_restarts_per_worker=run.max_restarts_per_worker,
-        invalid=reserved_env_violation(job),
+        invalid=reserved_env_violation(job) or initializer_violation(job),
         phase=phase,
         reason=own.reason if own else "",
         message=own.message if own else "",

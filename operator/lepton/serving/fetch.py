@@ -19,24 +19,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
+from lepton import storage
 from lepton.serving.termination import write_termination_message
+from lepton.storage import StorageError
 
 MANIFEST = "manifest.json"
-DEFAULT_PVC_ROOT = "/mnt/pvc"
+DEFAULT_PVC_ROOT = storage.DEFAULT_PVC_ROOT
 # The kind lepton.artifacts.ArtifactUnreadable reports; named again here because importing
 # lepton.artifacts loads torch, which this init container never needs.
 UNREADABLE = "ArtifactUnreadable"
 
 
-class FetchError(Exception):
-    """The artifact could not be found or copied; the message says why, ``kind`` (for the
-    termination message) what sort of failure it is when the operator must tell it apart."""
-
-    def __init__(self, message: str, kind: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
+FetchError = StorageError
+"""The artifact could not be found or copied (lepton.storage.StorageError)."""
 
 
 def unreadable_source(exc: PermissionError, fallback: Path) -> FetchError:
@@ -57,21 +53,7 @@ def unreadable_source(exc: PermissionError, fallback: Path) -> FetchError:
 
 def resolve_local(source: str, pvc_root: Path) -> Path | None:
     """The local directory a source names, or None for remote (s3://) sources."""
-    parsed = urlparse(source)
-    if parsed.scheme in ("", "file"):
-        return Path(unquote(parsed.path) if parsed.scheme else source)
-    if parsed.scheme == "pvc":
-        if not parsed.netloc:
-            raise FetchError(f"{source}: a pvc:// URI needs a claim name: pvc://<claim>/<path>")
-        inner = Path(unquote(parsed.path).lstrip("/"))
-        if ".." in inner.parts:
-            raise FetchError(f"{source}: the path must stay inside the claim")
-        return pvc_root / parsed.netloc / inner
-    if parsed.scheme == "s3":
-        return None
-    raise FetchError(
-        f"{source}: unsupported URI scheme {parsed.scheme!r} (use a path, file://, pvc:// or s3://)"
-    )
+    return storage.resolve_local(source, pvc_root)
 
 
 def _model_file(manifest_bytes: bytes, where: str) -> str:
@@ -114,18 +96,14 @@ def fetch_local(source: Path, dest: Path) -> None:
 
 
 def fetch_s3(source: str, dest: Path) -> None:
+    client = storage.s3_client(source)
+    bucket, prefix = storage.s3_location(source)
     try:
-        import boto3  # noqa: PLC0415 - optional extra, only s3:// sources need it
-    except ImportError:
-        raise FetchError(f"{source}: s3:// sources need boto3; install lepton[s3]") from None
-    parsed = urlparse(source)
-    bucket, prefix = parsed.netloc, parsed.path.strip("/")
-    key = f"{prefix}/{{}}" if prefix else "{}"
-    client = boto3.client("s3")
-    try:
-        data = client.get_object(Bucket=bucket, Key=key.format(MANIFEST))["Body"].read()
+        data = client.get_object(Bucket=bucket, Key=storage.s3_key(prefix, MANIFEST))["Body"].read()
         name = _model_file(data, source)
-        _install(dest, name, lambda target: client.download_file(bucket, key.format(name), str(target)))
+        _install(
+            dest, name, lambda target: client.download_file(bucket, storage.s3_key(prefix, name), str(target))
+        )
     except FetchError:
         raise
     except Exception as exc:

@@ -12,6 +12,7 @@ import kopf
 
 from lepton.api.common import GROUP, VERSION
 from lepton.api.trainingjob import PLURAL
+from lepton.builders.initializer import INITIALIZER_LABEL
 from lepton.builders.workers import JOB_LABEL
 from lepton.controllers.kit.errors import kopf_errors
 from lepton.controllers.training.indices import HasTraining, Indices, kick_waiting
@@ -75,6 +76,7 @@ def _deleted(type: str | None, **_: Any) -> bool:
 
 
 @kopf.on.event("pods", labels={JOB_LABEL: kopf.PRESENT}, when=_deleted)
+@kopf.on.event("pods", labels={INITIALIZER_LABEL: kopf.PRESENT}, when=_deleted, id="initializer_deleted")
 async def pod_deleted(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> None:
     """Indices are not called for deletions: wake the job and the waiting jobs from here."""
     key = pod_job_key(body)

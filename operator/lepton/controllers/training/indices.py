@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -12,17 +13,20 @@ import kopf
 
 from lepton.api.common import GROUP, VERSION
 from lepton.api.trainingjob import PLURAL, TrainingJob
+from lepton.builders.initializer import INITIALIZER_LABEL
 from lepton.builders.workers import JOB_LABEL
 from lepton.controllers.training.context import Training
 from lepton.controllers.training.observe import (
     NodeInfo,
     bound_gpus,
+    init_pod_state,
     node_info,
     placement,
     pod_job_key,
     pod_state,
 )
 from lepton.controllers.training.queue import DEFAULT_PRIORITY, JobSummary, Observed
+from lepton.policies.initializers import InitPod, is_initialized
 from lepton.policies.job_status import timestamp
 from lepton.policies.status import PodState
 
@@ -38,6 +42,11 @@ def created_pod(name: str, attempt: int) -> str:
     return f"pod/{name}/{attempt}"
 
 
+def created_init_pod(pod_name: str) -> str:
+    """How the created-objects memory names a job's initializer pod."""
+    return f"pod/{pod_name}/init"
+
+
 @kopf.index("pods", labels={JOB_LABEL: kopf.PRESENT})
 async def tj_pods(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> dict[str, Any]:
     training = memo.training
@@ -51,6 +60,18 @@ async def tj_pods(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> dict[str
         if state is not None and state.terminal:
             kick_waiting(training, kwargs)
     return {key: state} if key and state else {}
+
+
+@kopf.index("pods", labels={INITIALIZER_LABEL: kopf.PRESENT})
+async def tj_init_pods(body: kopf.Body, memo: HasTraining, **_: Any) -> dict[str, InitPod]:
+    """The initializer pod of each job; every change of it wakes its job."""
+    key = pod_job_key(body)
+    if not key:
+        return {}
+    state = init_pod_state(body)
+    memo.training.created.seen(key, created_init_pod(state.name))
+    memo.training.wakeups.kick(key)
+    return {key: state}
 
 
 def kick_waiting(training: Training, kwargs: Mapping[str, Any]) -> None:
@@ -99,6 +120,8 @@ async def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
         suspend=spec.run_policy.suspend,
         gang=spec.scheduling.gang,
         deleting=job.metadata.deletion_timestamp is not None,
+        initializing=spec.initializers is not None
+        and not is_initialized(job.status.conditions if job.status else None),
     )
     return {None: summary}
 
@@ -117,6 +140,8 @@ class Indices:
     """None -> JobSummary of every job"""
     priorities: Mapping[str, Any]
     """PriorityClass name ("" for the globalDefault) -> value"""
+    init_pods: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """namespace/job -> InitPod of the job's initializer pod"""
 
     @classmethod
     def of(cls, kwargs: Mapping[str, Any]) -> Indices:
@@ -127,17 +152,24 @@ class Indices:
             nodes=kwargs["tj_nodes"],
             jobs=kwargs["tj_jobs"],
             priorities=kwargs["tj_priorities"],
+            init_pods=kwargs["tj_init_pods"],
         )
 
     def job_pods(self, key: str) -> list[PodState]:
         return list(self.pods.get(key, []))
 
+    def init_pod(self, key: str) -> InitPod | None:
+        return next(iter(self.init_pods.get(key, ())), None)
+
     def node_list(self) -> list[NodeInfo]:
         return list(self.nodes.get(None, []))
 
-    def observed(self) -> Observed:
+    def observed(self, *, initialized: str | None = None) -> Observed:
+        """The cluster for an admission pass; ``initialized`` names a job whose initializers just
+        finished, which the jobs index shows only once the status write comes back."""
+        jobs: list[JobSummary] = list(self.jobs.get(None, []))
         return Observed(
-            jobs=list(self.jobs.get(None, [])),
+            jobs=[dataclasses.replace(j, initializing=False) if j.key == initialized else j for j in jobs],
             pods_by_job=self.pods,
             nodes=self.node_list(),
             gpus_by_node=self.gpu_pods,

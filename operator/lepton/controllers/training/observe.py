@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lepton.api.trainingjob import GPU_RESOURCE, TRAINER_CONTAINER
+from lepton.builders.initializer import INITIALIZER_LABEL
 from lepton.builders.workers import ATTEMPT_LABEL, INDEX_LABEL, JOB_LABEL
 from lepton.policies.admission import Placement, Taint, Toleration
+from lepton.policies.initializers import InitContainer, InitPod
 from lepton.policies.job_status import timestamp
 from lepton.policies.status import PodState
 
@@ -73,9 +75,41 @@ def pod_state(body: Mapping[str, Any]) -> PodState | None:
 
 
 def pod_job_key(body: Mapping[str, Any]) -> str | None:
+    """namespace/job of a worker or initializer pod."""
     meta = body.get("metadata") or {}
-    job = (meta.get("labels") or {}).get(JOB_LABEL)
+    labels = meta.get("labels") or {}
+    job = labels.get(JOB_LABEL) or labels.get(INITIALIZER_LABEL)
     return f"{meta.get('namespace')}/{job}" if job else None
+
+
+def init_pod_state(body: Mapping[str, Any]) -> InitPod:
+    """The initializer pod: its phase and, per initializer container, how far it got."""
+    meta, status = body.get("metadata") or {}, body.get("status") or {}
+    containers = []
+    for entry in status.get("containerStatuses") or []:
+        state = entry.get("state") or {}
+        terminated = state.get("terminated")
+        if terminated:
+            code = terminated.get("exitCode")
+            containers.append(
+                InitContainer(
+                    str(entry.get("name")),
+                    "terminated",
+                    int(code) if code is not None else None,
+                    terminated.get("message"),
+                )
+            )
+        else:
+            containers.append(
+                InitContainer(str(entry.get("name")), "running" if "running" in state else "waiting")
+            )
+    return InitPod(
+        name=str(meta.get("name")),
+        phase=status.get("phase") or "Pending",
+        deleting=meta.get("deletionTimestamp") is not None,
+        reason=str(status.get("reason") or ""),
+        containers=tuple(sorted(containers, key=lambda c: c.name)),
+    )
 
 
 def bound_gpus(body: Mapping[str, Any]) -> tuple[str, int] | None:

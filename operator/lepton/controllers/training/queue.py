@@ -31,6 +31,8 @@ class JobSummary:
     suspend: bool
     gang: bool
     deleting: bool = False
+    initializing: bool = False
+    """spec.initializers is set and has not finished: the job does not queue for GPUs yet."""
 
     @property
     def holds_admission(self) -> bool:
@@ -38,12 +40,17 @@ class JobSummary:
 
     @property
     def waiting(self) -> bool:
-        return not self.suspend and self.phase in (
-            None,
-            Phase.CREATED,
-            Phase.QUEUED,
-            Phase.RESTARTING,
-            Phase.SUSPENDED,
+        return (
+            not self.suspend
+            and not self.initializing
+            and self.phase
+            in (
+                None,
+                Phase.CREATED,
+                Phase.QUEUED,
+                Phase.RESTARTING,
+                Phase.SUSPENDED,
+            )
         )
 
 

@@ -17,6 +17,7 @@ from lepton.builders.workers import construct_service, construct_worker_pod
 from lepton.controllers.kit.events import Events, events_about
 from lepton.controllers.kit.objects import ref_of
 from lepton.controllers.kit.owners import foreign_holder
+from lepton.controllers.training import initializer
 from lepton.controllers.training.context import Training
 from lepton.controllers.training.indices import Indices, created_pod
 from lepton.kube import resources
@@ -72,13 +73,47 @@ async def _reconcile(
         state = replace(state, invalid=conflict)
     if (refused := training.refused.get(key)) is not None and state.invalid is None:
         state = replace(state, invalid=refused, invalid_reason=TrainingJobReason.CONFIG_ERROR)
+    # spec.initializers: until they are done, their step decides the job's plan, no worker starts.
+    init = initializer.decide(job, state, key, indices, now)
+    plan = init.plan or await _plan(
+        job, state, key, pods, training, indices, now, initialized=bool(init.condition)
+    )
+    events = events_about(job)
+    await initializer.act(job, init, training, key)
+    await _act(job, plan, training)
+    result = await _record_result(job, plan, pods, training, events) if plan.result_pod else None
+    desired = build_status(job, plan, now=now, result=result, progress=progress)
+    desired = initializer.with_condition(desired, init, job, now)
+    if await training.objects.write_status(training.kube, ref_of(job), key, body.get("status"), desired):
+        _report(job, state, plan, events)
+        await events.send(training.kube)
+    _account(job, state, plan, training, indices)
+    if plan.delete_job:
+        await resources.delete(training.kube, ref_of(job))
+    return plan.requeue_after
+
+
+async def _plan(
+    job: TrainingJob,
+    state: lifecycle.JobState,
+    key: str,
+    pods: list[PodState],
+    training: Training,
+    indices: Indices,
+    now: float,
+    *,
+    initialized: bool,
+) -> lifecycle.Plan:
+    """The state machine's plan, after an admission pass when the job waits for GPUs.
+    ``initialized``: the initializers finished just now (the jobs index does not show it yet)."""
     tm = timing(training)
     admission: lifecycle.Admission | None = None
     if lifecycle.needs_admission(state, pods, now, tm):
         if not job.spec.scheduling.gang:
             admission = lifecycle.Admission(True, "gang admission is off (scheduling.gang: false)")
         else:
-            admission, others = await training.queue.admit(key, job.metadata.uid or "", indices.observed())
+            observed = indices.observed(initialized=key if initialized else None)
+            admission, others = await training.queue.admit(key, job.metadata.uid or "", observed)
             training.wakeups.kick_all(others)
     lost, next_lost = indices.lost_nodes(now, training.settings.node_lost_seconds)
     plan = lifecycle.plan(state, pods, now=now, lost_nodes=lost, admission=admission, timing=tm)
@@ -88,18 +123,7 @@ async def _reconcile(
         plan = replace(
             plan, requeue_after=again if plan.requeue_after is None else min(again, plan.requeue_after)
         )
-
-    events = events_about(job)
-    await _act(job, plan, training)
-    result = await _record_result(job, plan, pods, training, events) if plan.result_pod else None
-    desired = build_status(job, plan, now=now, result=result, progress=progress)
-    if await training.objects.write_status(training.kube, ref_of(job), key, body.get("status"), desired):
-        _report(job, state, plan, events)
-        await events.send(training.kube)
-    _account(job, state, plan, training, indices)
-    if plan.delete_job:
-        await resources.delete(training.kube, ref_of(job))
-    return plan.requeue_after
+    return plan
 
 
 async def _act(job: TrainingJob, plan: lifecycle.Plan, training: Training) -> None:
