@@ -77,22 +77,16 @@ def test_queued_while_the_gang_does_not_fit_then_admitted_and_running(jobs, kube
     recorder.capture(KIND, "running", running(watched), "the admitted job once both workers run")
 
 
-def test_restarting_after_a_worker_exits_with_an_error(jobs, kube, namespace, recorder):
+@pytest.mark.parametrize(
+    ("case", "backoff_limit", "phase"), [("restarting", 3, "Restarting"), ("failed", 0, "Failed")]
+)
+def test_a_worker_exits_with_an_error(jobs, kube, namespace, recorder, case, backoff_limit, phase):
     watched = Watched(kube, namespace, KIND, NAME)
-    jobs.create(job(runPolicy={"backoffLimit": 3}))
+    jobs.create(job(runPolicy={"backoffLimit": backoff_limit}))
     running(watched)
     crash(jobs, f"{NAME}-worker-1", 1)
-    how = "2 workers running, then worker 1 exits with code 1 (backoffLimit 3)"
-    recorder.capture(KIND, "restarting", watched.phase("Restarting"), how)
-
-
-def test_failed_when_a_worker_exits_with_no_restart_left(jobs, kube, namespace, recorder):
-    watched = Watched(kube, namespace, KIND, NAME)
-    jobs.create(job(runPolicy={"backoffLimit": 0}))
-    running(watched)
-    crash(jobs, f"{NAME}-worker-1", 1)
-    how = "2 workers running, then worker 1 exits with code 1 (backoffLimit 0)"
-    recorder.capture(KIND, "failed", watched.phase("Failed"), how)
+    how = f"2 workers running, then worker 1 exits with code 1 (backoffLimit {backoff_limit})"
+    recorder.capture(KIND, case, watched.phase(phase), how)
 
 
 def test_succeeded_when_every_worker_exits_0(jobs, kube, namespace, recorder):
