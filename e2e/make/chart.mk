@@ -6,6 +6,6 @@ chart-check: venv ## helm lint + render tests of charts/lepton, dist/install.yam
 	$(PY) -m pytest -q tests/unit/chart tests/unit/argocd
 
 .PHONY: dist
-dist: venv ## re-render dist/install.yaml from charts/lepton and the Argo CD test objects from the status builders
+dist: venv ## re-render dist/install.yaml from charts/lepton and the synthetic Argo CD test objects (argocd/README.md)
 	$(PY) charts/dist.py
 	$(PY) argocd/testdata.py

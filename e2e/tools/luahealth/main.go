@@ -5,12 +5,16 @@
 // set reads as Unknown; one second per script.
 //
 //	luahealth DIR...   DIR: a resource_customizations/<group>/<Kind> folder
+//	luahealth --eval SCRIPT FILE...
 //
-// It prints one line per case and exits 1 when any case's status or message differs.
+// It prints one line per case and exits 1 when any case's status or message differs. With --eval it
+// runs SCRIPT on each object FILE and prints one JSON line {"status", "message"} per file, so the
+// testdata recorder (tests/integration/argocd) can compare live objects and write expectations.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,6 +48,9 @@ var statusOnly bool
 
 func main() {
 	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "--eval" {
+		os.Exit(eval(args[1:]))
+	}
 	if len(args) > 0 && args[0] == "--status-only" {
 		statusOnly, args = true, args[1:]
 	}
@@ -65,6 +72,31 @@ func main() {
 	if failed > 0 || cases == 0 {
 		os.Exit(1)
 	}
+}
+
+func eval(args []string) int {
+	if len(args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: luahealth --eval SCRIPT FILE...")
+		return 2
+	}
+	script, err := os.ReadFile(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	out := json.NewEncoder(os.Stdout)
+	for _, path := range args[1:] {
+		got, err := runCase(string(script), path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", path, err)
+			return 1
+		}
+		if err := out.Encode(map[string]string{"status": got.Status, "message": got.Message}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return 0
 }
 
 func runDir(dir string) (int, int, error) {

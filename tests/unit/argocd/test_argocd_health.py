@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -83,7 +84,7 @@ def test_a_wrong_expectation_fails_the_harness(luahealth: Path, tmp_path: Path) 
     assert "testdata/failed.yaml" in out.stdout
 
 
-def test_testdata_match_what_the_operator_builders_write() -> None:
+def test_synthetic_testdata_are_those_testdata_py_derives_from_the_recorded_ones() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO / "operator")}
     out = subprocess.run(
         [sys.executable, str(REPO / "argocd" / "testdata.py"), "--check"],
@@ -93,3 +94,26 @@ def test_testdata_match_what_the_operator_builders_write() -> None:
         env=env,
     )
     assert out.returncode == 0, out.stderr
+
+
+def synthetic_cases() -> set[tuple[str, str]]:
+    spec = importlib.util.spec_from_file_location("argocd_testdata", REPO / "argocd" / "testdata.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return set(module.SYNTHETIC)
+
+
+@pytest.mark.parametrize("kind", ["TrainingJob", "ModelVersion", "InferenceService"])
+def test_each_test_object_is_recorded_or_synthetic_and_has_one_case(kind: str) -> None:
+    synthetic = synthetic_cases()
+    files = sorted((KINDS / kind / "testdata").glob("*.yaml"))
+    for path in files:
+        header = path.read_text().splitlines()[0]
+        recorded = header.startswith("# Recorded from the local cluster by tests/integration/argocd")
+        made = header.startswith("# Synthetic, made by argocd/testdata.py")
+        assert recorded != made, f"{path.name}: neither or both: {header}"
+        assert made == ((kind, path.stem) in synthetic), path.name
+    cases = [c["inputPath"] for c in yaml.safe_load((KINDS / kind / "health_test.yaml").read_text())["tests"]]
+    assert sorted(cases) == [f"testdata/{p.name}" for p in files]
