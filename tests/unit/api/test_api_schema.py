@@ -24,7 +24,7 @@ ALLOWED = {
 # Fields of core/v1 types (lepton.api.kubeschema): their descriptions are stripped to keep the CRDs
 # small; `kubectl explain pod.spec` documents them.
 CORE_FIELDS = {
-    "TrainingJob": (".spec.template.",),
+    "TrainingJob": (".spec.template.", ".spec.initializers.env[].valueFrom."),
     "InferenceService": (".spec.server.resources.", ".spec.server.env[]", ".spec.server.tolerations[]"),
 }
 

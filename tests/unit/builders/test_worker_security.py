@@ -65,6 +65,8 @@ def test_a_plain_template_gives_a_restricted_worker():
                     "terminationMessagePath": "/dev/termination-log",
                     "terminationMessagePolicy": "FallbackToLogsOnError",
                     "volumeMounts": [{"name": "lepton-tmp", "mountPath": "/tmp"}],
+                    # Rank 0's progress endpoint; declared on every worker (any may become rank 0).
+                    "ports": [{"name": "metrics", "containerPort": 9400, "protocol": "TCP"}],
                 }
             ],
             "volumes": [{"name": "lepton-tmp", "emptyDir": {}}],
