@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,11 +36,11 @@ class Settings:
     peering: str | None = None
     """kopf peering object name for several replicas with leader handover; None runs standalone."""
     peering_priority: int = 0
+    """This replica's kopf peering priority: peers of equal priority pause each other, so each
+    replica needs its own (LEPTON_PEERING_PRIORITY, else from its start time and LEPTON_POD_NAME)."""
     peering_lifetime_seconds: int = 10
     """How long a replica's peering record lives without a keepalive: a standby takes over at most
     this long after the active replica dies (kopf's default, 60 s, would be the failover time)."""
-    """This replica's kopf peering priority: peers of equal priority pause each other, so each replica
-    needs its own (LEPTON_PEERING_PRIORITY, else derived from LEPTON_POD_NAME)."""
     restart_backoff_seconds: float = 10.0
     restart_backoff_cap_seconds: float = 300.0
     success_grace_seconds: float = 30.0
@@ -77,7 +78,8 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def from_env(env: Mapping[str, str] | None = None) -> Settings:
+def from_env(env: Mapping[str, str] | None = None, started: float | None = None) -> Settings:
+    """``started``: this process's start (epoch seconds; now when None), for its peering priority."""
     env = os.environ if env is None else env
     # Comma-separated names or globs ("team-*"); empty or "*" watches the whole cluster.
     raw_namespaces = env.get("LEPTON_NAMESPACES") or env.get("LEPTON_NAMESPACE") or ""
@@ -93,7 +95,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         log_format=env.get("LEPTON_LOG_FORMAT", Settings.log_format),
         log_level=env.get("LEPTON_LOG_LEVEL", Settings.log_level),
         peering=env.get("LEPTON_PEERING") or None,
-        peering_priority=_peering_priority(env),
+        peering_priority=_peering_priority(env, time.time() if started is None else started),
         peering_lifetime_seconds=int(
             _number(env, "LEPTON_PEERING_LIFETIME_SECONDS", Settings.peering_lifetime_seconds)
         ),
@@ -116,12 +118,20 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     return validate(settings)
 
 
-def _peering_priority(env: Mapping[str, str]) -> int:
+_PRIORITY_EPOCH_MS = 2**42  # about the year 2109
+
+
+def _peering_priority(env: Mapping[str, str], started: float) -> int:
     if env.get("LEPTON_PEERING_PRIORITY"):
         return int(_number(env, "LEPTON_PEERING_PRIORITY", 0))
     pod = env.get("LEPTON_POD_NAME")
-    # A stable number per pod name: replicas of one Deployment differ, a restarted pod keeps its own.
-    return zlib.crc32(pod.encode()) & 0x7FFFFFFF if pod else 0
+    if not pod:
+        return 0
+    # The longest-running replica leads, as a Lease's holder keeps it: a replica that (re)starts
+    # joins as a standby instead of pausing the active one while it is still warming up (seen: a
+    # crash-looping leader held its standby off for 20 s). Milliseconds since the epoch counted
+    # down; the pod name's hash tells apart replicas started in the same millisecond.
+    return (_PRIORITY_EPOCH_MS - int(started * 1000)) * 1000 + zlib.crc32(pod.encode()) % 1000
 
 
 def _serving(env: Mapping[str, str]) -> ServingConfig:

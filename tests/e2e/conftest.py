@@ -15,7 +15,9 @@ import pytest
 from kubernetes import client, config
 
 from localcluster import cluster as localcluster
+from localcluster import procs
 from localcluster.config import E2E_DIR, Config
+from realnode import demo
 from support.kube import Kubectl, fresh_namespace, kubectl_runner
 
 
@@ -59,3 +61,10 @@ def helm(e2e_cluster: Config) -> list[str]:
         [str(E2E_DIR / "realnode" / "build-helm.sh")], capture_output=True, text=True, check=True
     )
     return [out.stdout.strip().splitlines()[-1], "--kubeconfig", str(e2e_cluster.kubeconfig)]
+
+
+@pytest.fixture(scope="module")
+def no_local_operator(e2e_cluster: Config) -> None:
+    """Stops the operator the demo runs on the host (the demo's tests leave it running for the
+    module after them): tests of the chart's operator pods must see only those act."""
+    procs.stop(e2e_cluster.run, demo.OPERATOR)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+from support.paths import REPO
 
 REAL_NODE_SELECTOR = {"lepton.ai/node-kind": "real"}
 REAL_NODE_TOLERATION = {"key": "lepton.ai/real-node", "operator": "Exists", "effect": "NoSchedule"}
@@ -55,3 +62,59 @@ def busybox_deployment(
             },
         },
     }
+
+
+def fake_gpu_training_job(name: str, namespace: str, gpus: int) -> dict[str, Any]:
+    """A TrainingJob of two workers that land on the fake GPU nodes (KWOK runs them): what an
+    operator must admit and create children for, without a real node's time."""
+    container = {
+        "name": "trainer",
+        "image": "lepton/trainer:dev",
+        "resources": {"limits": {"nvidia.com/gpu": gpus}},
+    }
+    return {
+        "apiVersion": "lepton.ai/v1alpha1",
+        "kind": "TrainingJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": 2,
+            "template": {
+                "spec": {
+                    "tolerations": [
+                        {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
+                    ],
+                    "containers": [container],
+                }
+            },
+        },
+    }
+
+
+@contextmanager
+def helm_release(
+    helm: list[str], release: str, namespace: str, values: dict[str, Any], workdir: Path
+) -> Iterator[str]:
+    """The project's chart installed with ``values`` (helm install --wait), uninstalled afterwards."""
+    path = workdir / f"{release}-values.json"
+    path.write_text(json.dumps(values))  # JSON is YAML
+    install = [
+        *helm,
+        "install",
+        release,
+        str(REPO / "charts" / "lepton"),
+        "-n",
+        namespace,
+        "--create-namespace",
+    ]
+    done = subprocess.run(
+        [*install, "-f", str(path), "--wait", "--timeout", "5m"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=400,
+    )
+    try:
+        assert done.returncode == 0, f"helm install failed: {done.stdout}{done.stderr}"
+        yield release
+    finally:
+        subprocess.run([*helm, "uninstall", release, "-n", namespace, "--wait"], check=False, timeout=300)

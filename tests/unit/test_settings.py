@@ -34,12 +34,19 @@ def test_flags_override_env_and_bad_values_are_refused():
 
 
 def test_peering_priority_differs_per_pod_and_can_be_set():
-    a = from_env({"LEPTON_POD_NAME": "lepton-operator-7d9f-abcde"}).peering_priority
-    b = from_env({"LEPTON_POD_NAME": "lepton-operator-7d9f-fghij"}).peering_priority
-    assert a != b, "peers of equal priority pause each other"
-    assert a == from_env({"LEPTON_POD_NAME": "lepton-operator-7d9f-abcde"}).peering_priority
+    a = from_env({"LEPTON_POD_NAME": "lepton-operator-7d9f-abcde"}, started=1_800_000_000.0)
+    b = from_env({"LEPTON_POD_NAME": "lepton-operator-7d9f-fghij"}, started=1_800_000_000.0)
+    assert a.peering_priority != b.peering_priority, "peers of equal priority pause each other"
     assert from_env({"LEPTON_PEERING_PRIORITY": "7", "LEPTON_POD_NAME": "x"}).peering_priority == 7
     assert from_env({}).peering_priority == 0
+
+
+def test_the_longest_running_replica_leads_and_a_restarted_one_stands_by():
+    standby = from_env({"LEPTON_POD_NAME": "lepton-operator-7d9f-fghij"}, started=1_800_000_000.0)
+    # The leader's container crashed and restarted a second later, under the same pod name.
+    restarted = from_env({"LEPTON_POD_NAME": "lepton-operator-7d9f-abcde"}, started=1_800_000_001.0)
+    assert standby.peering_priority > restarted.peering_priority
+    assert 0 < restarted.peering_priority < 2**63, "kopf stores it as a 64-bit integer"
 
 
 def test_bad_serving_settings_are_refused_with_the_rest():
