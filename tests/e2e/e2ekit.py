@@ -64,9 +64,12 @@ def busybox_deployment(
     }
 
 
-def fake_gpu_training_job(name: str, namespace: str, gpus: int) -> dict[str, Any]:
+def fake_gpu_training_job(
+    name: str, namespace: str, gpus: int, annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
     """A TrainingJob of two workers that land on the fake GPU nodes (KWOK runs them): what an
-    operator must admit and create children for, without a real node's time."""
+    operator must admit and create children for, without a real node's time. ``annotations`` go
+    on the workers (KWOK's sim.lepton.ai/exit-code hook ends them)."""
     container = {
         "name": "trainer",
         "image": "lepton/trainer:dev",
@@ -79,12 +82,13 @@ def fake_gpu_training_job(name: str, namespace: str, gpus: int) -> dict[str, Any
         "spec": {
             "replicas": 2,
             "template": {
+                "metadata": {"annotations": annotations or {}},
                 "spec": {
                     "tolerations": [
                         {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
                     ],
                     "containers": [container],
-                }
+                },
             },
         },
     }

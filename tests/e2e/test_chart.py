@@ -51,8 +51,10 @@ def test_helm_test_proves_the_operator_answers(helm, release):
     assert "Phase:          Succeeded" in done.stdout, done.stdout
 
 
-def test_the_operator_in_its_pod_reconciles_with_the_charts_rbac(release, kubectl, namespace):
-    job = fake_gpu_training_job("in-cluster", namespace, gpus=8)
+def test_the_operator_in_its_pod_runs_a_job_to_success_with_the_charts_rbac(release, kubectl, namespace):
+    # The workers (fake GPU nodes) exit 0 a few seconds after they start: rank 0's success ends it.
+    exit_0 = {"sim.lepton.ai/exit-code": "0", "sim.lepton.ai/exit-after": "3s"}
+    job = fake_gpu_training_job("in-cluster", namespace, gpus=8, annotations=exit_0)
     kubectl("apply", "-f", "-", input=json.dumps(job))
 
     def phase() -> str | None:
@@ -70,3 +72,4 @@ def test_the_operator_in_its_pod_reconciles_with_the_charts_rbac(release, kubect
     )
     pods = json.loads(kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
     assert sorted(p["metadata"]["name"] for p in pods) == ["in-cluster-worker-0", "in-cluster-worker-1"]
+    wait_for(lambda: phase() == "Succeeded", 120, "the job to succeed once its workers exit 0", seen=phase)
