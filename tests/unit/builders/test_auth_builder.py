@@ -8,6 +8,7 @@ from typing import Any
 from lepton.api import InferenceService, ModelVersion
 from lepton.builders.inference import APPLIED_HASH, construct_deployment
 from lepton.builders.serving_config import ServingConfig
+from lepton.builders.traffic import construct_httproute
 
 TOKENS = [{"name": "iris-tokens", "key": "current"}, {"name": "iris-tokens-next", "key": "token"}]
 
@@ -82,3 +83,13 @@ def test_auth_changes_only_what_it_adds_and_the_hash() -> None:
     ]
     assert deployment() == plain
     assert "api-tokens" not in json.dumps(plain)
+
+
+def test_the_gateway_route_passes_headers_as_they_are() -> None:
+    """The route filters nothing but mirrored copies: Authorization reaches every version's servers
+    (which all mount the same Secrets), the mirrored copy included."""
+    isvc = service(auth={"tokenSecrets": TOKENS}, traffic={"gateway": {"name": "gw"}, "mirrorPercent": 10})
+    route = construct_httproute(isvc, {"v1": 90, "v2": 10}, mirror=("v2", 10))
+    filters = [f for rule in route["spec"]["rules"] for f in rule.get("filters", [])]
+    assert [f["type"] for f in filters] == ["RequestMirror"]
+    assert "Header" not in json.dumps(route)
