@@ -53,10 +53,15 @@ would (or that would reach outside the machine)."""
 
 
 def _with_images(spec: dict[str, Any]) -> dict[str, Any]:
-    """Every container with an image: core/v1 requires one only when the pod is created, which the
-    CRD cannot say yet (#17 item 6); that case is a regression of its own (REGRESSIONS)."""
+    """Every container with an image and requests within limits: core/v1 checks both only when the
+    pod is created, which the CRD cannot say yet (#17 item 6); those cases are regressions of their
+    own (REGRESSIONS)."""
     for container in spec.get("template", {}).get("spec", {}).get("containers", []):
         container.setdefault("image", "lepton/trainer:test")
+        resources = container.get("resources") or {}
+        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+        for name in set(limits) & set(requests):  # a request above its limit: the same class of case
+            requests[name] = limits[name]
     return spec
 
 
