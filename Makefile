@@ -68,6 +68,10 @@ test: venv ## the whole suite: unit tests, then integration tests against the lo
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+.PHONY: test-fuzz
+test-fuzz: venv ## fuzzed manifests only (LEPTON_FUZZ_EXAMPLES=500 for a longer run than CI's 50 per kind)
+	$(PY) -m pytest -m fuzz -s $(PYTEST_ARGS)
+
 .PHONY: test-integration
 test-integration: venv ## integration tests (start the local cluster when it is not running)
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)

@@ -172,19 +172,20 @@ class Connection:
         self.writer.close()
 
 
-def http_request(host: str, port: int, body: bytes) -> bytes:
+def http_request(host: str, port: int, body: bytes, headers: str = "") -> bytes:
+    """``headers``: extra header lines, each ending in CRLF."""
     head = (
-        f"POST /v2/models/example/infer HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"POST /v2/models/example/infer HTTP/1.1\r\nHost: {host}:{port}\r\n{headers}"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 
 
 async def load(
-    url: str, concurrency: int, total: int, duration: float, warmup: int
+    url: str, concurrency: int, total: int, duration: float, warmup: int, headers: str = ""
 ) -> tuple[list[float], int, float]:
     host, port = url.removeprefix("http://").split(":")
-    request = http_request(host, int(port), request_body())
+    request = http_request(host, int(port), request_body(), headers)
     latencies: list[float] = []
     errors = 0
     connections = [await Connection.open(host, int(port)) for _ in range(concurrency)]
@@ -231,10 +232,14 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coroutine)
 
 
-def measure(server: str, served: Served, concurrency: int, args: argparse.Namespace) -> Result:
+def measure(
+    server: str, served: Served, concurrency: int, args: argparse.Namespace, headers: str = ""
+) -> Result:
     warmup = max(50, concurrency * 4)
     cpu = served.cpu_seconds()
-    latencies, errors, elapsed = run(load(served.url, concurrency, args.requests, args.duration, warmup))
+    latencies, errors, elapsed = run(
+        load(served.url, concurrency, args.requests, args.duration, warmup, headers)
+    )
     cpu_us = (served.cpu_seconds() - cpu) / (len(latencies) + warmup) * 1e6
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     return Result(

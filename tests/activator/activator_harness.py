@@ -106,17 +106,17 @@ class FakeOperator:
         return server
 
 
-def backend_command(model_dir: Path, port: int) -> list[str]:
+def backend_command(model_dir: Path, port: int, *extra: str) -> list[str]:
     return [
         LEPTON_SERVE, "--model-dir", str(model_dir), "--model-name", "example",
-        "--host", "127.0.0.1", "--port", str(port), "--threads", "1",
+        "--host", "127.0.0.1", "--port", str(port), "--threads", "1", *extra,
     ]  # fmt: skip
 
 
-def start_backend(model_dir: Path, port: int, workdir: Path) -> Process:
+def start_backend(model_dir: Path, port: int, workdir: Path, *extra: str) -> Process:
     """`lepton-serve` on ``port``, not waited for: in a cold start nobody waits but the activator."""
     return _spawn(
-        backend_command(model_dir, port), workdir / f"backend-{port}.log", f"http://127.0.0.1:{port}"
+        backend_command(model_dir, port, *extra), workdir / f"backend-{port}.log", f"http://127.0.0.1:{port}"
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
+from lepton.api.auth import Auth
 from lepton.api.autoscaling import MAX_REPLICAS, Autoscaling
 from lepton.api.common import (
     DNS_LABEL_PATTERN,
@@ -245,6 +246,8 @@ class InferenceServiceSpec(LeptonModel):
     traffic: Traffic | None = None
     """Gateway API routing; unset exposes only the in-cluster Service (a rollout then splits traffic
     by replica counts, the nearest ratio they allow)."""
+    auth: Auth | None = None
+    """API tokens the endpoint requires; unset: it answers anyone who reaches it."""
 
     @model_validator(mode="after")
     def _shadow_steps(self) -> InferenceServiceSpec:

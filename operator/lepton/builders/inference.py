@@ -18,6 +18,7 @@ from lepton.builders.artifact import (
     fetch_container,
     model_mounts,
 )
+from lepton.builders.auth import token_args, token_mount, token_volume
 from lepton.builders.owners import owner_reference
 from lepton.builders.security import lepton_container, lepton_pod
 from lepton.builders.serving_config import ServingConfig
@@ -87,6 +88,8 @@ def server_command(isvc: InferenceService, mv: ModelVersion) -> list[str]:
         "--drain-timeout-s",
         str(DRAIN_TIMEOUT_SECONDS),
     ]
+    if isvc.spec.auth is not None:
+        command += token_args(isvc.spec.auth)
     if server.batching is None:
         return [*command, "--no-batching"]
     return [
@@ -148,6 +151,8 @@ def construct_deployment(
     }
     if server.image_pull_policy:
         container["imagePullPolicy"] = server.image_pull_policy
+    if isvc.spec.auth is not None:  # the server container only: the fetch init container needs none
+        container["volumeMounts"].append(token_mount())
     if resources:
         container["resources"] = resources
     env = [e.model_dump(by_alias=True, exclude_none=True) for e in server.env or []]
@@ -164,6 +169,8 @@ def construct_deployment(
         "containers": [container],
         "volumes": artifact_volumes(mv.spec.source.uri),
     }
+    if isvc.spec.auth is not None:
+        pod_spec["volumes"].append(token_volume(isvc.spec.auth))
     if server.node_selector:
         pod_spec["nodeSelector"] = dict(server.node_selector)
     tolerations = [t.model_dump(by_alias=True, exclude_none=True) for t in server.tolerations or []]

@@ -2,6 +2,7 @@
 
 lepton-serve --model-dir DIR --model-name NAME [--model-version V] [--host H] [--port P]
              [--max-batch-size N] [--max-latency-ms MS] [--no-batching] [--device auto|cpu|cuda]
+             [--token-file PATH ...] [--token-poll-s S]
 lepton-serve --verify (--model-dir DIR | --source URI [--pvc-root DIR]) [--expect-digest D]
 lepton-serve fetch --source URI --dest DIR [--pvc-root DIR]
 """
@@ -38,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--drain-timeout-s", type=float, default=30.0, help="bound on finishing in-flight work"
     )
+    parser.add_argument(
+        "--token-file",
+        action="append",
+        default=[],
+        help="file of API tokens, one a line (repeatable); requests then need Authorization: Bearer",
+    )
+    parser.add_argument("--token-poll-s", type=float, default=2.0, help="how often token files are re-read")
     parser.add_argument("--verify", action="store_true", help="load and warm up the model, then exit")
     parser.add_argument("--source", help="with --verify: fetch the artifact from this URI first")
     parser.add_argument(
@@ -62,6 +70,8 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("serving needs --model-dir and --model-name")
     if args.max_batch_size < 1:
         parser.error("--max-batch-size must be at least 1")
+    if args.token_poll_s <= 0:
+        parser.error("--token-poll-s must be above 0")
     config = ServerConfig(
         model_dir=Path(args.model_dir),
         model_name=args.model_name,
@@ -76,6 +86,8 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         load_wait_s=args.load_wait_s,
         drain_delay_s=args.drain_delay_s,
         drain_timeout_s=args.drain_timeout_s,
+        token_files=tuple(args.token_file),
+        token_poll_s=args.token_poll_s,
     )
     try:
         event_loop_runner()(run_server(config))

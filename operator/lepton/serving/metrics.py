@@ -1,6 +1,6 @@
 """Prometheus metrics of the model server, served on ``GET /metrics``.
 
-Names (all labelled ``model`` and ``version``; the autoscaler and canary analysis query these):
+Names (labelled ``model`` and ``version`` unless said; the autoscaler and canary analysis query these):
 
 - ``lepton_serving_requests_total{model,version,code}`` counter: inference requests answered, by
   HTTP status code. Requests for an unknown model count under ``model=""`` (so clients cannot
@@ -12,6 +12,8 @@ Names (all labelled ``model`` and ``version``; the autoscaler and canary analysi
 - ``lepton_serving_queue_depth{model,version}`` gauge: requests waiting for a batch.
 - ``lepton_serving_inflight_requests{model,version}`` gauge: inference requests being handled.
 - ``lepton_serving_model_ready{model,version}`` gauge: 1 when the model serves, else 0.
+- ``lepton_serving_unauthorized_requests_total{code}`` counter: requests refused for a missing
+  (401) or wrong (403) API token (only with ``--token-file``); not in ``requests_total``.
 
 Each server has its own registry, so several servers can live in one process (tests).
 """
@@ -66,6 +68,13 @@ class ServingMetrics:
         )
         self.model_ready = Gauge(
             f"{PREFIX}model_ready", "1 when the model serves requests.", labels, registry=self.registry
+        )
+
+        self.unauthorized = Counter(
+            f"{PREFIX}unauthorized_requests",
+            "Requests refused for a missing (401) or wrong (403) API token.",
+            ("code",),
+            registry=self.registry,
         )
 
     def exposition(self) -> bytes:

@@ -3,21 +3,28 @@
 Every error a handler raises becomes ``{"error": "<message>"}`` with the status from
 :func:`lepton.serving.errors.http_status` (aiohttp's own HTTP errors keep their status); only a
 server bug is a 500.
+
+With token files (:mod:`lepton.serving.auth`), every path but health and ``/metrics`` needs
+``Authorization: Bearer <token>``: 401 without one, 403 with a wrong one. Refused requests are
+counted apart (``lepton_serving_unauthorized_requests_total``), never in the request counter the
+autoscaler and the canary analysis read: unauthenticated traffic neither scales nor fails a rollout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from prometheus_client.metrics import Counter, Gauge, Histogram
 
+from lepton.serving.auth import TokenFiles, bearer_token
 from lepton.serving.codec import HEADER_LENGTH, decode_request, encode_response
 from lepton.serving.dataplane import DataPlane
 from lepton.serving.errors import PayloadTooLarge, ServingError, http_status
@@ -51,6 +58,9 @@ class InflightTracker:
 DATAPLANE = web.AppKey("dataplane", DataPlane)
 TRACKER = web.AppKey("tracker", InflightTracker)
 MAX_BODY = web.AppKey("max_body_bytes", int)
+AUTH = web.AppKey("auth", TokenFiles)
+OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/metrics"})
+"""Probes and Prometheus carry no token."""
 
 
 def json_response(payload: Any, status: int = 200) -> web.Response:
@@ -87,6 +97,42 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.app[DATAPLANE].draining:
         response.force_close()  # keep-alive clients reconnect elsewhere once this one drains
     return response
+
+
+@web.middleware
+async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Installed only when the server has token files: without them no request pays for it."""
+    if request.path in OPEN_PATHS:
+        return await handler(request)
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        response = error_response(401, "this endpoint needs an API token: Authorization: Bearer <token>")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="lepton-serve"'
+    elif not request.app[AUTH].tokens.accepts(token):
+        response = error_response(403, "the API token was refused")
+    else:
+        return await handler(request)
+    request.app[DATAPLANE].metrics.unauthorized.labels(str(response.status)).inc()
+    return response
+
+
+def _token_poller(files: TokenFiles) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Re-reads the token files while the app runs (the kubelet rewrites a mounted Secret on change)."""
+
+    async def poll_forever() -> None:
+        while True:
+            await asyncio.sleep(files.poll_s)
+            files.poll(time.monotonic())
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        files.poll(time.monotonic())  # before the first request: never serve without the tokens
+        task = asyncio.create_task(poll_forever())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -168,8 +214,14 @@ class _Routes:
             self._duration.labels(*labels).observe(time.perf_counter() - start)
 
 
-def create_app(dataplane: DataPlane, *, max_body_bytes: int = 64 * 1024 * 1024) -> web.Application:
-    app = web.Application(client_max_size=max_body_bytes, middlewares=[_errors])
+def create_app(
+    dataplane: DataPlane, *, max_body_bytes: int = 64 * 1024 * 1024, auth: TokenFiles | None = None
+) -> web.Application:
+    middlewares = [_errors] if auth is None else [_errors, _authenticate]
+    app = web.Application(client_max_size=max_body_bytes, middlewares=middlewares)
+    if auth is not None:
+        app[AUTH] = auth
+        app.cleanup_ctx.append(_token_poller(auth))
     app[DATAPLANE] = dataplane
     app[TRACKER] = InflightTracker()
     app[MAX_BODY] = max_body_bytes

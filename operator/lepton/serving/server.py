@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from lepton.artifacts import ArtifactError
+from lepton.serving.auth import DEFAULT_POLL_S, TokenFiles
 from lepton.serving.dataplane import DataPlane, ServedModel
 from lepton.serving.metrics import ServingMetrics
 from lepton.serving.model import ModelRunner, load_runner
@@ -45,6 +46,9 @@ class ServerConfig:
     load_wait_s: float = 30.0
     drain_delay_s: float = 0.0
     drain_timeout_s: float = 30.0
+    token_files: tuple[str, ...] = ()
+    """Files of API tokens (a mounted Secret's keys); none: the endpoint is open."""
+    token_poll_s: float = DEFAULT_POLL_S
 
 
 class LoadFailed(Exception):
@@ -72,7 +76,8 @@ async def run_server(config: ServerConfig) -> None:
         load_wait_s=config.load_wait_s,
     )
     dataplane.add(model)
-    app = create_app(dataplane, max_body_bytes=config.max_body_bytes)
+    auth = TokenFiles(config.token_files, config.token_poll_s) if config.token_files else None
+    app = create_app(dataplane, max_body_bytes=config.max_body_bytes, auth=auth)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, backlog=1024, reuse_address=True)
