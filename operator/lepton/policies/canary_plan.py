@@ -96,11 +96,23 @@ def with_rollout(assessment: Assessment, decision: Decision) -> Assessment:
     return replace(assessment, phase=phase, progressing=decision.progressing, degraded=degraded)
 
 
-def rollout_status(decision: Decision) -> dict[str, Any]:
-    """status.canary, status.failedVersions and status.traffic (None deletes a field)."""
+def rollout_status(decision: Decision, previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    """status.canary, status.failedVersions and status.traffic (None deletes a field). `previous`
+    is the status as read: the status write is a merge patch, which would keep a field of
+    status.canary that the new state no longer has (a step's start once the step is left), so
+    each such field is deleted explicitly."""
     traffic = [{"version": v, "weight": w} for v, w in decision.weights.items()]
     return {
-        "canary": canary_status(decision.state),
+        "canary": replacing((previous or {}).get("canary"), canary_status(decision.state)),
         "failedVersions": failed_status(decision.failed),
         "traffic": traffic or None,
     }
+
+
+def replacing(current: Any, desired: Any) -> Any:
+    """`desired` as a merge patch over `current` that leaves exactly `desired`: None for every key
+    of `current` (at any depth) that `desired` lacks."""
+    if not isinstance(current, Mapping) or not isinstance(desired, Mapping):
+        return desired
+    patch = {k: replacing(current.get(k), v) for k, v in desired.items()}
+    return {**{k: None for k in current if k not in desired}, **patch}

@@ -160,6 +160,7 @@ async def _reconcile(
     if canary is not None:
         for event in canary.decision.events:
             (events.warning if event.warning else events.normal)(event.reason, event.message)
+            log.info("%s/%s: %s: %s", ns, isvc.name, event.reason.value, event.message)
     conflict = await _act(isvc, decided, zero.to_activator, indices, deployments, service, serving, events)
     route_changed = False
     if conflict is None:
@@ -202,7 +203,7 @@ async def _reconcile(
         autoscaler=autoscaler,
         metrics=metrics,
     )
-    desired.update(rollout_status(canary.decision) if canary else {"canary": None})
+    desired.update(rollout_status(canary.decision, body.get("status")) if canary else {"canary": None})
     if await serving.objects.write_status(serving.kube, ref_of(isvc), key, body.get("status"), desired):
         _report(isvc, decided, assessment, events)
         await events.send(serving.kube)
