@@ -99,11 +99,13 @@ def test_ratio_split_steps_then_promotes(kube, kubectl, namespace, operator, ver
         )
         assert (step1["version"], step1["phase"], step1["step"]) == ("v2", "Progressing", 0), step1
         assert step1["replicaSplit"] == "1 of 4 replicas: 25 %", step1
-        assert step1["nextAnalysisTime"] and step1["nextStepTime"], step1
+        assert step1["nextAnalysisTime"], step1
+        assert step1["nextStepTime"], step1
         selector = serving.core.read_namespaced_service(NAME, namespace).spec.selector
         assert "lepton.ai/version" not in selector, selector  # both versions behind the stable Service
         table = kubectl("get", "lisvc", NAME, "-n", namespace).stdout
-        assert "CANARY" in table.splitlines()[0] and " 25 " in table, table
+        assert "CANARY" in table.splitlines()[0], table
+        assert " 25 " in table, table
         wait_for(
             lambda: record() == (2, 2) and canary(serving, NAME).get("weight") == 50,
             60,
@@ -120,12 +122,13 @@ def test_ratio_split_steps_then_promotes(kube, kubectl, namespace, operator, ver
             "promoted: v2 at 4 replicas, v1 deleted",
             seen=lambda: (seen, canary(serving, NAME)),
         )
-    assert load.codes.get(200, 0) > 0 and set(load.codes) == {200}, load.codes
+    assert set(load.codes) == {200}, load.codes
     assert "canary" not in status, status
     assert status["traffic"] == [{"version": "v2", "weight": 100}], status
     # Each step at the sizes its weight needs, never below 4 in all before the promotion.
     steps = [s for s in seen if s[0] is not None and s[1] is not None]
-    assert (3, 1) in steps and (2, 2) in steps, seen
+    assert (3, 1) in steps, seen
+    assert (2, 2) in steps, seen
     assert all(a + b >= 4 for a, b in steps), seen
     assert serving.core.read_namespaced_service(NAME, namespace).spec.selector["lepton.ai/version"] == "v2"
     happened = reasons(serving, NAME)
@@ -148,7 +151,7 @@ def test_a_bad_version_is_rolled_back_and_not_rolled_out_again(kube, namespace, 
         )
         back_at = time.time()
     assert load.codes.get(500, 0) > 0, load.codes
-    assert rolled_back["weight"] == 0 and rolled_back["reason"] == "AnalysisFailed", rolled_back
+    assert (rolled_back["weight"], rolled_back["reason"]) == (0, "AnalysisFailed"), rolled_back
     assert rolled_back["failedChecks"] == 2, rolled_back
     error_rate = next(m for m in rolled_back["analysis"]["metrics"] if m["name"] == "errorRate")
     assert (error_rate["result"], error_rate["value"], error_rate["max"]) == ("Fail", 1.0, 0.05), rolled_back
@@ -209,7 +212,12 @@ def test_promote_abort_and_retry_annotations(kube, namespace, operator, versions
     versions.start(("v1", True), ("v2", True), ("v3", True))
     serving_v1(serving)
     serving.create(model_version("iris", "v2"))
-    wait_for(lambda: canary(serving, NAME).get("weight") == 25, 60, "v2 at step 1", seen=lambda: canary(serving, NAME))
+    wait_for(
+        lambda: canary(serving, NAME).get("weight") == 25,
+        60,
+        "v2 at step 1",
+        seen=lambda: canary(serving, NAME),
+    )
 
     # No traffic: only a promotion moves it on, and a promotion of another version does nothing.
     annotate(serving, NAME, {"lepton.ai/promote": "v9"})
@@ -243,7 +251,7 @@ def test_promote_abort_and_retry_annotations(kube, namespace, operator, versions
         "v3 rolling out again after lepton.ai/retry",
         seen=lambda: canary(serving, NAME),
     )
-    assert retried["version"] == "v3" and retried["retries"] == 1, retried
+    assert (retried["version"], retried["retries"]) == ("v3", 1), retried
     assert "RolloutRetried" in reasons(serving, NAME)
     # The abort left in place names the first rollout of v3, not its retry.
     wait_for(lambda: replicas(serving, NAME, "v3") == 1, 30, "v3 at 1 replica again")
