@@ -1,13 +1,13 @@
 """What the canary rollout tests share: real `lepton-serve` processes standing in for each version's
 replicas (KWOK pods run no process), registered with a real Prometheus under the labels the pod
 scrape job gives a service's pods (namespace, service; the server labels its series with its own
-`version`), the load that drives them, and the manifest of a canary service with short steps."""
+`version`), the load that drives them, the operator that asks that Prometheus, and the manifest
+of a canary service with short steps."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,9 @@ import torch
 from servekit import Serving, inference_service
 
 from lepton.artifacts import MLPClassifier, save_artifact
+from support.operator import Operator, running_operator
 from support.prometheus import Prometheus
-from support.servers import Server, kill, launch
+from support.servers import Load, Server, kill, launch
 from support.wait import wait_for
 
 # Positive input: the good model answers it; the bad one refuses it with a 500.
@@ -95,34 +96,17 @@ def servers(root: Path, prometheus: Prometheus, namespace: str, service: str) ->
         group.stop()
 
 
-class Load:
-    """Requests at a steady rate from a thread to one server, until stopped; records when each
-    status code was first seen."""
+def load(url: str) -> Load:
+    """10 requests/s of the positive input to one version's server."""
+    return Load(url, INPUT)
 
-    def __init__(self, url: str, per_second: float = 10) -> None:
-        self.url, self.interval = f"{url}/v2/models/iris/infer", 1.0 / per_second
-        self.codes: dict[int, int] = {}
-        self.first: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as http:
-            next_at = time.monotonic()
-            while not self._stop.is_set():
-                code = http.post(self.url, json=INPUT).status_code
-                self.codes[code] = self.codes.get(code, 0) + 1
-                self.first.setdefault(code, time.time())
-                next_at += self.interval
-                self._stop.wait(max(0.0, next_at - time.monotonic()))
+@contextmanager
+def rollout_operator(kubeconfig: str, prometheus: Prometheus, log: Path) -> Iterator[Operator]:
+    """The operator with the module's Prometheus as its default (no autoscaling to name one)."""
+    env = {"LEPTON_CLUSTER_DOMAIN": "cluster.local", "LEPTON_PROMETHEUS_URL": prometheus.url}
+    with running_operator(kubeconfig, log, env) as op:
+        yield op
 
 
 def canary_service(name: str, replicas: int = 4, **spec: Any) -> dict[str, Any]:

@@ -9,13 +9,12 @@ them, sets MetricsAvailable=False, and they recover when Prometheus answers agai
 
 from __future__ import annotations
 
-import threading
 import time
 
-import httpx
 import pytest
 from servekit import Serving, inference_service
 
+from support.servers import Load
 from support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -24,33 +23,6 @@ NAME = "auto"
 # Requests per second per replica over a 10 s window: short, so the test sees scaling in seconds.
 RPS = 'sum(rate(lepton_serving_requests_total{namespace="{{namespace}}",service="{{service}}"}[10s]))'
 INPUT = {"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [0.0] * 16}]}
-
-
-class Load:
-    """Requests at a steady rate from a thread, until stopped; counts the failures."""
-
-    def __init__(self, url: str, per_second: float) -> None:
-        self.url, self.interval = f"{url}/v2/models/iris/infer", 1.0 / per_second
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as http:
-            next_at = time.monotonic()
-            while not self._stop.is_set():
-                if http.post(self.url, json=INPUT).status_code != 200:
-                    self.failures += 1
-                next_at += self.interval
-                self._stop.wait(max(0.0, next_at - time.monotonic()))
 
 
 def replicas(serving: Serving) -> int:
@@ -87,7 +59,7 @@ def test_load_scales_up_silence_scales_down_and_an_outage_holds(
     assert replicas(serving) == 1
 
     # 10 requests/s against a target of 2 per replica: ceil(10 / 2) = 5, capped at maxReplicas 4.
-    with Load(model_server.url, per_second=10) as load:
+    with Load(model_server.url, INPUT, per_second=10) as load:
         wait_for(
             lambda: replicas(serving) == 4, 60, "the Deployment at maxReplicas 4 under load", seen=status
         )
@@ -104,7 +76,7 @@ def test_load_scales_up_silence_scales_down_and_an_outage_holds(
     assert any(reason == "ScaledDown" for _, reason, _ in serving.events(NAME))
 
     # Load again, then Prometheus goes away: replicas are held (never lowered), the condition says why.
-    with Load(model_server.url, per_second=10):
+    with Load(model_server.url, INPUT, per_second=10):
         wait_for(lambda: replicas(serving) >= 3, 60, "scaled up again under load", seen=status)
         held = replicas(serving)
         prometheus.stop()

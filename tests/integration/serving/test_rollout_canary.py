@@ -12,18 +12,19 @@ from pathlib import Path
 import pytest
 from rolloutkit import (
     INTERVAL,
-    Load,
     Servers,
     annotate,
     canary,
     canary_service,
+    load,
     reasons,
     replicas,
+    rollout_operator,
     servers,
 )
 from servekit import Serving, model_version
 
-from support.operator import Operator, running_operator
+from support.operator import Operator
 from support.prometheus import Prometheus
 from support.wait import wait_for
 
@@ -40,10 +41,7 @@ def operator(
     prometheus: Prometheus,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Operator]:
-    """The operator with the module's Prometheus as its default (no autoscaling to name one)."""
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    env = {"LEPTON_CLUSTER_DOMAIN": "cluster.local", "LEPTON_PROMETHEUS_URL": prometheus.url}
-    with running_operator(kubeconfig, log, env) as op:
+    with rollout_operator(kubeconfig, prometheus, tmp_path_factory.mktemp("operator") / "op.log") as op:
         yield op
 
 
@@ -89,7 +87,7 @@ def test_ratio_split_steps_then_promotes(kube, kubectl, namespace, operator, ver
             seen.append(now)
         return now
 
-    with Load(versions.url("v2")) as load:
+    with load(versions.url("v2")) as sent:
         serving.create(model_version("iris", "v2"))
         step1 = wait_for(
             lambda: record() == (3, 1) and (c := canary(serving, NAME)).get("weight") == 25 and c,
@@ -122,7 +120,7 @@ def test_ratio_split_steps_then_promotes(kube, kubectl, namespace, operator, ver
             "promoted: v2 at 4 replicas, v1 deleted",
             seen=lambda: (seen, canary(serving, NAME)),
         )
-    assert set(load.codes) == {200}, load.codes
+    assert set(sent.codes) == {200}, sent.codes
     assert "canary" not in status, status
     assert status["traffic"] == [{"version": "v2", "weight": 100}], status
     # Each step at the sizes its weight needs, never below 4 in all before the promotion.
@@ -141,7 +139,7 @@ def test_a_bad_version_is_rolled_back_and_not_rolled_out_again(kube, namespace, 
     serving = Serving(kube, namespace)
     versions.start(("v1", True), ("v2", False))
     serving_v1(serving)
-    with Load(versions.url("v2")) as load:
+    with load(versions.url("v2")) as sent:
         serving.create(model_version("iris", "v2"))
         rolled_back = wait_for(
             lambda: (c := canary(serving, NAME)).get("phase") == "RolledBack" and c,
@@ -150,13 +148,13 @@ def test_a_bad_version_is_rolled_back_and_not_rolled_out_again(kube, namespace, 
             seen=lambda: (sizes(serving), canary(serving, NAME)),
         )
         back_at = time.time()
-    assert load.codes.get(500, 0) > 0, load.codes
+    assert sent.codes.get(500, 0) > 0, sent.codes
     assert (rolled_back["weight"], rolled_back["reason"]) == (0, "AnalysisFailed"), rolled_back
     assert rolled_back["failedChecks"] == 2, rolled_back
     error_rate = next(m for m in rolled_back["analysis"]["metrics"] if m["name"] == "errorRate")
     assert (error_rate["result"], error_rate["value"], error_rate["max"]) == ("Fail", 1.0, 0.05), rolled_back
     # Two failed checks, one interval apart, after the first failing request (plus a scrape).
-    assert back_at - load.first[500] < 2 * INTERVAL + 10, (back_at, load.first)
+    assert back_at - sent.first[500] < 2 * INTERVAL + 10, (back_at, sent.first)
     status = serving.status("inferenceservices", NAME)
     assert status["currentVersion"] == "v1", status
     assert status["traffic"] == [{"version": "v1", "weight": 100}], status

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from rolloutkit import Load, Servers, canary, canary_service, reasons, replicas, servers
+from rolloutkit import Servers, canary, canary_service, load, reasons, replicas, rollout_operator, servers
 from servekit import Serving, model_version
 
 from support.kube import Kubectl
-from support.operator import Operator, running_operator
+from support.operator import Operator
 from support.prometheus import Prometheus
 from support.wait import wait_for
 
@@ -66,9 +66,7 @@ def operator(
     prometheus: Prometheus,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Operator]:
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    env = {"LEPTON_CLUSTER_DOMAIN": "cluster.local", "LEPTON_PROMETHEUS_URL": prometheus.url}
-    with running_operator(kubeconfig, log, env) as op:
+    with rollout_operator(kubeconfig, prometheus, tmp_path_factory.mktemp("operator") / "op.log") as op:
         yield op
 
 
@@ -136,7 +134,7 @@ def test_httproute_weights_follow_the_steps_then_promote(kube, namespace, operat
             seen.append(now)
         return now
 
-    with Load(versions.url("v2")) as load:
+    with load(versions.url("v2")) as sent:
         serving.create(model_version("iris", "v2"))
         wait_for(
             lambda: record() == ({"iris-v1": 75, "iris-v2": 25}, 4, 1),
@@ -173,7 +171,7 @@ def test_httproute_weights_follow_the_steps_then_promote(kube, namespace, operat
             "promoted: the route sends all to v2, v1 deleted",
             seen=lambda: (seen, canary(serving, NAME)),
         )
-    assert set(load.codes) == {200}, load.codes
+    assert set(sent.codes) == {200}, sent.codes
     # The stable version keeps its full size until the route has moved: a rollback is only a weight.
     assert all(v1 == 4 for _, v1, v2 in seen if v2 is not None and v2 < 4), seen
     assert "filters" not in route(kube, namespace)["spec"]["rules"][0]  # no mirror once promoted
