@@ -217,6 +217,16 @@ def test_promote_abort_and_retry_annotations(kube, namespace, operator, versions
         seen=lambda: canary(serving, NAME),
     )
 
+    # A malformed value is refused in words (an annotation change alone must reach the operator).
+    annotate(serving, NAME, {"lepton.ai/promote": "v2:next"})
+    wait_for(
+        lambda: "InvalidAnnotation" in reasons(serving, NAME),
+        15,
+        "an InvalidAnnotation event",
+        seen=lambda: serving.events(NAME),
+    )
+    progressing = serving.condition("inferenceservices", NAME, "RolloutProgressing")
+    assert "lepton.ai/promote: 'v2:next'" in progressing["message"], progressing
     # No traffic: only a promotion moves it on, and a promotion of another version does nothing.
     annotate(serving, NAME, {"lepton.ai/promote": "v9"})
     annotate(serving, NAME, {"lepton.ai/promote": "v2"})

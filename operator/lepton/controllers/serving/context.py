@@ -66,6 +66,8 @@ class Serving:
     discovery: Discovery | None = None
     """Whether optional APIs (Gateway API's HTTPRoute) are served; None: never asked (no Gateway)."""
     requeues: Requeues = field(default_factory=Requeues)
+    rollout_annotations: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
+    """Key of a service -> its lepton.ai/promote, abort and retry values as last acted on."""
     objects: Objects = field(default_factory=Objects)
     activations: Activations = field(default_factory=Activations)
     applied: dict[str, str] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from lepton.api.common import GROUP, VERSION
 from lepton.api.inferenceservice import PLURAL as INFERENCESERVICE_PLURAL
 from lepton.api.modelversion import MODEL_LABEL
 from lepton.api.modelversion import PLURAL as MODELVERSION_PLURAL
-from lepton.api.rollout import RolloutStrategy
+from lepton.api.rollout import ROLLOUT_ANNOTATIONS, RolloutStrategy
 from lepton.builders.verification import MODELVERSION_UID_LABEL
 from lepton.controllers.kit.errors import kopf_errors
 from lepton.controllers.serving.indices import CHILD_LABELS, VERIFY_LABELS, HasServing, Indices
@@ -166,13 +166,25 @@ async def isvc_service_changed(body: kopf.Body, memo: HasServing, **kwargs: Any)
 
 
 @kopf.on.event(GROUP, VERSION, INFERENCESERVICE_PLURAL)
-async def inferenceservice_gone(body: kopf.Body, memo: HasServing, type: str | None, **_: Any) -> None:
-    if type != "DELETED":
+@kopf_errors
+async def inferenceservice_event(body: kopf.Body, memo: HasServing, type: str | None, **kwargs: Any) -> None:
+    """A service went (forget it), or its rollout annotations changed: kopf leaves annotations under
+    its storage prefix (lepton.ai/) out of what makes an update, so lepton.ai/promote, abort and
+    retry would otherwise wait for the next event or timer."""
+    meta, serving = body["metadata"], memo.serving
+    key = inferenceservice_key(meta)
+    if type == "DELETED":
+        serving.objects.forget(key)
+        serving.requeues.forget(key)
+        serving.rollout_annotations.pop(key, None)
+        serving.forget_children(
+            meta["namespace"],
+            (f"deployments/{meta['name']}-", f"services/{meta['name']}", f"httproutes/{meta['name']}"),
+        )
         return
-    meta = body["metadata"]
-    memo.serving.objects.forget(inferenceservice_key(meta))
-    memo.serving.requeues.forget(inferenceservice_key(meta))
-    memo.serving.forget_children(
-        meta["namespace"],
-        (f"deployments/{meta['name']}-", f"services/{meta['name']}", f"httproutes/{meta['name']}"),
-    )
+    annotations = meta.get("annotations") or {}
+    values = tuple(annotations.get(name) for name in ROLLOUT_ANNOTATIONS)
+    seen = serving.rollout_annotations.setdefault(key, values)  # first sight: resume reconciles
+    if seen != values:
+        await reconcile_inference_service(body, serving, Indices.of(kwargs))
+        serving.rollout_annotations[key] = values
