@@ -46,12 +46,23 @@ def model_version(
 
 
 def inference_service(
-    name: str, model: str, version: str = "latest", *, replicas: int = 1, **spec: Any
+    name: str,
+    model: str,
+    version: str = "latest",
+    *,
+    replicas: int = 1,
+    promote: str | None = None,
+    **spec: Any,
 ) -> dict[str, Any]:
+    """``promote``: the version whose canary rollout is promoted at once (lepton.ai/promote), for
+    tests of what happens around a version change rather than of its analysis."""
+    metadata: dict[str, Any] = {"name": name}
+    if promote is not None:
+        metadata["annotations"] = {"lepton.ai/promote": promote}
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "InferenceService",
-        "metadata": {"name": name},
+        "metadata": metadata,
         "spec": {
             "model": {"name": model, "version": version},
             "replicas": replicas,
