@@ -6,8 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -71,3 +74,39 @@ def kill(server: Server) -> None:
     if server.process.poll() is None:
         server.process.kill()
         server.process.wait(timeout=10)
+
+
+class Load:
+    """Inference requests at a steady rate from a thread to one server, until stopped; counts the
+    answers by status code and notes when each code was first seen (epoch seconds)."""
+
+    def __init__(
+        self, url: str, payload: dict[str, Any], per_second: float = 10, model: str = "iris"
+    ) -> None:
+        self.url, self.payload, self.interval = f"{url}/v2/models/{model}/infer", payload, 1.0 / per_second
+        self.codes: dict[int, int] = {}
+        self.first: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def failures(self) -> int:
+        return sum(n for code, n in self.codes.items() if code != 200)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as http:
+            next_at = time.monotonic()
+            while not self._stop.is_set():
+                code = http.post(self.url, json=self.payload).status_code
+                self.codes[code] = self.codes.get(code, 0) + 1
+                self.first.setdefault(code, time.time())
+                next_at += self.interval
+                self._stop.wait(max(0.0, next_at - time.monotonic()))

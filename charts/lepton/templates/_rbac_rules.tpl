@@ -23,14 +23,21 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
   resources: [pods]
   verbs: [list, watch, create, delete]
 # Headless Services of jobs (created, read back) and of model servers (server-side applied:
-# patch, plus create for the first apply).
+# patch, plus create for the first apply); a canary's per-version Services are deleted once no
+# route sends to them.
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch, delete]
 # Model-server Deployments: server-side applied, old versions deleted after a rollout.
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [list, watch, create, patch, delete]
+# The HTTPRoute of an InferenceService with spec.traffic (canary weights, mirroring), when Gateway
+# API is served: read back (a promotion completes once it carries the new version), server-side
+# applied, deleted when spec.traffic goes. Read by name, never listed or watched.
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes]
+  verbs: [get, create, patch, delete]
 # ModelVersion verification Jobs (garbage-collected through their owner reference).
 - apiGroups: [batch]
   resources: [jobs]

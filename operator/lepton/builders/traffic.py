@@ -50,6 +50,12 @@ def ratio_selector(isvc_name: str) -> dict[str, str]:
     return {ISVC_LABEL: isvc_name, COMPONENT_LABEL: SERVER_COMPONENT}
 
 
+def construct_shared_service(isvc: InferenceService) -> dict[str, Any]:
+    """The stable Service `<isvc>` selecting the model servers of every version: a canary without
+    Gateway API, where the Ready replicas of both versions split the traffic."""
+    return service_body(isvc, isvc.name, ratio_selector(isvc.name))
+
+
 def _service_ref(isvc_name: str, version: str) -> dict[str, Any]:
     return {
         "group": "",

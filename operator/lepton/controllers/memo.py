@@ -30,10 +30,9 @@ class Memo:
 def build_memo(settings: Settings) -> Memo:
     metrics = Metrics()
     kube = Kube.connect(settings.kubeconfig, workers=settings.api_workers, observe=metrics.observe_request)
-    training = Training(
-        kube=kube, settings=settings, metrics=metrics, discovery=Discovery(kube), clock=time.time
-    )
-    serving = Serving(kube=kube, config=settings.serving)
+    discovery = Discovery(kube)
+    training = Training(kube=kube, settings=settings, metrics=metrics, discovery=discovery, clock=time.time)
+    serving = Serving(kube=kube, config=settings.serving, discovery=discovery)
     return Memo(
         kube=kube,
         settings=settings,

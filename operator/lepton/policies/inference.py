@@ -1,10 +1,11 @@
 """What an InferenceService's children should be and what its status says: which versions get a
 Deployment, which one the Service selects, what to delete, and the conditions.
 
-A version change rolls over without downtime: the new Deployment is created next to the serving one,
-the Service switches to it once all its replicas are available, and the old Deployment goes only
-after the switch has been observed. (The metric-gated canary of spec.rollout comes later; until then
-Canary means this rollover, and Recreate switches and deletes at once.)
+`plan` serves the Recreate strategy: the Service switches to the new version at once and the old
+Deployment is deleted at once (given any other strategy, `plan` rolls over without downtime: the
+Service switches once the new version is available). The Canary strategy (the default) is the
+metric-gated rollout of policies/rollout.py, whose decision policies/canary_plan.py turns into the
+same Plan; `assess` and `status_of` serve both.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class Plan:
     current_version: str | None = None
     rolling_to: str | None = None
     """The version being rolled out next to current_version."""
+    shared_service: bool = False
+    """The Service selects the model servers of every version (a canary without Gateway API: the
+    Ready replicas split the traffic) rather than those of service_version."""
     sources: dict[str, str] = field(default_factory=dict)
     """Version -> uid of the ModelVersion its Deployment is built from: the resolved one for the
     target, the one the running Deployment was made from otherwise. A version without a source (its

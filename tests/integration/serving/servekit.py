@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-import time
 from typing import Any
 
-import httpx
 from kubernetes import client
 
 from support.wait import wait_for
@@ -51,12 +48,23 @@ def model_version(
 
 
 def inference_service(
-    name: str, model: str, version: str = "latest", *, replicas: int = 1, **spec: Any
+    name: str,
+    model: str,
+    version: str = "latest",
+    *,
+    replicas: int = 1,
+    promote: str | None = None,
+    **spec: Any,
 ) -> dict[str, Any]:
+    """``promote``: the version whose canary rollout is promoted at once (lepton.ai/promote), for
+    tests of what happens around a version change rather than of its analysis."""
+    metadata: dict[str, Any] = {"name": name}
+    if promote is not None:
+        metadata["annotations"] = {"lepton.ai/promote": promote}
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "InferenceService",
-        "metadata": {"name": name},
+        "metadata": metadata,
         "spec": {
             "model": {"name": model, "version": version},
             "replicas": replicas,
@@ -128,30 +136,3 @@ class Serving:
     def ready_version(self, model: str, version: str, timeout: float = 30) -> dict[str, Any]:
         self.create(model_version(model, version))
         return self.wait_phase("modelversions", f"{model}-{version}", "Ready", timeout)
-
-
-class Load:
-    """Requests at a steady rate from a thread, until stopped; counts the failures."""
-
-    def __init__(self, url: str, per_second: float) -> None:
-        self.url, self.interval = f"{url}/v2/models/iris/infer", 1.0 / per_second
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as http:
-            next_at = time.monotonic()
-            while not self._stop.is_set():
-                if http.post(self.url, json=INPUT).status_code != 200:
-                    self.failures += 1
-                next_at += self.interval
-                self._stop.wait(max(0.0, next_at - time.monotonic()))

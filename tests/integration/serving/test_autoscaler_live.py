@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from servekit import Load, Serving, inference_service
+from servekit import INPUT, Serving, inference_service
 
+from support.servers import Load
 from support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -57,7 +58,7 @@ def test_load_scales_up_silence_scales_down_and_an_outage_holds(
     assert replicas(serving) == 1
 
     # 10 requests/s against a target of 2 per replica: ceil(10 / 2) = 5, capped at maxReplicas 4.
-    with Load(model_server.url, per_second=10) as load:
+    with Load(model_server.url, INPUT, per_second=10) as load:
         wait_for(
             lambda: replicas(serving) == 4, 60, "the Deployment at maxReplicas 4 under load", seen=status
         )
@@ -74,7 +75,7 @@ def test_load_scales_up_silence_scales_down_and_an_outage_holds(
     assert any(reason == "ScaledDown" for _, reason, _ in serving.events(NAME))
 
     # Load again, then Prometheus goes away: replicas are held (never lowered), the condition says why.
-    with Load(model_server.url, per_second=10):
+    with Load(model_server.url, INPUT, per_second=10):
         wait_for(lambda: replicas(serving) >= 3, 60, "scaled up again under load", seen=status)
         held = replicas(serving)
         prometheus.stop()

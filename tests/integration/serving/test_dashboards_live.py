@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 import yaml
-from servekit import Load
+from servekit import INPUT
 
 from lepton.runtime.metrics import MetricsReporter
 from support.paths import REPO
 from support.ports import free_port
+from support.servers import Load
 from support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -92,7 +93,7 @@ def test_every_panel_parses_and_has_data_where_its_source_runs(
         )
         kubectl("apply", "-f", "-", input=yaml.safe_dump(training_job(namespace)))
 
-        with Load(model_server.url, per_second=5):
+        with Load(model_server.url, INPUT, per_second=5):
             for uid, title, expr in found:
                 query = concrete(expr, namespace)
                 if (uid, title) in NO_DATA:

@@ -1,9 +1,11 @@
 """What the serving controllers keep in one operator process: their settings, the kit's per-object
-locks and last status writes, and the hash of what this process last applied to each child (the
-watch may lag behind our own writes)."""
+locks and last status writes, the hash of what this process last applied to each child (the
+watch may lag behind our own writes), and when each rollout asked to be looked at again."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ from lepton.builders.serving_config import ServingConfig
 from lepton.controllers.kit.objects import Objects
 from lepton.controllers.serving.activation import Activations
 from lepton.kube.client import Kube
+from lepton.kube.resources import Discovery
 from lepton.prom.client import CaBundle, PrometheusClient
 
 
@@ -20,11 +23,51 @@ def object_key(plural: str, meta: Mapping[str, Any]) -> str:
     return f"{plural}/{meta['namespace']}/{meta['name']}"
 
 
+class Requeues:
+    """When each service's rollout must be reconciled again (a pause ends, a check is due): its
+    rollout daemon (controllers.serving.handlers) sleeps until then, and re-arms when a reconcile
+    sets another time."""
+
+    def __init__(self) -> None:
+        self.due: dict[str, float] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+
+    def set(self, key: str, at: float | None) -> None:
+        """Reconcile ``key`` at ``at`` (epoch seconds); None: nothing is due."""
+        if at is None:
+            self.due.pop(key, None)
+        else:
+            self.due[key] = at
+        self._wake.setdefault(key, asyncio.Event()).set()
+
+    async def sleep(self, key: str, clock: Callable[[], float]) -> None:
+        """Until ``key``'s time comes (indefinitely while none is set)."""
+        wake = self._wake.setdefault(key, asyncio.Event())
+        while True:
+            wake.clear()
+            due = self.due.get(key)
+            left = None if due is None else due - clock()
+            if left is not None and left <= 0:
+                self.due.pop(key, None)
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=left)
+
+    def forget(self, key: str) -> None:
+        self.due.pop(key, None)
+        self._wake.pop(key, None)
+
+
 @dataclass
 class Serving:
     kube: Kube
     config: ServingConfig
     clock: Callable[[], float] = time.time
+    discovery: Discovery | None = None
+    """Whether optional APIs (Gateway API's HTTPRoute) are served; None: never asked (no Gateway)."""
+    requeues: Requeues = field(default_factory=Requeues)
+    rollout_annotations: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
+    """Key of a service -> its lepton.ai/promote, abort and retry values as last acted on."""
     objects: Objects = field(default_factory=Objects)
     activations: Activations = field(default_factory=Activations)
     applied: dict[str, str] = field(default_factory=dict)

@@ -1,11 +1,14 @@
 """kopf registration of the serving controllers. ModelVersion: create, update, resume, and its
-verification Job's and pods' events. InferenceService: create, update, resume, and the events of
-its Deployments, its Service and its model's ModelVersions. Every one ends in
+verification Job's and pods' events. InferenceService: create, update, resume, the events of its
+Deployments, its Services and its model's ModelVersions, and a rollout daemon that wakes it when
+its canary asked to be looked at again (a pause ends, a check is due). Every one ends in
 ``reconcile_model_version`` or ``reconcile_inference_service``; no polling: every change that
-matters arrives as a watch event. The indices are in controllers.serving.indices."""
+matters arrives as a watch event or at a time the rollout decision named. The indices are in
+controllers.serving.indices."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import kopf
@@ -14,12 +17,19 @@ from lepton.api.common import GROUP, VERSION
 from lepton.api.inferenceservice import PLURAL as INFERENCESERVICE_PLURAL
 from lepton.api.modelversion import MODEL_LABEL
 from lepton.api.modelversion import PLURAL as MODELVERSION_PLURAL
+from lepton.api.rollout import ROLLOUT_ANNOTATIONS, RolloutStrategy
 from lepton.builders.verification import MODELVERSION_UID_LABEL
 from lepton.controllers.kit.errors import kopf_errors
 from lepton.controllers.serving.indices import CHILD_LABELS, VERIFY_LABELS, HasServing, Indices
 from lepton.controllers.serving.inferenceservice import inferenceservice_key, reconcile_inference_service
 from lepton.controllers.serving.modelversion import modelversion_key, reconcile_model_version
 from lepton.controllers.serving.observe import owner_key, parse_model_version
+from lepton.kube.errors import KubeError
+
+log = logging.getLogger("lepton.rollout")
+
+# How soon a rollout round the API server refused is tried again.
+RETRY_SECONDS = 5.0
 
 
 def _body(obj: Any) -> dict[str, Any]:
@@ -103,6 +113,31 @@ async def inferenceservice_changed(body: kopf.Body, memo: HasServing, **kwargs: 
     await reconcile_inference_service(body, memo.serving, Indices.of(kwargs))
 
 
+def _canary(spec: kopf.Spec, **_: Any) -> bool:
+    strategy = (spec.get("rollout") or {}).get("strategy", RolloutStrategy.CANARY.value)
+    return bool(strategy == RolloutStrategy.CANARY.value)
+
+
+@kopf.daemon(GROUP, VERSION, INFERENCESERVICE_PLURAL, id="rollout", when=_canary, cancellation_timeout=5.0)
+async def rollout_clock(
+    body: kopf.Body, memo: HasServing, stopped: kopf.DaemonStopped, **kwargs: Any
+) -> None:
+    """Sleeps until the time the service's last rollout decision named (none: until a reconcile
+    names one), then reconciles. kopf keeps ``body`` current for daemons."""
+    serving = memo.serving
+    key = inferenceservice_key(body["metadata"])
+    # The due time outlives the daemon (kopf may stop and restart it): only a deletion forgets it.
+    while not stopped:
+        await serving.requeues.sleep(key, serving.clock)
+        if stopped:
+            break
+        try:
+            await reconcile_inference_service(body, serving, Indices.of(kwargs))
+        except KubeError as exc:
+            log.warning("rollout round of %s failed: %s", key, exc)
+            serving.requeues.set(key, serving.clock() + RETRY_SECONDS)
+
+
 async def _reconcile_owner(child: kopf.Body, memo: HasServing, kwargs: dict[str, Any]) -> None:
     """Reconcile the InferenceService a child (Deployment, Service) is labelled with."""
     key = owner_key(child)
@@ -131,11 +166,25 @@ async def isvc_service_changed(body: kopf.Body, memo: HasServing, **kwargs: Any)
 
 
 @kopf.on.event(GROUP, VERSION, INFERENCESERVICE_PLURAL)
-async def inferenceservice_gone(body: kopf.Body, memo: HasServing, type: str | None, **_: Any) -> None:
-    if type != "DELETED":
+@kopf_errors
+async def inferenceservice_event(body: kopf.Body, memo: HasServing, type: str | None, **kwargs: Any) -> None:
+    """A service went (forget it), or its rollout annotations changed: kopf leaves annotations under
+    its storage prefix (lepton.ai/) out of what makes an update, so lepton.ai/promote, abort and
+    retry would otherwise wait for the next event or timer."""
+    meta, serving = body["metadata"], memo.serving
+    key = inferenceservice_key(meta)
+    if type == "DELETED":
+        serving.objects.forget(key)
+        serving.requeues.forget(key)
+        serving.rollout_annotations.pop(key, None)
+        serving.forget_children(
+            meta["namespace"],
+            (f"deployments/{meta['name']}-", f"services/{meta['name']}", f"httproutes/{meta['name']}"),
+        )
         return
-    meta = body["metadata"]
-    memo.serving.objects.forget(inferenceservice_key(meta))
-    memo.serving.forget_children(
-        meta["namespace"], (f"deployments/{meta['name']}-", f"services/{meta['name']}")
-    )
+    annotations = meta.get("annotations") or {}
+    values = tuple(annotations.get(name) for name in ROLLOUT_ANNOTATIONS)
+    seen = serving.rollout_annotations.setdefault(key, values)  # first sight: resume reconciles
+    if seen != values:
+        await reconcile_inference_service(body, serving, Indices.of(kwargs))
+        serving.rollout_annotations[key] = values

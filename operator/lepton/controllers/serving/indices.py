@@ -145,12 +145,16 @@ class Indices:
     def services_for(self, namespace: str, model: str) -> list[InferenceService]:
         return list(self.services_of_model.get((namespace, model), []))
 
+    def services_of(self, namespace: str, name: str) -> list[ServiceState]:
+        """Every Service labelled with the service: the stable one, the per-version ones, the
+        activator's backend."""
+        return list(self.services.get((namespace, name), []))
+
     def children(
         self, namespace: str, name: str
     ) -> tuple[list[DeploymentState], DeploymentState | None, ServiceState | None]:
         """The model-server Deployments, the activator's, and the stable Service of a service."""
         found: list[DeploymentState] = list(self.deployments.get((namespace, name), []))
         activator = next((d for d in found if d.activator), None)
-        services: list[ServiceState] = list(self.services.get((namespace, name), []))
-        stable = next((s for s in services if s.name == name), None)
+        stable = next((s for s in self.services_of(namespace, name) if s.name == name), None)
         return [d for d in found if not d.activator], activator, stable

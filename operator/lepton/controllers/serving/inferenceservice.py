@@ -1,6 +1,7 @@
-"""One reconcile of one InferenceService: observe (indices), decide (policies.models and
-policies.inference), act (apply Deployments and the Service, delete old Deployments), report (one
-status write, then events). Every handler of the service funnels into it."""
+"""One reconcile of one InferenceService: observe (indices, the HTTPRoute), decide (policies.models,
+then policies.rollout for a canary or policies.inference for Recreate), act (apply Deployments, the
+Service, the per-version Services and the HTTPRoute; delete what is no longer used), report (one
+status write, then events, then when to look again). Every handler of the service funnels into it."""
 
 from __future__ import annotations
 
@@ -18,15 +19,25 @@ from lepton.api.inferenceservice import (
     InferenceServicePhase,
     InferenceServiceReason,
 )
+from lepton.api.rollout import RolloutStrategy
 from lepton.builders.activator import construct_activated_service
 from lepton.builders.inference import APPLIED_HASH, construct_deployment, construct_service
 from lepton.builders.serving_config import pod_annotations_of
+from lepton.builders.traffic import construct_shared_service
 from lepton.controllers.kit.events import Events, events_about
 from lepton.controllers.kit.objects import ref_of
 from lepton.controllers.kit.owners import foreign_holder
 from lepton.controllers.serving.context import Serving, object_key
 from lepton.controllers.serving.indices import Indices
 from lepton.controllers.serving.observe import ServiceState, version_info
+from lepton.controllers.serving.rollout import (
+    CanaryRound,
+    act_traffic,
+    decide_canary,
+    observe_traffic,
+    version_services_of,
+    wanted_versions,
+)
 from lepton.controllers.serving.zero import act as zero_act
 from lepton.kube import resources
 from lepton.kube.apply import apply
@@ -41,6 +52,7 @@ from lepton.policies.autoscaling_status import (
     scale,
     scale_event,
 )
+from lepton.policies.canary_plan import rollout_status, with_rollout
 from lepton.policies.inference import (
     Assessment,
     ConditionValue,
@@ -55,6 +67,8 @@ from lepton.policies.inference import (
 from lepton.policies.models import resolve
 
 log = logging.getLogger("lepton.inferenceservice")
+
+ROUTE_READBACK_SECONDS = 1.0
 
 WARNING_PHASES = frozenset({InferenceServicePhase.FAILED, InferenceServicePhase.DEGRADED})
 WAS_READY_PHASES = frozenset(
@@ -100,14 +114,29 @@ async def _reconcile(
         ready = sum(d.ready for d in deployments if not d.deleting)
         decision = scale(spec, status, readings, ready, serving.clock())
         replicas = decision.desired_replicas if decision is not None else replicas
-    decided = plan(
-        replicas=replicas,
-        strategy=spec.rollout.strategy,
-        resolution=resolution,
-        recorded_version=status.current_version if status else None,
-        deployments=deployments,
-        service_selects=service.selects if service else None,
-    )
+    traffic = await observe_traffic(isvc, serving)
+    canary: CanaryRound | None = None
+    if spec.rollout.strategy is RolloutStrategy.CANARY:
+        canary = await decide_canary(
+            isvc,
+            serving,
+            replicas=replicas,
+            resolution=resolution,
+            versions=versions,
+            deployments=deployments,
+            service=service,
+            traffic=traffic,
+        )
+        decided = canary.plan
+    else:
+        decided = plan(
+            replicas=replicas,
+            strategy=spec.rollout.strategy,
+            resolution=resolution,
+            recorded_version=status.current_version if status else None,
+            deployments=deployments,
+            service_selects=service.selects if service else None,
+        )
     serving_now = next(
         (d for d in deployments if d.version == decided.current_version and not d.deleting), None
     )
@@ -129,20 +158,40 @@ async def _reconcile(
         metrics = metrics_condition(decision, readings)
         _report_scaling(isvc, decision, metrics, current, events)
     _report_ignored_replicas(isvc, replicas, events)
+    if canary is not None:
+        for event in canary.decision.events:
+            (events.warning if event.warning else events.normal)(event.reason, event.message)
+            log.info("%s/%s: %s: %s", ns, isvc.name, event.reason.value, event.message)
     blocked = await _act(isvc, decided, zero.to_activator, indices, deployments, service, serving, events)
+    route_changed = False
     if blocked is None:
         await zero_act(isvc, zero, activator, serving, events)
+        weights, wanted = wanted_versions(canary.decision if canary else None, decided)
+        route_changed = await act_traffic(
+            isvc,
+            serving,
+            traffic,
+            version_services_of(indices.services_of(ns, isvc.name), isvc.name),
+            weights,
+            wanted,
+            canary.decision.mirror if canary else None,
+            events,
+        )
 
     # Once it has had all its replicas, a shortfall is a degradation rather than a deployment.
     was_ready = status is not None and status.phase in WAS_READY_PHASES
     assessment = assess(
         the_plan=decided,
-        replicas=replicas,
+        # During a canary without Gateway API the stable version runs its share of the replicas.
+        replicas=decided.deploy.get(decided.current_version or "", replicas) if canary else replicas,
         resolution=resolution,
         deployments=deployments,
         was_ready=was_ready,
     )
     assessment = assessed(assessment, zero)
+    if canary is not None:
+        assessment = with_rollout(assessment, canary.decision)
+    assessment = _noted(isvc, assessment, traffic.note(isvc), canary.invalid if canary else (), events)
     if blocked is not None:
         assessment = replace(
             assessment, phase=InferenceServicePhase.FAILED, ready=ConditionValue(False, *blocked)
@@ -156,9 +205,15 @@ async def _reconcile(
         autoscaler=autoscaler,
         metrics=metrics,
     )
+    desired.update(rollout_status(canary.decision, body.get("status")) if canary else {"canary": None})
     if await serving.objects.write_status(serving.kube, ref_of(isvc), key, body.get("status"), desired):
         _report(isvc, decided, assessment, events)
         await events.send(serving.kube)
+        if canary is not None:
+            # A promotion completes once the route is read back carrying it: look again soon.
+            due = canary.decision.requeue_after
+            due = min(due or ROUTE_READBACK_SECONDS, ROUTE_READBACK_SECONDS) if route_changed else due
+            serving.requeues.set(key, None if due is None else serving.clock() + due)
 
 
 async def _act(
@@ -204,6 +259,8 @@ async def _act(
     if decided.service_version is not None:
         if to_activator:
             desired_service = construct_activated_service(isvc)
+        elif decided.shared_service:
+            desired_service = construct_shared_service(isvc)
         else:
             desired_service = construct_service(isvc, decided.service_version)
         digest = desired_service["metadata"]["annotations"][APPLIED_HASH]
@@ -222,11 +279,15 @@ async def _act(
             if to_activator and service is not None and not service.to_activator:
                 message = f"Service {isvc.name} routed to the activator: no replica is ready"
                 events.normal(InferenceServiceReason.ACTIVATOR_ROUTED, message)
-            elif not to_activator and service is not None and service.selects != decided.service_version:
+            elif decided.shared_service and service is not None and service.selects is not None:
                 message = (
-                    f"Service {isvc.name} switched from version {service.selects} "
-                    f"to {decided.service_version}"
+                    f"Service {isvc.name} selects every version's replicas: their Ready replicas split "
+                    f"the traffic while {decided.rolling_to} rolls out"
                 )
+                events.normal(InferenceServiceReason.TRAFFIC_SWITCHED, message)
+            elif not to_activator and service is not None and service.selects != decided.service_version:
+                was = f"version {service.selects}" if service.selects else "every version"
+                message = f"Service {isvc.name} switched from {was} to version {decided.service_version}"
                 events.normal(InferenceServiceReason.TRAFFIC_SWITCHED, message)
     for name in decided.delete:
         ref = resources.Ref("apps/v1", "deployments", isvc.namespace, name)
@@ -276,6 +337,25 @@ def _report(isvc: InferenceService, decided: Plan, assessment: Assessment, event
         assessment.phase.value,
         shown.message,
     )
+
+
+def _noted(
+    isvc: InferenceService, assessment: Assessment, note: str, invalid: tuple[str, ...], events: Events
+) -> Assessment:
+    """RolloutProgressing also says what is not acted on: spec.traffic without Gateway API, and a
+    malformed rollout annotation (with a warning event when it is new)."""
+    notes = [n for n in (note, *invalid) if n]
+    if not notes:
+        return assessment
+    before = find_condition(
+        isvc.status.conditions if isvc.status else None, InferenceServiceConditionType.ROLLOUT_PROGRESSING
+    )
+    for problem in invalid:
+        if before is None or problem not in (before.message or ""):
+            events.warning(InferenceServiceReason.INVALID_ANNOTATION, problem)
+    progressing = assessment.progressing
+    message = "; ".join([progressing.message, *notes])
+    return replace(assessment, progressing=replace(progressing, message=message))
 
 
 def _decided_here(isvc: InferenceService, events: Events) -> bool:

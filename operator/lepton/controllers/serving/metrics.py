@@ -1,10 +1,13 @@
-"""One autoscaling round's reads from Prometheus: where to ask (the service's URL or the operator's
-default), with which credentials (a bearer token and a CA from Secrets or ConfigMaps), and what
-(the metric, its burst window, the idle evidence). Every failure becomes a classified Error that the
-policy holds replicas on; no token or CA ever reaches a log, an event or the status."""
+"""Reads from Prometheus: one autoscaling round's (the metric, its burst window, the idle evidence)
+and one canary analysis check's (the new version's requests, 5xx rate, p95 and custom checks).
+Both ask the same server with the same credentials: the service's URL or the operator's default,
+a bearer token and a CA from Secrets or ConfigMaps. Every failure becomes a classified Error that
+the policies hold on (replicas held; a check that counts neither way); no token or CA ever reaches
+a log, an event or the status."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 
@@ -15,8 +18,15 @@ from lepton.kube import resources
 from lepton.kube.errors import KubeError
 from lepton.policies.autoscaling import Readings
 from lepton.policies.metric_result import Error, MetricResult, Value
+from lepton.policies.rollout_analysis import Check, Verdict, verdict
 from lepton.prom.client import CaBundle, PrometheusClient
-from lepton.prom.queries import BURST_WINDOW_SECONDS, builtin_query, custom_query, idle_requests_query
+from lepton.prom.queries import (
+    BURST_WINDOW_SECONDS,
+    builtin_query,
+    canary_queries,
+    custom_query,
+    idle_requests_query,
+)
 
 
 class CredentialError(Exception):
@@ -42,16 +52,9 @@ async def read(isvc: InferenceService, serving: Serving, *, held: int | None = N
         query = custom_query(autoscaling.query, ns, name, version)
     else:
         query = builtin_query(autoscaling.metric, ns, name)
-    url = autoscaling.prometheus_url or serving.config.prometheus_url
-    if url is None:
-        why = (
-            "no Prometheus to ask: set spec.autoscaling.prometheusUrl or the operator's LEPTON_PROMETHEUS_URL"
-        )
-        return Readings(Error(why), query=query)
-    try:
-        prom = await _client(url, autoscaling, ns, serving)
-    except CredentialError as exc:
-        return Readings(Error(str(exc)), query=query)
+    prom = await prometheus_for(isvc, serving)
+    if isinstance(prom, Error):
+        return Readings(prom, query=query)
     metric = await prom.query(query)
     burst: MetricResult | None = None
     if autoscaling.metric in (Metric.RPS, Metric.CONCURRENCY, Metric.QUEUE_DEPTH):
@@ -64,8 +67,36 @@ async def read(isvc: InferenceService, serving: Serving, *, held: int | None = N
     return Readings(metric, burst, idle, query)
 
 
-async def _client(url: str, autoscaling: Autoscaling, namespace: str, serving: Serving) -> PrometheusClient:
-    auth = autoscaling.prometheus_auth
+async def analyse(isvc: InferenceService, version: str, serving: Serving) -> Verdict:
+    """One analysis check of ``version`` (the new version's label only) over the last interval."""
+    analysis = isvc.spec.rollout.analysis
+    requests, queries = canary_queries(analysis, isvc.namespace, isvc.name, version)
+    prom = await prometheus_for(isvc, serving)
+    if isinstance(prom, Error):
+        return verdict(prom, [], analysis.min_requests)
+    count, *values = await asyncio.gather(prom.query(requests), *(prom.query(q.promql) for q in queries))
+    checks = [Check(q.name, value, q.max, q.min) for q, value in zip(queries, values, strict=True)]
+    return verdict(count, checks, analysis.min_requests)
+
+
+async def prometheus_for(isvc: InferenceService, serving: Serving) -> PrometheusClient | Error:
+    """The client of the service's Prometheus (spec.autoscaling's URL and credentials, else the
+    operator's LEPTON_PROMETHEUS_URL), or why there is none."""
+    autoscaling = isvc.spec.autoscaling
+    url = (autoscaling.prometheus_url if autoscaling else None) or serving.config.prometheus_url
+    if url is None:
+        where = "spec.autoscaling.prometheusUrl or " if autoscaling else ""
+        return Error(f"no Prometheus to ask: set {where}the operator's LEPTON_PROMETHEUS_URL")
+    try:
+        return await _client(url, autoscaling, isvc.namespace, serving)
+    except CredentialError as exc:
+        return Error(str(exc))
+
+
+async def _client(
+    url: str, autoscaling: Autoscaling | None, namespace: str, serving: Serving
+) -> PrometheusClient:
+    auth = autoscaling.prometheus_auth if autoscaling else None
     token = ca = None
     if auth is not None and auth.bearer_token_secret is not None:
         token = await _value(serving, namespace, "secrets", auth.bearer_token_secret)

@@ -1,0 +1,189 @@
+"""A canary rollout through Gateway API on the local cluster: Gateway API v1.4.0's standard CRDs are
+installed (no Gateway implementation: the HTTPRoute object is what is asserted), and the route's
+weights, the per-version Services and the Deployment sizes are checked at each step while a real
+Prometheus gates the steps on a real `lepton-serve` of the new version."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from rolloutkit import Servers, canary, canary_service, load, reasons, replicas, rollout_operator, servers
+from servekit import Serving, model_version
+
+from support.kube import Kubectl
+from support.operator import Operator
+from support.prometheus import Prometheus
+from support.wait import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NAME = "iris"
+GATEWAY_API = "sigs.k8s.io/gateway-api@v1.4.0"
+TRAFFIC = {"gateway": {"name": "public", "sectionName": "http"}, "hostnames": ["iris.example.com"]}
+
+
+def gateway_crd_dir() -> Path:
+    """The standard CRDs inside the Gateway API module (the release Traefik v3.6 is built against)."""
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", GATEWAY_API],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "GOFLAGS": "-mod=mod"},
+    )
+    if out.returncode != 0:
+        pytest.skip(f"cannot download {GATEWAY_API}: {out.stderr.strip() or out.stdout.strip()}")
+    return Path(json.loads(out.stdout)["Dir"]) / "config" / "crd" / "standard"
+
+
+@pytest.fixture(scope="module")
+def gateway_api(kubectl: Kubectl) -> Iterator[None]:
+    """Gateway API's CRDs for this module only (the other rollout tests need a cluster without)."""
+    directory = gateway_crd_dir()
+    kubectl("apply", "--server-side", "-f", str(directory))
+    wait_for(
+        lambda: "httproutes" in kubectl("api-resources", "--api-group=gateway.networking.k8s.io").stdout,
+        60,
+        "HTTPRoute served",
+    )
+    yield
+    kubectl("delete", "-f", str(directory), "--wait=true", check=False, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def operator(
+    kubeconfig: str,
+    lepton_crds: list[str],
+    gateway_api: None,
+    prometheus: Prometheus,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Operator]:
+    with rollout_operator(kubeconfig, prometheus, tmp_path_factory.mktemp("operator") / "op.log") as op:
+        yield op
+
+
+@pytest.fixture
+def versions(
+    tmp_path_factory: pytest.TempPathFactory, prometheus: Prometheus, namespace: str
+) -> Iterator[Servers]:
+    yield from servers(tmp_path_factory.mktemp("artifacts"), prometheus, namespace, NAME)
+
+
+def route(kube: client.ApiClient, namespace: str) -> dict[str, Any] | None:
+    try:
+        return dict(
+            client.CustomObjectsApi(kube).get_namespaced_custom_object(
+                "gateway.networking.k8s.io", "v1", namespace, "httproutes", NAME
+            )
+        )
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def weights(found: dict[str, Any] | None) -> dict[str, int]:
+    """Backend Service -> weight of the route's one rule."""
+    if found is None:
+        return {}
+    [rule] = found["spec"]["rules"]
+    return {ref["name"]: ref["weight"] for ref in rule["backendRefs"]}
+
+
+def selectors(serving: Serving) -> dict[str, dict[str, str]]:
+    """Service name -> selector, in the test's namespace."""
+    return {
+        s.metadata.name: s.spec.selector
+        for s in serving.core.list_namespaced_service(serving.namespace).items
+    }
+
+
+def test_httproute_weights_follow_the_steps_then_promote(kube, namespace, operator, versions):
+    serving = Serving(kube, namespace)
+    versions.start(("v1", True), ("v2", True))
+    serving.ready_version("iris", "v1")
+    serving.create(canary_service(NAME, traffic={**TRAFFIC, "mirrorPercent": 10}))
+    first = wait_for(
+        lambda: weights(found := route(kube, namespace)) == {"iris-v1": 100} and found,
+        60,
+        "the HTTPRoute sending everything to v1",
+        seen=lambda: (route(kube, namespace), serving.status("inferenceservices", NAME)),
+    )
+    spec = first["spec"]
+    assert spec["hostnames"] == ["iris.example.com"], spec
+    assert spec["parentRefs"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public", "sectionName": "http"}
+    ], spec
+    assert first["metadata"]["ownerReferences"][0]["kind"] == "InferenceService", first
+    progressing = serving.condition("inferenceservices", NAME, "RolloutProgressing")
+    assert "not acted on" not in progressing["message"], progressing
+
+    seen: list[tuple[dict[str, int], int | None, int | None]] = []
+
+    def record() -> tuple[dict[str, int], int | None, int | None]:
+        now = (weights(route(kube, namespace)), replicas(serving, NAME, "v1"), replicas(serving, NAME, "v2"))
+        if not seen or seen[-1] != now:
+            seen.append(now)
+        return now
+
+    with load(versions.url("v2")) as sent:
+        serving.create(model_version("iris", "v2"))
+        wait_for(
+            lambda: record() == ({"iris-v1": 75, "iris-v2": 25}, 4, 1),
+            60,
+            "step 1: 25 % to v2 on the route, v1 at full size, v2 at 1 replica",
+            seen=lambda: (seen, canary(serving, NAME)),
+        )
+        step1 = route(kube, namespace)
+        assert step1 is not None
+        [rule] = step1["spec"]["rules"]
+        mirror = rule["filters"][0]
+        assert mirror["type"] == "RequestMirror", rule
+        assert mirror["requestMirror"]["backendRef"]["name"] == "iris-v2", rule
+        assert mirror["requestMirror"]["percent"] == 10, rule
+        backends = {
+            s.metadata.name: s.spec.selector for s in serving.core.list_namespaced_service(namespace).items
+        }
+        assert backends["iris-v2"] == {"lepton.ai/inferenceservice": NAME, "lepton.ai/version": "v2"}, (
+            backends
+        )
+        assert backends[NAME]["lepton.ai/version"] == "v1", backends  # in-cluster clients stay on v1
+        wait_for(
+            lambda: record() == ({"iris-v1": 50, "iris-v2": 50}, 4, 2),
+            60,
+            "step 2: 50 % to v2, v2 at 2 replicas",
+            seen=lambda: (seen, canary(serving, NAME)),
+        )
+        wait_for(
+            lambda: (
+                record() == ({"iris-v2": 100}, None, 4)
+                and serving.status("inferenceservices", NAME).get("currentVersion") == "v2"
+            ),
+            90,
+            "promoted: the route sends all to v2, v1 deleted",
+            seen=lambda: (seen, canary(serving, NAME)),
+        )
+    assert set(sent.codes) == {200}, sent.codes
+    # The stable version keeps its full size until the route has moved: a rollback is only a weight.
+    assert all(v1 == 4 for _, v1, v2 in seen if v2 is not None and v2 < 4), seen
+    assert "filters" not in route(kube, namespace)["spec"]["rules"][0]  # no mirror once promoted
+    wait_for(
+        lambda: (
+            "iris-v1" not in {s.metadata.name for s in serving.core.list_namespaced_service(namespace).items}
+        ),
+        30,
+        "the Service of v1 deleted",
+    )
+    selector = serving.core.read_namespaced_service(NAME, namespace).spec.selector
+    assert selector["lepton.ai/version"] == "v2", selector
+    status = serving.status("inferenceservices", NAME)
+    assert status["traffic"] == [{"version": "v2", "weight": 100}], status
+    assert reasons(serving, NAME).count("CanaryStep") == 2, serving.events(NAME)
