@@ -113,7 +113,7 @@ def test_category_lepton_lists_all_three_kinds(lepton_crds, kubectl, namespace):
 @pytest.mark.parametrize(
     ("resource", "header"),
     [
-        ("tj", ["NAME", "PHASE", "READY", "WORKERS", "GPUS", "RESTARTS", "AGE"]),
+        ("tj", ["NAME", "PHASE", "READY", "WORKERS", "GPUS", "RESTARTS", "STEP", "LOSS", "AGE"]),
         ("mv", ["NAME", "MODEL", "VERSION", "PHASE", "AGE"]),
         (
             "lisvc",
