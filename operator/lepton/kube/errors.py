@@ -36,10 +36,15 @@ class KubeError(Exception):
         return self.status == 403 and "exceeded quota" in self.message
 
     @property
+    def namespace_terminating(self) -> bool:
+        """403 because the namespace is being deleted: the object goes with it, nothing to report."""
+        return self.status == 403 and "because it is being terminated" in self.message
+
+    @property
     def config_error(self) -> bool:
         """The API server refused the object itself (see REFUSED): what the user wrote, or the
         cluster's policies, must change first; the controllers report it instead of retrying."""
-        return self.status in REFUSED and not self.quota_exceeded
+        return self.status in REFUSED and not self.quota_exceeded and not self.namespace_terminating
 
     @property
     def retry_after(self) -> float | None:

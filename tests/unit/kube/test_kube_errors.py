@@ -17,6 +17,7 @@ CASES = [
     (400, "malformed object", True, None),
     (403, "admission: PodSecurity, a policy; or RBAC", True, None),
     (403, 'pods "w-0" is forbidden: exceeded quota: gpus, requested: nvidia.com/gpu=8', False, 30.0),
+    (403, "unable to create new content in namespace ml because it is being terminated", False, None),
     (422, "invalid: an unknown PriorityClass, a field out of range", True, None),
     (409, "conflict: a write that lost a race", False, 1.0),
     (429, "throttled", False, 5.0),
