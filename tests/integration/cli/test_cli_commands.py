@@ -42,8 +42,11 @@ def test_train_follow_sees_every_phase_and_the_model_version(lepton, tmp_path, o
     out = done.stdout
     seen = ("created in", "phase Admitted", "pods: 2 Running", "phase Succeeded")
     assert all(s in out for s in seen), out
-    order = [out.index(s) for s in seen]
-    assert order == sorted(order), out
+    # Phases come in the order the status went through; the pods' own watch may report them Running
+    # before the Admitted status write arrives (both within a second on fake nodes), not after success.
+    phases = [out.index(s) for s in ("created in", "phase Admitted", "phase Succeeded")]
+    assert phases == sorted(phases), out
+    assert out.index("pods: 2 Running") < out.index("phase Succeeded"), out
     assert "metrics: loss 0.25" in out
     assert "model version m-v1" in out
     assert "succeeded in" in out
