@@ -32,7 +32,9 @@ def resolve_output(environ: Mapping[str, str]) -> OutputLocation:
     if explicit:
         return OutputLocation(Path(explicit), uri)
     if uri is None:
-        return OutputLocation(Path("lepton-output"), None)
+        # Nowhere asked for: inside the pod, under TMPDIR, the one place a restricted worker (read-only
+        # root filesystem) may write without a volume of its own.
+        return OutputLocation(Path(tempfile.gettempdir()) / "lepton-output", None)
     if urlparse(uri).scheme == "":
         raise ValueError(f"{env.OUTPUT_URI}={uri!r}: unsupported scheme (use file://, pvc:// or s3://)")
     root = Path(environ.get("LEPTON_PVC_ROOT") or storage.DEFAULT_PVC_ROOT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def test_plain_python_is_a_one_process_job() -> None:
     assert ctx.is_primary
     assert not ctx.distributed
     assert ctx.checkpoint_dir is None
-    assert ctx.output_dir == Path("lepton-output")
+    assert ctx.output_dir == Path(tempfile.gettempdir()) / "lepton-output"
     expected = "nccl" if torch.cuda.is_available() else "gloo"
     assert ctx.backend == expected
 

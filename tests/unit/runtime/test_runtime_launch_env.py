@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -110,7 +111,7 @@ def test_bad_command_line(argv: list[str]) -> None:
 @pytest.mark.parametrize(
     ("env", "directory", "uri"),
     [
-        ({}, "lepton-output", None),
+        ({}, str(Path(tempfile.gettempdir()) / "lepton-output"), None),
         ({"LEPTON_OUTPUT_DIR": "/out"}, "/out", None),
         ({"LEPTON_OUTPUT_DIR": "/out", "LEPTON_OUTPUT_URI": "s3://b/m"}, "/out", "s3://b/m"),
         ({"LEPTON_OUTPUT_URI": "file:///models/a%20b"}, "/models/a b", "file:///models/a%20b"),
