@@ -118,6 +118,16 @@ def parse_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def rfc3339_at(epoch: float) -> str:
+    """Epoch seconds (the policies' clock) as an RFC 3339 timestamp string."""
+    return rfc3339(dt.datetime.fromtimestamp(epoch, dt.UTC))
+
+
+def epoch_of(value: str | None) -> float | None:
+    """An RFC 3339 timestamp string as epoch seconds; None stays None."""
+    return parse_time(value).timestamp() if value else None
+
+
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 """An RFC 3339 timestamp string. Kept a string so dumps go to JSON and YAML as they are."""
 

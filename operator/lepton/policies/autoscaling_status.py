@@ -4,11 +4,10 @@ MetricsAvailable condition say about it."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from lepton.api.common import rfc3339
+from lepton.api.common import rfc3339_at
 from lepton.api.inferenceservice import (
     AutoscalerMemory,
     AutoscalerStatus,
@@ -71,7 +70,7 @@ def autoscaler_status(
         metric_value=decision.metric_value,
         target=autoscaling.target,
         desired_replicas=decision.desired_replicas,
-        last_scale_time=_time(scaled_at)
+        last_scale_time=rfc3339_at(scaled_at)
         if scaled_at is not None
         else (previous.last_scale_time if previous else None),
         reason=decision.reason,
@@ -94,7 +93,3 @@ def scale_event(decision: Decision, current: int) -> tuple[InferenceServiceReaso
     if decision.desired_replicas == current:
         return None
     return InferenceServiceReason(decision.reason), decision.message
-
-
-def _time(epoch: float) -> str:
-    return rfc3339(dt.datetime.fromtimestamp(epoch, dt.UTC))

@@ -3,20 +3,15 @@ back as the whole desired status."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from lepton.api.common import Condition, find_condition, parse_time, rfc3339
+from lepton.api.common import Condition, epoch_of, find_condition, rfc3339_at
 from lepton.api.trainingjob import RestartRecord, TrainingJob
 from lepton.builders.env import reserved_env_violation
 from lepton.builders.initializer import initializer_violation
 from lepton.policies import restart, restart_history
 from lepton.policies.lifecycle import JobState, Plan
 from lepton.policies.status import Phase, conditions_for
-
-
-def timestamp(value: str | None) -> float | None:
-    return parse_time(value).timestamp() if value else None
 
 
 def job_state(job: TrainingJob) -> JobState:
@@ -26,9 +21,9 @@ def job_state(job: TrainingJob) -> JobState:
     own = find_condition(status.conditions if status else None, phase.value) if phase else None
     restart_count = status.restart_count if status else 0
     if phase is Phase.RESTARTING and status is not None and status.last_restart_time:
-        since = timestamp(status.last_restart_time)
+        since = epoch_of(status.last_restart_time)
     else:
-        since = timestamp(own.last_transition_time) if own else None
+        since = epoch_of(own.last_transition_time) if own else None
     return JobState(
         replicas=spec.replicas,
         restart_policy=restart.RestartPolicy(run.restart_policy.value),
@@ -46,8 +41,8 @@ def job_state(job: TrainingJob) -> JobState:
         restart_count=restart_count,
         counted_restarts=max(restart_count - (status.node_loss_restarts if status else 0), 0),
         worker_restarts=_worker_restarts(status.worker_restarts if status else None),
-        start_time=timestamp(status.start_time) if status else None,
-        completion_time=timestamp(status.completion_time) if status else None,
+        start_time=epoch_of(status.start_time) if status else None,
+        completion_time=epoch_of(status.completion_time) if status else None,
         phase_since=since,
     )
 
@@ -57,11 +52,7 @@ def _worker_restarts(recorded: dict[str, int] | None) -> dict[int, int]:
 
 
 def _time(value: float | None) -> str | None:
-    return rfc3339_of(value) if value is not None else None
-
-
-def rfc3339_of(value: float) -> str:
-    return rfc3339(dt.datetime.fromtimestamp(value, dt.UTC))
+    return rfc3339_at(value) if value is not None else None
 
 
 def build_status(
@@ -75,7 +66,7 @@ def build_status(
     """The whole status the plan implies. ``result`` adds modelVersion/metrics/artifact on success;
     ``progress`` is rank 0's latest progress when it was just read (else the recorded one stays)."""
     previous = job.status
-    at = rfc3339_of(now)
+    at = rfc3339_at(now)
     conditions: list[Condition] = conditions_for(
         plan.phase,
         plan.reason,

@@ -9,14 +9,13 @@ tell how old it is.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from lepton.api.common import rfc3339
+from lepton.api.common import rfc3339_at
 
 # Gauges of lepton.runtime.metrics -> fields of status.progress.
 GAUGES: Mapping[str, str] = {
@@ -57,5 +56,5 @@ def progress_status(values: Mapping[str, float], *, at: float) -> dict[str, Any]
     }
     if "step" in values and values["step"] >= 0:
         progress["step"] = int(values["step"])
-    progress["lastUpdate"] = rfc3339(dt.datetime.fromtimestamp(at, dt.UTC))
+    progress["lastUpdate"] = rfc3339_at(at)
     return progress

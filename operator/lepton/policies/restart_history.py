@@ -7,12 +7,11 @@ bound forgets old entries without forgiving old restarts.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lepton.api.common import rfc3339
+from lepton.api.common import rfc3339_at
 from lepton.api.trainingjob import MAX_RESTART_HISTORY, RestartAction, RestartCause
 from lepton.policies import restart
 
@@ -32,7 +31,7 @@ class Entry:
 
     def to_status(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
-            "time": rfc3339(dt.datetime.fromtimestamp(self.at, dt.UTC)),
+            "time": rfc3339_at(self.at),
             "cause": self.cause.value,
             "action": self.action.value,
             "worker": self.worker,

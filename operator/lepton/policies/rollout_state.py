@@ -3,12 +3,11 @@ status.failedVersions (times are epoch seconds here, RFC 3339 in the status)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lepton.api.common import parse_time, rfc3339
+from lepton.api.common import epoch_of, rfc3339_at
 from lepton.api.inferenceservice import InferenceServiceSpec
 from lepton.api.rollout import (
     DEFAULT_SCALE_DOWN_DELAY_SECONDS,
@@ -124,14 +123,8 @@ class Observed:
         return self.ready.get(version, 0) if version else 0
 
 
-def _t(value: str | None) -> float | None:
-    return parse_time(value).timestamp() if value else None
-
-
 def _s(value: float | None) -> str | None:
-    if value is None:
-        return None
-    return rfc3339(dt.datetime.fromtimestamp(value, dt.UTC))
+    return None if value is None else rfc3339_at(value)
 
 
 def _finite(value: float | None) -> float | None:
@@ -167,24 +160,24 @@ def _measurement(status: AnalysisStatus | None) -> Measurement | None:
         MetricOutcome(m.name, m.result, m.value, m.max, m.min, m.message or "") for m in status.metrics or []
     )
     verdict = Verdict(AnalysisResult(status.result), status.requests, metrics, status.message or "")
-    return Measurement(_t(status.time) or 0.0, verdict)
+    return Measurement(epoch_of(status.time) or 0.0, verdict)
 
 
 def state_from_status(canary: CanaryStatus | None) -> RolloutState | None:
     """The state recorded in status.canary (None: no rollout, or one written before phases existed)."""
     if canary is None or canary.phase is None:
         return None
-    start = _t(canary.start_time) or 0.0
+    start = epoch_of(canary.start_time) or 0.0
     return RolloutState(
         version=canary.version,
         phase=RolloutPhase(canary.phase),
         start_time=start,
-        last_progress_time=_t(canary.last_progress_time) or start,
+        last_progress_time=epoch_of(canary.last_progress_time) or start,
         step=canary.step,
         weight=canary.weight,
-        step_start_time=_t(canary.step_start_time),
-        next_step_time=_t(canary.next_step_time),
-        next_analysis_time=_t(canary.next_analysis_time),
+        step_start_time=epoch_of(canary.step_start_time),
+        next_step_time=epoch_of(canary.next_step_time),
+        next_analysis_time=epoch_of(canary.next_analysis_time),
         analysis=_measurement(canary.analysis),
         passed=canary.passed_checks,
         failed=canary.failed_checks,
@@ -192,7 +185,7 @@ def state_from_status(canary: CanaryStatus | None) -> RolloutState | None:
         errors=canary.error_checks,
         consecutive_errors=canary.consecutive_errors,
         retries=canary.retries,
-        scale_down_time=_t(canary.scale_down_time),
+        scale_down_time=epoch_of(canary.scale_down_time),
         reason=canary.reason,
         replica_split=canary.replica_split,
         message=canary.message,
@@ -230,7 +223,7 @@ def canary_status(state: RolloutState | None) -> dict[str, Any] | None:
 
 def failed_from_status(failed: list[FailedVersion] | None) -> tuple[FailedRecord, ...]:
     return tuple(
-        FailedRecord(f.version, f.reason, _t(f.time) or 0.0, f.message or "", f.retries, f.blocked)
+        FailedRecord(f.version, f.reason, epoch_of(f.time) or 0.0, f.message or "", f.retries, f.blocked)
         for f in failed or []
     )
 

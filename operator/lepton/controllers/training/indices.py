@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import kopf
 
-from lepton.api.common import GROUP, VERSION
+from lepton.api.common import GROUP, VERSION, epoch_of
 from lepton.api.trainingjob import PLURAL, TrainingJob
 from lepton.builders.initializer import INITIALIZER_LABEL
 from lepton.builders.workers import JOB_LABEL
@@ -27,7 +27,6 @@ from lepton.controllers.training.observe import (
 )
 from lepton.controllers.training.queue import DEFAULT_PRIORITY, JobSummary, Observed
 from lepton.policies.initializers import InitPod, is_initialized
-from lepton.policies.job_status import timestamp
 from lepton.policies.status import PodState
 
 
@@ -111,7 +110,7 @@ async def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
     summary = JobSummary(
         key=f"{job.namespace}/{job.name}",
         uid=job.metadata.uid or "",
-        created=timestamp(job.metadata.creation_timestamp) or 0.0,
+        created=epoch_of(job.metadata.creation_timestamp) or 0.0,
         replicas=spec.replicas,
         gpus_per_pod=spec.gpus_per_replica(),
         placement=placement(raw_spec),

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from lepton.api.common import Condition
+from lepton.api.common import Condition, rfc3339_at
 from lepton.api.trainingjob import TrainingJob
 from lepton.builders.initializer import construct_initializer_pod, initializer_pod_name
 from lepton.controllers.training.context import Training
 from lepton.controllers.training.indices import Indices, created_init_pod
 from lepton.kube import resources
 from lepton.policies import initializers
-from lepton.policies.job_status import rfc3339_of
 from lepton.policies.lifecycle import JobState
 
 
@@ -50,7 +49,7 @@ def with_condition(
         return desired
     current = [Condition.model_validate(c) for c in desired.get("conditions") or []]
     updated = initializers.with_condition(
-        current, decision, generation=job.metadata.generation, at=rfc3339_of(now)
+        current, decision, generation=job.metadata.generation, at=rfc3339_at(now)
     )
     return {
         **desired,

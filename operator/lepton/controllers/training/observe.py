@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lepton.api.common import epoch_of
 from lepton.api.trainingjob import GPU_RESOURCE, TRAINER_CONTAINER
 from lepton.builders.initializer import INITIALIZER_LABEL
 from lepton.builders.workers import ATTEMPT_LABEL, INDEX_LABEL, JOB_LABEL
 from lepton.policies.admission import Placement, Taint, Toleration
 from lepton.policies.initializers import InitContainer, InitPod
-from lepton.policies.job_status import timestamp
 from lepton.policies.status import PodState
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
@@ -68,7 +68,7 @@ def pod_state(body: Mapping[str, Any]) -> PodState | None:
         reason=str(reason),
         termination_message=message,
         deleting=meta.get("deletionTimestamp") is not None,
-        finished_at=timestamp(terminated.get("finishedAt")),
+        finished_at=epoch_of(terminated.get("finishedAt")),
         gpus=pod_gpus(spec),
         ip=status.get("podIP") or None,
     )
@@ -150,7 +150,7 @@ def node_info(body: Mapping[str, Any]) -> NodeInfo:
         unschedulable=bool(spec.get("unschedulable")),
         labels=dict(meta.get("labels") or {}),
         taints=taints,
-        ready_changed=timestamp(condition.get("lastTransitionTime")),
+        ready_changed=epoch_of(condition.get("lastTransitionTime")),
     )
 
 
