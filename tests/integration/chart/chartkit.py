@@ -3,10 +3,10 @@ installed, upgraded and uninstalled, and what the tests compare between chart ve
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import tarfile
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -53,7 +53,7 @@ def test_rendered_chart_passes_server_side_dry_run(helm, kubectl, lepton_crds, t
         applied = kubectl("apply", "--server-side", "--dry-run=server", "-f", "-", input=others)
     finally:
         if missing:
-            kubectl("delete", "crd", *missing, "--wait=false", check=False)
+            kubectl("delete", "crd", *missing, "--wait=true", check=False, timeout=120)
         kubectl("delete", "namespace", *namespaces, "--wait=false", check=False)
     lines = applied.stdout.splitlines()
     # kubectl exits non-zero on any refused object; every rendered one (helm test's Pod too) answered.
