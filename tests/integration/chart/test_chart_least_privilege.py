@@ -113,7 +113,7 @@ def test_the_operator_reads_the_token_secret_and_never_logs_it(
             ]
 
         wait_for(
-            lambda: secret_reads(),
+            secret_reads,
             timeout=60,
             what="the operator to read the token Secret",
             seen=log.read_text,
