@@ -62,8 +62,10 @@ def used(events: list[dict[str, Any]]) -> Counter[Grant]:
 
 
 def denied(events: list[dict[str, Any]]) -> list[str]:
+    """Requests RBAC refused. Other 403s are not about permissions (an Event created in a namespace
+    being terminated: NamespaceLifecycle admission), so the authorizer's decision is what counts."""
     return [
-        f"{e['verb']} {e['requestURI']}: {e['responseStatus'].get('message', '')}"
+        f"{e['verb']} {e['requestURI']}: {e.get('annotations', {}).get('authorization.k8s.io/reason', '')}"
         for e in events
-        if e["responseStatus"]["code"] == 403
+        if e.get("annotations", {}).get("authorization.k8s.io/decision") == "forbid"
     ]
