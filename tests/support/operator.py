@@ -18,7 +18,9 @@ from support.wait import wait_for
 
 class Operator:
     def __init__(self, kubeconfig: str, log_path: Path, env: Mapping[str, str] | None = None) -> None:
-        self.kubeconfig = kubeconfig
+        # LEPTON_OPERATOR_KUBECONFIG: the operator (only) acts as someone else, e.g. the chart's
+        # ServiceAccount in the least-privilege run (tests/integration/chart), while tests stay admin.
+        self.kubeconfig = os.environ.get("LEPTON_OPERATOR_KUBECONFIG") or kubeconfig
         self.log_path = log_path
         self.env = dict(env or {})
         self.metrics_port = free_port()

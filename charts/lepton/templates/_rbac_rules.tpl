@@ -28,7 +28,8 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
 - apiGroups: [""]
   resources: [services]
   verbs: [get, list, watch, create, patch, delete]
-# Model-server Deployments: server-side applied, old versions deleted after a rollout.
+# Model-server Deployments: server-side applied, old versions deleted after a rollout. `create` is
+# what the API server authorizes a first apply as (the audit log records it as patch).
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [list, watch, create, patch, delete]
@@ -43,7 +44,8 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
   resources: [jobs]
   verbs: [list, watch, create]
 # Gang scheduling: a PodGroup per TrainingJob for Volcano or the scheduler-plugins coscheduler
-# (builders/podgroup.py), created only when that API is served.
+# (builders/podgroup.py), created only when that API is served (the least-privilege test, on a
+# cluster serving neither, lists these as granted and unused).
 - apiGroups: [scheduling.volcano.sh, scheduling.x-k8s.io]
   resources: [podgroups]
   verbs: [create]
