@@ -310,24 +310,29 @@ def _apiserver_argv(cfg: Config, bin_dir: Path) -> list[str]:
         "--profiling=false",
         "--event-ttl=1h",
     ]
-    if cfg.audit:
-        policy = cfg.state_dir / "audit-policy.json"
-        # Metadata for every request, once (at ResponseComplete): enough to count requests by user agent.
-        policy.write_text(
-            json.dumps(
-                {
-                    "apiVersion": "audit.k8s.io/v1",
-                    "kind": "Policy",
-                    "omitStages": ["RequestReceived", "ResponseStarted"],
-                    "rules": [{"level": "Metadata"}],
-                }
-            )
+    # Always an audit log: every request at Metadata with LEPTON_AUDIT=1 (to count requests by user
+    # agent), else only service accounts' requests (the operator acting as the chart's account in
+    # the least-privilege test), leaving out kube-system's, which the controller manager acts as.
+    controllers: dict[str, object] = {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]}
+    everyone: dict[str, object] = {"level": "Metadata"}
+    accounts: dict[str, object] = {"level": "Metadata", "userGroups": ["system:serviceaccounts"]}
+    policy = cfg.state_dir / "audit-policy.json"
+    policy.write_text(
+        json.dumps(
+            {
+                "apiVersion": "audit.k8s.io/v1",
+                "kind": "Policy",
+                # Once per request (at ResponseComplete).
+                "omitStages": ["RequestReceived", "ResponseStarted"],
+                "rules": [everyone] if cfg.audit else [controllers, accounts, {"level": "None"}],
+            }
         )
-        argv += [
-            f"--audit-policy-file={policy}",
-            f"--audit-log-path={cfg.state_dir / 'audit.log'}",
-            "--audit-log-maxsize=0",
-        ]
+    )
+    argv += [
+        f"--audit-policy-file={policy}",
+        f"--audit-log-path={cfg.state_dir / 'audit.log'}",
+        "--audit-log-maxsize=0",
+    ]
     return argv
 
 
