@@ -8,6 +8,7 @@ from typing import Any
 
 from kubernetes import client
 
+from support.events import wait_events
 from support.wait import wait_for
 
 GROUP, VERSION = "lepton.ai", "v1alpha1"
@@ -124,6 +125,9 @@ class Serving:
             self.namespace, field_selector=f"involvedObject.name={name}"
         ).items
         return [(e.type, e.reason, e.message) for e in items]
+
+    def wait_events(self, name: str, *reasons: str, timeout: float = 15) -> list[str]:
+        return wait_events(self.core, self.namespace, name, *reasons, timeout=timeout)
 
     def wait_phase(self, plural: str, name: str, phase: str, timeout: float = 30) -> dict[str, Any]:
         return wait_for(

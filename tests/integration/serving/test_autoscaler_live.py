@@ -66,13 +66,13 @@ def test_load_scales_up_silence_scales_down_and_an_outage_holds(
     autoscaler = status()["autoscaler"]
     assert (autoscaler["desiredReplicas"], autoscaler["metric"], autoscaler["target"]) == (4, "custom", 2)
     assert autoscaler["lastScaleTime"]
+    serving.wait_events(NAME, "ScaledUp")
     scaled_up = [m for _, reason, m in serving.events(NAME) if reason == "ScaledUp"]
-    assert scaled_up, serving.events(NAME)
     assert "target 2" in scaled_up[0], scaled_up  # the event carries the decision's inputs
 
     # Silence: the 10 s rate falls to 0 and, after the 5 s scale-down window, replicas go to minReplicas.
     wait_for(lambda: replicas(serving) == 1, 90, "the Deployment back at minReplicas 1", seen=status)
-    assert any(reason == "ScaledDown" for _, reason, _ in serving.events(NAME))
+    serving.wait_events(NAME, "ScaledDown")
 
     # Load again, then Prometheus goes away: replicas are held (never lowered), the condition says why.
     with Load(model_server.url, INPUT, per_second=10):
@@ -93,7 +93,7 @@ def test_load_scales_up_silence_scales_down_and_an_outage_holds(
     while time.monotonic() < deadline:
         assert replicas(serving) >= held, f"replicas lowered without data: {status()}"
         time.sleep(1)
-    assert any(reason == "MetricsUnavailable" for _, reason, _ in serving.events(NAME))
+    serving.wait_events(NAME, "MetricsUnavailable")
 
     prometheus.start()
     wait_for(
@@ -102,7 +102,7 @@ def test_load_scales_up_silence_scales_down_and_an_outage_holds(
         what="MetricsAvailable=True again once Prometheus answers",
         seen=status,
     )
-    assert any(reason == "MetricsRecovered" for _, reason, _ in serving.events(NAME))
+    serving.wait_events(NAME, "MetricsRecovered")
     wait_for(lambda: replicas(serving) == 1, 90, "idle replicas lowered again after recovery", seen=status)
 
 

@@ -69,7 +69,7 @@ def test_kubectl_scale_changes_the_deployment(kube, kubectl, namespace, operator
     assert scale["spec"]["replicas"] == 3
     assert scale["status"]["replicas"] == 3
     assert scale["status"]["selector"] == "lepton.ai/inferenceservice=iris"
-    assert any(reason == "Scaled" for _, reason, _ in serving.events("iris"))
+    serving.wait_events("iris", "Scaled")
 
 
 def test_served_by_follows_the_services(kube, namespace, operator):

@@ -52,9 +52,7 @@ def test_latest_follows_a_newer_ready_version_without_downtime(kube, namespace, 
     status = serving.wait_phase("inferenceservices", "iris", "Ready")
     assert status["currentVersion"] == "v2"
     assert status["traffic"] == [{"version": "v2", "weight": 100}]
-    reasons = [reason for _, reason, _ in serving.events("iris")]
-    assert "TrafficSwitched" in reasons
-    assert "DeploymentDeleted" in reasons
+    serving.wait_events("iris", "TrafficSwitched", "DeploymentDeleted")
 
 
 def test_latest_ignores_failed_and_verifying_versions(kube, namespace, operator):

@@ -32,9 +32,7 @@ def test_completed_verification_makes_the_version_ready(kube, namespace, operato
         "--source",
         "file:///models/iris/v1",
     ]
-    reasons = [reason for _, reason, _ in serving.events("iris-v1")]
-    assert "Verifying" in reasons
-    assert "Verified" in reasons
+    serving.wait_events("iris-v1", "Verifying", "Verified")
 
 
 @pytest.mark.parametrize(
@@ -56,6 +54,7 @@ def test_failed_verification_gives_the_reason(kube, namespace, operator, message
     assert text in ready["message"]
     verified = next(c for c in status["conditions"] if c["type"] == "Verified")
     assert (verified["status"], verified["reason"]) == ("False", reason)
+    serving.wait_events("iris-bad", reason)
     warnings = [(r, m) for t, r, m in serving.events("iris-bad") if t == "Warning"]
     assert any(r == reason and text in m for r, m in warnings), warnings
 

@@ -166,13 +166,7 @@ def test_a_bad_version_is_rolled_back_and_not_rolled_out_again(kube, namespace, 
     wait_for(lambda: sizes(serving) == (4, 0), 30, "v2 scaled to 0, v1 at 4", seen=lambda: sizes(serving))
     selector = serving.core.read_namespaced_service(NAME, namespace).spec.selector
     assert selector["lepton.ai/version"] == "v1", selector
-    # Events go out after the status write that showed the change: wait for it, bounded.
-    wait_for(
-        lambda: "RolledBack" in reasons(serving, NAME),
-        15,
-        "a RolledBack event",
-        seen=lambda: reasons(serving, NAME),
-    )
+    serving.wait_events(NAME, "RolledBack")
 
     # `latest` still resolves to v2, which failed: it is not rolled out again.
     deadline = time.monotonic() + 2 * INTERVAL  # a window in which a restarted rollout would show
@@ -242,13 +236,7 @@ def test_promote_abort_and_retry_annotations(kube, namespace, operator, versions
         "v2 promoted by lepton.ai/promote",
         seen=lambda: (sizes(serving), canary(serving, NAME)),
     )
-    # Events go out after the status write that showed the change: wait for it, bounded.
-    wait_for(
-        lambda: "CanaryPromoted" in reasons(serving, NAME),
-        15,
-        "a CanaryPromoted event",
-        seen=lambda: reasons(serving, NAME),
-    )
+    serving.wait_events(NAME, "CanaryPromoted")
 
     serving.create(model_version("iris", "v3"))
     wait_for(lambda: canary(serving, NAME).get("version") == "v3", 60, "v3 rolling out")
@@ -272,13 +260,7 @@ def test_promote_abort_and_retry_annotations(kube, namespace, operator, versions
         seen=lambda: canary(serving, NAME),
     )
     assert (retried["version"], retried["retries"]) == ("v3", 1), retried
-    # Events go out after the status write that showed the change: wait for it, bounded.
-    wait_for(
-        lambda: "RolloutRetried" in reasons(serving, NAME),
-        15,
-        "a RolloutRetried event",
-        seen=lambda: reasons(serving, NAME),
-    )
+    serving.wait_events(NAME, "RolloutRetried")
     # The abort left in place names the first rollout of v3, not its retry.
     wait_for(lambda: replicas(serving, NAME, "v3") == 1, 30, "v3 at 1 replica again")
     assert canary(serving, NAME)["phase"] == "Progressing"

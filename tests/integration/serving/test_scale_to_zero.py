@@ -64,7 +64,7 @@ def test_idle_goes_to_zero_behind_the_activator_and_an_activation_wakes_it_at_on
     }
     backend = serving.core.read_namespaced_service(f"{NAME}-backend", namespace)
     assert backend.spec.selector == {"lepton.ai/inferenceservice": NAME, "lepton.ai/version": "v1"}
-    assert any(reason == "ActivatorRouted" for _, reason, _ in serving.events(NAME))
+    serving.wait_events(NAME, "ActivatorRouted")
 
     # The activator's call: a replica is asked for at once, well before the next poll.
     asked = time.monotonic()
@@ -81,7 +81,7 @@ def test_idle_goes_to_zero_behind_the_activator_and_an_activation_wakes_it_at_on
     wait_for(lambda: deployment(f"{NAME}-activator") is None, 60, "the activator removed", seen=status)
     stable = serving.core.read_namespaced_service(NAME, namespace)
     assert stable.spec.selector == {"lepton.ai/inferenceservice": NAME, "lepton.ai/version": "v1"}
-    assert any(reason == "Activated" for _, reason, _ in serving.events(NAME))
+    serving.wait_events(NAME, "Activated")
 
 
 def test_an_activation_for_an_unknown_service_is_accepted_and_harmless(operator):

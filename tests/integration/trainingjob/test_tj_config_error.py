@@ -43,7 +43,7 @@ def test_tj_unknown_priority_class_is_a_config_error_tried_once(jobs, operator, 
     )
     assert jobs.pods("prio") == []
     assert jobs.status("prio").get("restartCount", 0) == 0, "no restart budget spent on a config error"
-    assert "ConfigError" in jobs.events("prio")
+    jobs.wait_events("prio", "ConfigError")
 
 
 def test_tj_in_a_restricted_namespace_runs_and_a_privileged_template_is_a_config_error(

@@ -98,7 +98,7 @@ def test_tj_elastic_replaces_a_lost_worker_without_restarting(jobs):
         p.metadata.name: p.metadata.uid for p in jobs.pods("elastic") if not p.metadata.name.endswith("-2")
     } == survivors
     assert jobs.status("elastic").get("restartCount", 0) == 0
-    assert "WorkerReplaced" in jobs.events("elastic")
+    jobs.wait_events("elastic", "WorkerReplaced")
 
 
 def test_tj_pod_group_for_volcano_when_its_crd_is_installed(jobs, kubectl, kube):

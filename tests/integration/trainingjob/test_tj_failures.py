@@ -40,7 +40,7 @@ def test_tj_retryable_failure_restarts_the_group_then_succeeds(jobs):
     assert status["nodeLossRestarts"] == 0, "crashes count against backoffLimit"
     attempts = {p.metadata.labels["lepton.ai/restart-attempt"] for p in jobs.pods("retry")}
     assert attempts == {str(status["restartCount"])}, "only the last attempt's pods remain"
-    assert "Restarting" in jobs.events("retry")
+    jobs.wait_events("retry", "Restarting")
     assert jobs.condition("retry", "Succeeded")["status"] == "True"
 
 

@@ -83,7 +83,7 @@ def test_tj_initializer_failure_fails_the_job_with_its_reason_and_starts_no_work
     assert status.get("restartCount", 0) == 0, "an initializer failure is not charged to backoffLimit"
     assert not status.get("restartHistory")
     assert jobs.pods("badinit") == [], "no worker was ever created"
-    assert "DigestMismatch" in jobs.events("badinit")
+    jobs.wait_events("badinit", "DigestMismatch")
 
 
 def test_tj_initializer_success_starts_the_workers_with_the_directories(jobs):

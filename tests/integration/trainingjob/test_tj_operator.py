@@ -74,7 +74,7 @@ def test_tj_result_becomes_a_model_version_that_outlives_the_job(jobs, namespace
     }
     assert mv["spec"]["origin"]["trainingJob"]["name"] == "mnist"
     assert not mv["metadata"].get("ownerReferences")
-    assert "ModelVersionCreated" in jobs.events("mnist")
+    jobs.wait_events("mnist", "ModelVersionCreated")
 
     jobs.delete("mnist")
     wait_for(lambda: not jobs.exists("mnist"), 60, "job deleted")

@@ -7,6 +7,8 @@ from typing import Any
 
 from kubernetes import client
 
+from support.events import event_reasons, wait_events
+
 GROUP, VERSION, PLURAL = "lepton.ai", "v1alpha1", "trainingjobs"
 TOLERATION = {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
 
@@ -98,10 +100,10 @@ class Jobs:
         return [p for p in self.pods(name) if p.metadata.deletion_timestamp is None]
 
     def events(self, name: str) -> list[str]:
-        events = self.core.list_namespaced_event(
-            self.namespace, field_selector=f"involvedObject.name={name}"
-        ).items
-        return [e.reason for e in events]
+        return event_reasons(self.core, self.namespace, name)
+
+    def wait_events(self, name: str, *reasons: str, timeout: float = 15) -> list[str]:
+        return wait_events(self.core, self.namespace, name, *reasons, timeout=timeout)
 
 
 def env_of(pod: client.V1Pod) -> dict[str, str]:
