@@ -35,7 +35,8 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
   verbs: [list, watch, create, patch, delete]
 # The HTTPRoute of an InferenceService with spec.traffic (canary weights, mirroring), when Gateway
 # API is served: read back (a promotion completes once it carries the new version), server-side
-# applied, deleted when spec.traffic goes. Read by name, never listed or watched.
+# applied (create: what a first apply is authorized as), deleted when spec.traffic goes (the
+# least-privilege test lists both as granted and unused). Read by name, never listed or watched.
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [get, create, patch, delete]

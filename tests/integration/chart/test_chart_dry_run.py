@@ -31,15 +31,19 @@ def _established(kubectl, names):
     )
 
 
-@pytest.mark.parametrize("values", [{}, HA_NAMESPACED], ids=["defaults", "replicas2-peering-namespaced"])
-def test_rendered_chart_passes_server_side_dry_run(helm, kubectl, lepton_crds, tmp_path, values):
+@pytest.mark.parametrize(
+    ("case", "values"),
+    [("defaults", {}), ("ha", HA_NAMESPACED)],
+    ids=["defaults", "replicas2-peering-namespaced"],
+)
+def test_rendered_chart_passes_server_side_dry_run(helm, kubectl, lepton_crds, tmp_path, case, values):
     # The namespaces must exist for namespaced objects to be validated (they are not in the chart).
-    namespaces = [NAMESPACE, *values.get("watchNamespaces", [])]
+    # One release namespace per case: the other case's may still be terminating.
+    release = f"{NAMESPACE}-{case}"
+    namespaces = [release, *values.get("watchNamespaces", [])]
     for namespace in namespaces:
         kubectl("create", "namespace", namespace, check=False)
-    rendered = helm.template(
-        CHART, NAMESPACE, "--include-crds", "-f", values_file(tmp_path, "values", values)
-    )
+    rendered = helm.template(CHART, release, "--include-crds", "-f", values_file(tmp_path, "values", values))
     documents = [d for d in yaml.safe_load_all(rendered) if d]
     crds = [d for d in documents if d["kind"] == "CustomResourceDefinition"]
     names = [d["metadata"]["name"] for d in crds]

@@ -43,6 +43,16 @@ UNUSED_ALLOWED = {
     ("scheduling.x-k8s.io", "podgroups", "create"): "only where the coscheduler plugin's API is served",
     # Server-side apply that creates an object is authorized as create but audited as patch.
     ("apps", "deployments", "create"): "authorizes the first server-side apply (audited as patch)",
+    (
+        "gateway.networking.k8s.io",
+        "httproutes",
+        "create",
+    ): "authorizes the first server-side apply (audited as patch)",
+    (
+        "gateway.networking.k8s.io",
+        "httproutes",
+        "delete",
+    ): "only when spec.traffic is removed, not in the slice",
     # Not driven by this slice (its TrainingJobs record no model; the serving tests create
     # ModelVersions as admin): a gap of the slice, not of the chart.
     ("lepton.ai", "modelversions", "create"): "a succeeded TrainingJob with spec.output, not in the slice",

@@ -50,6 +50,25 @@ def rolled_out(dep) -> bool:
 def without_crds(kubectl, lepton_crds):
     """A cluster that never had Lepton, so the previous chart's `helm install` creates the CRDs as it
     would (field manager helm); the suite's own CRDs are put back afterwards."""
+    # Objects that earlier modules left in terminating namespaces keep kopf's finalizer once their
+    # operator has stopped, and a CRD is not deleted while one of its objects is: drop them first
+    # (the suite runs serially, so no running test owns any of them).
+    listed = kubectl("get", ",".join(CRD_NAMES), "-A", "-o", "json", check=False)
+    leftovers = json.loads(listed.stdout)["items"] if listed.returncode == 0 else []
+    for item in leftovers:
+        if item["metadata"].get("finalizers"):
+            meta = item["metadata"]
+            kubectl(
+                "patch",
+                item["kind"].lower(),
+                meta["name"],
+                "-n",
+                meta["namespace"],
+                "--type=merge",
+                "-p",
+                '{"metadata":{"finalizers":null}}',
+                check=False,
+            )
     kubectl("delete", "crd", *CRD_NAMES, "--ignore-not-found", "--wait=true", timeout=120)
     yield
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))
