@@ -123,7 +123,13 @@ def test_httproute_weights_follow_the_steps_then_promote(kube, namespace, operat
         {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public", "sectionName": "http"}
     ], spec
     assert first["metadata"]["ownerReferences"][0]["kind"] == "InferenceService", first
-    progressing = serving.condition("inferenceservices", NAME, "RolloutProgressing")
+    # The route is applied before the status write of the same reconcile: wait for the condition.
+    progressing = wait_for(
+        lambda: serving.condition("inferenceservices", NAME, "RolloutProgressing"),
+        15,
+        "a RolloutProgressing condition",
+        seen=lambda: serving.status("inferenceservices", NAME),
+    )
     assert "not acted on" not in progressing["message"], progressing
 
     seen: list[tuple[dict[str, int], int | None, int | None]] = []
