@@ -17,19 +17,20 @@ from typing import Any
 def avoiding(pod_spec: dict[str, Any], nodes: Sequence[str]) -> dict[str, Any]:
     """``pod_spec`` with every required node selector term also requiring a node not in ``nodes``.
 
-    Terms are ORed and the expressions of a term ANDed, so the rule goes into each of the
+    Terms are ORed and the expressions of a term ANDed, so the rules go into each of the
     template's own terms (or into one new term when it has none); preferred terms are kept as
-    they are. ``nodes`` are taken as given (sorted by the caller, for deterministic pods).
+    they are. The API server allows one value per ``metadata.name`` field selector, hence one
+    NotIn expression per node. ``nodes`` are taken as given (sorted by the caller).
     """
     if not nodes:
         return pod_spec
     spec = copy.deepcopy(pod_spec)
-    rule = {"key": "metadata.name", "operator": "NotIn", "values": list(nodes)}
+    rules = [{"key": "metadata.name", "operator": "NotIn", "values": [node]} for node in nodes]
     affinity = spec.setdefault("affinity", {})
     node_affinity = affinity.setdefault("nodeAffinity", {})
     required = node_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
     terms = required.get("nodeSelectorTerms") or [{}]
     required["nodeSelectorTerms"] = [
-        {**term, "matchFields": [*(term.get("matchFields") or []), rule]} for term in terms
+        {**term, "matchFields": [*(term.get("matchFields") or []), *rules]} for term in terms
     ]
     return spec

@@ -97,6 +97,7 @@ async def tj_nodes(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> dict[No
         # A GPU fault appeared or went away: without this, the jobs it concerns would only notice
         # at their next resync.
         training.node_faults[info.name] = fault
+        _count_faults(training)
         if fault is None:
             kick_waiting(training, kwargs)
         elif fault.unhealthy and (pods := kwargs.get("tj_pods")) is not None:
@@ -112,6 +113,13 @@ async def tj_priorities(body: kopf.Body, **_: Any) -> dict[str, int]:
     named = {str(body["metadata"]["name"]): value}
     # Pods that name no class get the globalDefault's value; so do jobs in the queue (key "").
     return {**named, DEFAULT_PRIORITY: value} if body.get("globalDefault") else named
+
+
+def _count_faults(training: Training) -> None:
+    faults = [f for f in training.node_faults.values() if f is not None]
+    unhealthy = sum(f.unhealthy for f in faults)
+    training.metrics.gpu_faulty_nodes.labels("unhealthy").set(unhealthy)
+    training.metrics.gpu_faulty_nodes.labels("degraded").set(len(faults) - unhealthy)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
