@@ -28,16 +28,15 @@ def fault_patch(node: dict[str, Any], *, healthy_gpus: int | None, clear: bool, 
     capacity = int((status.get("capacity") or {}).get(GPU_RESOURCE, "0"))
     previous = next((c for c in status.get("conditions") or [] if c.get("type") == CONDITION), {})
     state = "False" if clear else "True"
+    # A transition keeps its time while the status stays the same, as an agent's would.
+    since = previous.get("lastTransitionTime", now) if previous.get("status") == state else now
     condition = {
         "type": CONDITION,
         "status": state,
         "reason": "GpuHealthy" if clear else "SimulatedGpuFault",
         "message": "simulated GPU fault cleared" if clear else "simulated GPU fault (localcluster gpu-fault)",
         "lastHeartbeatTime": now,
-        # A transition keeps its time while the status stays the same, as an agent's would.
-        "lastTransitionTime": previous.get("lastTransitionTime", now)
-        if previous.get("status") == state
-        else now,
+        "lastTransitionTime": since,
     }
     if clear:
         return {"status": {"conditions": [condition], "allocatable": {GPU_RESOURCE: str(capacity)}}}
