@@ -204,7 +204,9 @@ class Indices:
 
     def gpu_faults(self, fault_conditions: Iterable[str]) -> dict[str, NodeFault]:
         """Nodes whose GPUs a health agent or the device plugin reports faulty, and why."""
-        return gpu_health.faulty_nodes((n.health for n in self.node_list()), fault_conditions)
+        # Read on every reconcile: only the few nodes reporting anything are looked at closely.
+        suspects = (n.health for n in self.node_list() if n.problems or n.allocatable_gpus < n.capacity_gpus)
+        return gpu_health.faulty_nodes(suspects, fault_conditions)
 
     def lost_nodes(self, now: float, grace: float) -> tuple[frozenset[str], float | None]:
         """Nodes NotReady for at least ``grace`` seconds, and when the next one would count as lost.
