@@ -89,6 +89,14 @@ class Faults:
         """Nodes new workers must not be placed on, sorted so the pods built are deterministic."""
         return tuple(sorted(self.nodes))
 
+    def left_out(self, shown: int = 3) -> str:
+        """What a waiting job's message adds: the nodes admission leaves out, and why."""
+        names = self.avoid()
+        listed = "; ".join(f"{name}: {self.nodes[name].why}" for name in names[:shown])
+        more = f"; {len(names) - shown} more" if len(names) > shown else ""
+        noun = "node" if len(names) == 1 else "nodes"
+        return f"{len(names)} {noun} with faulty GPUs left out ({listed}{more})"
+
     def lost(self, pod: PodState) -> str | None:
         """Why a worker that has not finished is lost to its node's GPUs, or None."""
         fault = self.nodes.get(pod.node or "")

@@ -91,6 +91,7 @@ def test_tj_unhealthy_nodes_are_avoided_until_they_recover(jobs, gpu_fault, oper
     )
     assert queued["reason"] == "WaitingForGPUs"
     assert "0 fit now" in queued["message"]
+    assert "2 nodes with faulty GPUs left out (lepton-gpu-0: GpuUnhealthy=True" in queued["message"]
     assert jobs.pods("later") == []
 
     gpu_fault("lepton-gpu-0", clear=True)

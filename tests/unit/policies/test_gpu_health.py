@@ -160,6 +160,17 @@ def test_avoid_is_sorted_and_includes_degraded_nodes() -> None:
     assert FAULTS.avoid() == ("bad", "degraded")
 
 
+def test_a_waiting_job_is_told_which_nodes_are_left_out() -> None:
+    assert FAULTS.left_out() == (
+        "2 nodes with faulty GPUs left out "
+        "(bad: GpuUnhealthy=True; degraded: allocatable nvidia.com/gpu 7 < capacity 8)"
+    )
+    many = Faults({f"n{i}": UNHEALTHY for i in range(5)})
+    assert many.left_out(shown=2) == (
+        "5 nodes with faulty GPUs left out (n0: GpuUnhealthy=True; n1: GpuUnhealthy=True; 3 more)"
+    )
+
+
 @dataclass
 class Verdict:
     scenario: str

@@ -119,6 +119,8 @@ async def _plan(
         else:
             observed = indices.observed(initialized=key if initialized else None, faults=faults.nodes)
             admission, others = await training.queue.admit(key, job.metadata.uid or "", observed)
+            if not admission.admitted and faults.nodes:
+                admission = replace(admission, message=f"{admission.message}; {faults.left_out()}")
             training.wakeups.kick_all(others)
     lost, next_lost = indices.lost_nodes(now, training.settings.node_lost_seconds)
     plan = lifecycle.plan(
