@@ -54,6 +54,13 @@ class Metrics:
             "1 once the operator's indices hold the initial listings (handlers run from then on).",
             registry=r,
         )
+        self.gpu_faulty_nodes = Gauge(
+            f"{PREFIX}gpu_faulty_nodes",
+            "Nodes kept out of admission for GPU faults, by kind: unhealthy (a health agent's "
+            "condition) or degraded (allocatable nvidia.com/gpu below capacity).",
+            ["kind"],
+            registry=r,
+        )
         self._phases: dict[str, str] = {}
         self._waiting_since: dict[str, float] = {}
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from lepton.builders.serving_config import ServingConfig, ServingConfigError, serving_config_from_env
+from lepton.policies.gpu_health import DEFAULT_FAULT_CONDITIONS
 
 
 class SettingsError(ValueError):
@@ -47,6 +48,11 @@ class Settings:
     """How long other workers may keep running after rank 0 succeeded before they are stopped."""
     node_lost_seconds: float = 60.0
     """How long a node must stay NotReady before its workers count as lost (the job restarts)."""
+    gpu_fault_conditions: tuple[str, ...] = DEFAULT_FAULT_CONDITIONS
+    """Node condition types that mean the node's GPUs are faulty when True (a GPU health agent's):
+    no gang is admitted there, and workers there restart elsewhere without spending their budget."""
+    hardware_exit_codes: frozenset[int] = frozenset()
+    """Worker exit codes that mean a hardware fault: the restart is not charged to any budget."""
     resync_seconds: float = 30.0
     """How often every active job is reconciled even when nothing happened."""
     progress_poll_seconds: float = 10.0
@@ -107,6 +113,8 @@ def from_env(env: Mapping[str, str] | None = None, started: float | None = None)
         ),
         success_grace_seconds=_number(env, "LEPTON_SUCCESS_GRACE_SECONDS", Settings.success_grace_seconds),
         node_lost_seconds=_number(env, "LEPTON_NODE_LOST_SECONDS", Settings.node_lost_seconds),
+        gpu_fault_conditions=_names(env, "LEPTON_GPU_FAULT_CONDITIONS", DEFAULT_FAULT_CONDITIONS),
+        hardware_exit_codes=_exit_codes(env, "LEPTON_HARDWARE_EXIT_CODES"),
         resync_seconds=_number(env, "LEPTON_RESYNC_SECONDS", Settings.resync_seconds),
         progress_poll_seconds=_number(env, "LEPTON_PROGRESS_POLL_SECONDS", Settings.progress_poll_seconds),
         progress_timeout_seconds=_number(
@@ -116,6 +124,25 @@ def from_env(env: Mapping[str, str] | None = None, started: float | None = None)
         serving=_serving(env),
     )
     return validate(settings)
+
+
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list; unset keeps the default, "" (or "-") turns the list off."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip() not in ("", "-")))
+
+
+def _exit_codes(env: Mapping[str, str], name: str) -> frozenset[int]:
+    codes = _names(env, name, ())
+    try:
+        values = frozenset(int(code) for code in codes)
+    except ValueError:
+        raise SettingsError(f"{name}={env.get(name)!r} must be comma-separated exit codes") from None
+    if any(not 1 <= code <= 255 for code in values):
+        raise SettingsError(f"{name}={env.get(name)!r}: exit codes are 1 to 255 (0 is success)")
+    return values
 
 
 _PRIORITY_EPOCH_MS = 2**42  # about the year 2109

@@ -52,3 +52,22 @@ def test_the_longest_running_replica_leads_and_a_restarted_one_stands_by():
 def test_bad_serving_settings_are_refused_with_the_rest():
     with pytest.raises(SettingsError, match="LEPTON_VERIFY_TOLERATIONS"):
         from_env({"LEPTON_VERIFY_TOLERATIONS": "{not json"})
+
+
+def test_gpu_fault_settings():
+    defaults = from_env({})
+    assert "GpuUnhealthy" in defaults.gpu_fault_conditions
+    assert defaults.hardware_exit_codes == frozenset()
+    custom = from_env(
+        {
+            "LEPTON_GPU_FAULT_CONDITIONS": "XidError, NVLinkDown,XidError",
+            "LEPTON_HARDWARE_EXIT_CODES": "74, 201",
+        }
+    )
+    assert custom.gpu_fault_conditions == ("XidError", "NVLinkDown")
+    assert custom.hardware_exit_codes == frozenset({74, 201})
+    assert from_env({"LEPTON_GPU_FAULT_CONDITIONS": ""}).gpu_fault_conditions == (), "empty turns it off"
+    with pytest.raises(SettingsError, match="LEPTON_HARDWARE_EXIT_CODES"):
+        from_env({"LEPTON_HARDWARE_EXIT_CODES": "xid"})
+    with pytest.raises(SettingsError, match="1 to 255"):
+        from_env({"LEPTON_HARDWARE_EXIT_CODES": "0"})

@@ -134,11 +134,12 @@ class RunPolicy(LeptonModel):
     """How failures, deadlines and cleanup are handled."""
 
     backoff_limit: Annotated[int, Field(ge=0, le=100)] = 3
-    """How many times the job is restarted after a retryable failure before it fails."""
+    """How many times the job is restarted after a retryable failure before it fails (restarts
+    after node loss or a hardware fault do not count)."""
     max_restarts_per_worker: Annotated[int, Field(ge=0, le=100)] | None = None
     """How many charged restarts one worker (replica index) may cause before the job fails
-    (WorkerRestartLimitExceeded); unset: only backoffLimit applies. Restarts after node loss are
-    never charged."""
+    (WorkerRestartLimitExceeded); unset: only backoffLimit applies. Restarts after node loss or a
+    hardware fault are never charged."""
     restart_policy: RestartPolicy = RestartPolicy.ON_FAILURE
     """When to restart: OnFailure restarts after any worker failure (up to backoffLimit); Never fails
     the job on the first worker failure; ExitCode restarts only for retryable failures: a worker

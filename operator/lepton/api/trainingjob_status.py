@@ -59,6 +59,9 @@ class TrainingJobReason(StrEnum):
     """Elastic: a lost worker is recreated while the others keep running."""
     NODE_LOST = "NodeLost"
     """Workers were lost with their node; the restart is not charged to backoffLimit."""
+    HARDWARE_FAULT = "HardwareFault"
+    """Workers were lost to a hardware fault (their node's GPUs reported unhealthy, a hardware exit
+    code, a DisruptionTarget condition); the gang restarts on healthy nodes, uncharged."""
     RESTARTING = "Restarting"
     """Event reason of every restart (the condition says why)."""
     BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
@@ -96,6 +99,9 @@ class RestartCause(StrEnum):
     """The pod was evicted or deleted, or stopped on SIGTERM (143)."""
     NODE_LOSS = "NodeLoss"
     """The pod's node stopped being Ready (never charged to a budget)."""
+    HARDWARE_FAULT = "HardwareFault"
+    """The node's GPUs were reported unhealthy, the worker exited with a hardware exit code, or the
+    pod got a DisruptionTarget condition (never charged to a budget)."""
 
 
 class RestartAction(StrEnum):
@@ -129,7 +135,7 @@ class RestartRecord(LeptonModel):
     time: Timestamp
     """When the worker failed (its exit time, else when the operator saw it)."""
     cause: RestartCause
-    """UserError, Infrastructure, Preemption or NodeLoss."""
+    """UserError, Infrastructure, Preemption, NodeLoss or HardwareFault."""
     action: RestartAction
     """Restart (the whole group), Replace (elastic: this worker only) or Fail (the job)."""
     worker: Annotated[int, Field(ge=0)]
@@ -178,8 +184,8 @@ class TrainingJobStatus(LeptonModel):
     restart_count: Annotated[int, Field(ge=0)] = 0
     """How many times the job has been restarted."""
     node_loss_restarts: Annotated[int, Field(ge=0)] = 0
-    """How many of those restarts followed the loss of a node; they do not count against
-    backoffLimit."""
+    """How many of those restarts followed the loss of a node or a hardware fault; they do not count
+    against backoffLimit."""
     restart_history: Annotated[list[RestartRecord], Field(max_length=MAX_RESTART_HISTORY)] | None = None
     """The latest worker failures the operator acted on (at most 20, oldest first)."""
     worker_restarts: (

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from lepton.api.trainingjob import TRAINER_CONTAINER, TrainingJob
 from lepton.builders.artifact import PVC_ROOT, claim_of, claim_volume_name
+from lepton.builders.avoid import avoiding
 from lepton.builders.env import worker_env
 from lepton.builders.initializer import initializer_env
 from lepton.builders.owners import owner_reference
@@ -49,7 +51,12 @@ def job_selector(job_name: str) -> dict[str, str]:
 
 
 def construct_worker_pod(
-    job: TrainingJob, index: int, attempt: int, *, pod_group: str | None = None
+    job: TrainingJob,
+    index: int,
+    attempt: int,
+    *,
+    pod_group: str | None = None,
+    avoid_nodes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The pod of worker ``index`` in restart attempt ``attempt``.
 
@@ -58,12 +65,13 @@ def construct_worker_pod(
     message settings, and forces restartPolicy Never because restarts are the operator's job.
     Security contexts default to the restricted profile, the trainer's root filesystem to read-only
     with a writable /tmp; what the template sets itself wins (lepton.builders.security).
-    ``pod_group`` names the PodGroup for Volcano or the coscheduler when one is used.
+    ``pod_group`` names the PodGroup for Volcano or the coscheduler when one is used;
+    ``avoid_nodes`` are nodes the pod must not be scheduled on (faulty GPUs: builders.avoid).
     """
     spec = job.spec
     template = spec.template.model_dump(by_alias=True, exclude_none=True)
     meta = template.get("metadata") or {}
-    pod_spec: dict[str, Any] = copy.deepcopy(template["spec"])
+    pod_spec: dict[str, Any] = avoiding(copy.deepcopy(template["spec"]), avoid_nodes)
     name = worker_name(job.name, index)
 
     labels = {

@@ -22,6 +22,9 @@ TRAINING_JOB: dict[str, str] = {
     "backoffLimit allow (read the worker's log: `lepton logs tj/NAME`)",
     "WorkerReplaced": "elastic: a lost worker was recreated while the others kept running",
     "NodeLost": "workers were lost with their node; the restart is not charged to backoffLimit",
+    "HardwareFault": "workers were lost to a hardware fault (their node's GPUs reported unhealthy, a "
+    "hardware exit code, a DisruptionTarget condition); the gang is re-admitted on healthy nodes and "
+    "the restart is not charged to backoffLimit (status.restartHistory names the fault)",
     "Restarting": "the whole gang is being restarted after a retryable failure (with backoff)",
     "BackoffLimitExceeded": "the job failed more often than spec.runPolicy.backoffLimit allows; fix the "
     "cause in the logs, then submit again",

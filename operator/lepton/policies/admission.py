@@ -47,6 +47,9 @@ class Node:
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
     schedulable: bool = True
+    gpu_fault: str = ""
+    """Why a GPU health agent or the device plugin says its GPUs are faulty (policies.gpu_health);
+    such a node is never chosen, whatever the placement tolerates."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Placement:
         return Placement(tuple(sorted((node_selector or {}).items())), tuple(tolerations))
 
     def allows(self, node: Node) -> bool:
-        if not node.schedulable:
+        if not node.schedulable or node.gpu_fault:
             return False
         if any(node.labels.get(key) != value for key, value in self.node_selector):
             return False

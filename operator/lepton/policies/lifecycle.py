@@ -13,6 +13,7 @@ from typing import Any
 
 from lepton.api.trainingjob import TrainingJobReason
 from lepton.policies import restart, restart_history
+from lepton.policies.gpu_health import NO_FAULTS, Faults
 from lepton.policies.status import Counts, Phase, PodState, count
 
 
@@ -94,8 +95,10 @@ def needs_admission(job: JobState, pods: Sequence[PodState], now: float, timing:
 
 
 def _restart_at(job: JobState, timing: Timing) -> float:
-    # A restart after node loss did not count, and waited the first backoff step (restart.decide).
-    counted_before = 0 if job.reason == TrainingJobReason.NODE_LOST else max(job.counted_restarts - 1, 0)
+    # A restart after node loss or a hardware fault did not count, and waited the first backoff
+    # step (restart.decide).
+    uncharged = job.reason in (TrainingJobReason.NODE_LOST, TrainingJobReason.HARDWARE_FAULT)
+    counted_before = 0 if uncharged else max(job.counted_restarts - 1, 0)
     return (job.phase_since or 0.0) + timing.backoff.delay(counted_before)
 
 
@@ -110,6 +113,7 @@ class _Ctx:
     lost_nodes: frozenset[str]
     admission: Admission | None
     timing: Timing
+    faults: Faults
 
     def on_lost(self, pods: Sequence[PodState]) -> tuple[str, ...]:
         return tuple(p.name for p in pods if p.node is not None and p.node in self.lost_nodes)
@@ -123,6 +127,7 @@ def plan(
     lost_nodes: frozenset[str] = frozenset(),
     admission: Admission | None = None,
     timing: Timing | None = None,
+    faults: Faults = NO_FAULTS,
 ) -> Plan:
     attempt = job.restart_count
     current = [p for p in pods if p.attempt == attempt]
@@ -148,6 +153,7 @@ def plan(
         lost_nodes=lost_nodes,
         admission=admission,
         timing=timing or Timing(),
+        faults=faults,
     )
     if job.phase is not None and job.phase.finished:
         return _finished(ctx)
@@ -262,16 +268,18 @@ def _failures(ctx: _Ctx, phase: Phase) -> list[restart.WorkerFailure]:
     failures: list[restart.WorkerFailure] = []
     for pod in ctx.current:
         on_lost_node = pod.node is not None and pod.node in ctx.lost_nodes
+        fault = ctx.faults.of(pod)
         if pod.phase == "Failed":
             failures.append(
                 restart.WorkerFailure(
                     pod.index,
                     pod.exit_code,
-                    pod.reason or "Error",
+                    pod.disruption or pod.reason or "Error",
                     on_lost_node,
                     pod.finished_at,
                     pod=pod.name,
                     node=pod.node,
+                    fault=fault,
                 )
             )
         elif pod.phase != "Succeeded" and on_lost_node:
@@ -280,9 +288,15 @@ def _failures(ctx: _Ctx, phase: Phase) -> list[restart.WorkerFailure]:
                     pod.index, None, f"node {pod.node} NotReady", True, pod=pod.name, node=pod.node
                 )
             )
-        elif pod.deleting and pod.phase != "Succeeded":
+        elif (lost := ctx.faults.lost(pod)) is not None:
+            reason = f"node {pod.node} GPU unhealthy"
             failures.append(
-                restart.WorkerFailure(pod.index, None, pod.reason or "Deleted", pod=pod.name, node=pod.node)
+                restart.WorkerFailure(pod.index, None, reason, pod=pod.name, node=pod.node, fault=lost)
+            )
+        elif pod.deleting and pod.phase != "Succeeded":
+            reason = pod.disruption or pod.reason or "Deleted"
+            failures.append(
+                restart.WorkerFailure(pod.index, None, reason, pod=pod.name, node=pod.node, fault=fault)
             )
     if phase is Phase.RUNNING:
         # Every worker ran in this attempt, so a missing one was deleted behind our back.
@@ -301,7 +315,11 @@ def _admitted(ctx: _Ctx) -> Plan:
         return _rank0_succeeded(ctx, rank0)
 
     failures = _failures(ctx, phase)
-    running = sum(1 for p in current if p.phase == "Running" and p.active and p.node not in ctx.lost_nodes)
+    running = sum(
+        1
+        for p in current
+        if p.phase == "Running" and p.active and p.node not in ctx.lost_nodes and not ctx.faults.lost(p)
+    )
     verdict = restart.decide(
         policy=job.restart_policy,
         failures=failures,

@@ -1,8 +1,8 @@
 """Restart decisions: what a failed worker means for its job, and how long to wait before retrying.
 
 A worker failure is either retryable (the group is restarted, or the worker replaced when elastic)
-or permanent (the job fails). Losing a pod because its node failed is never the job's fault, so it
-never counts against backoffLimit.
+or permanent (the job fails). Losing a pod because its node failed, or to a hardware fault
+(policies.gpu_health), is never the job's fault, so it never counts against backoffLimit.
 
 Two budgets: backoffLimit counts the job's charged restarts, maxRestartsPerWorker those each worker
 (replica index) caused. A worker is charged when it is among the causes of a charged restart, so a
@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from lepton.api.trainingjob import RestartCause, TrainingJobReason
+from lepton.policies.gpu_health import PREEMPTION_DISRUPTIONS
 
 
 class RestartPolicy(enum.StrEnum):
@@ -44,14 +45,21 @@ class WorkerFailure:
     finished_at: float | None = None  # when the worker exited (epoch seconds), when known
     pod: str | None = None
     node: str | None = None
+    fault: str | None = None  # why the hardware is to blame (policies.gpu_health): never charged
 
     @property
     def lost(self) -> bool:
-        return self.exit_code is None or self.node_lost
+        return self.exit_code is None or self.node_lost or self.fault is not None
+
+    @property
+    def uncharged(self) -> bool:
+        return self.node_lost or self.fault is not None
 
     def describe(self) -> str:
         if self.node_lost:
             return f"worker {self.index} was lost with its node ({self.reason})"
+        if self.fault is not None:
+            return f"worker {self.index} was lost to a hardware fault ({self.fault})"
         if self.exit_code is None:
             return f"worker {self.index} was lost ({self.reason})"
         return f"worker {self.index} exited with code {self.exit_code} ({self.reason})"
@@ -88,7 +96,7 @@ AGENT_FAILURE_EXIT_CODE = 200
 def is_retryable(policy: RestartPolicy, failure: WorkerFailure) -> bool:
     if policy is RestartPolicy.NEVER:
         return False
-    if policy is RestartPolicy.ON_FAILURE:
+    if policy is RestartPolicy.ON_FAILURE or failure.fault is not None:
         return True
     # ExitCode: 128-255 means killed by a signal (OOM, preemption, SIGTERM) or the launcher's agent
     # failing (AGENT_FAILURE_EXIT_CODE) and is worth retrying; 1-127 is the program saying it cannot
@@ -104,9 +112,13 @@ def cause_of(policy: RestartPolicy, failure: WorkerFailure) -> RestartCause:
     """What the failure says about who failed, in the terms ``is_retryable`` judged it by: the node
     went away (NodeLoss); the pod was taken away or told to stop (Preemption: evicted, deleted,
     SIGTERM); a retryable exit (Infrastructure: a signal, an OOM kill, the agent's own failure); else
-    the program's own error (UserError)."""
+    the program's own error (UserError). A hardware fault (HardwareFault) is a fault the node's GPU
+    health reports, a hardware exit code, or a DisruptionTarget condition other than a preemption."""
     if failure.node_lost:
         return RestartCause.NODE_LOSS
+    if failure.fault is not None:
+        preempted = failure.reason in PREEMPTION_DISRUPTIONS
+        return RestartCause.PREEMPTION if preempted else RestartCause.HARDWARE_FAULT
     if failure.exit_code is None or failure.exit_code == SIGTERM_EXIT_CODE:
         return RestartCause.PREEMPTION
     if is_retryable(RestartPolicy.EXIT_CODE, failure):
@@ -160,7 +172,7 @@ def decide(
             message=f"{first.describe()}; not retryable under restartPolicy {policy.value}",
             causes=cause,
         )
-    counts = not all(f.node_lost for f in started)
+    counts = not all(f.uncharged for f in started)
     summary = "; ".join(f.describe() for f in ordered)
     if counts and counted_restarts >= backoff_limit:
         return Verdict(
@@ -170,7 +182,7 @@ def decide(
             message=f"{summary}; backoffLimit {backoff_limit} reached after {counted_restarts} restarts",
             causes=cause,
         )
-    charged = tuple(sorted({f.index for f in started if not f.node_lost})) if counts else ()
+    charged = tuple(sorted({f.index for f in started if not f.uncharged})) if counts else ()
     spent = worker_restarts or {}
     exhausted = [
         i
@@ -202,9 +214,16 @@ def decide(
     return Verdict(
         Action.RESTART,
         counts=counts,
-        reason=TrainingJobReason.NODE_LOST if not counts else TrainingJobReason.WORKER_FAILED,
+        reason=_restart_reason(started) if not counts else TrainingJobReason.WORKER_FAILED,
         message=f"{summary}; restarting all workers in {delay:g}s",
         delay_seconds=delay,
         causes=cause,
         charged=charged,
     )
+
+
+def _restart_reason(started: Sequence[WorkerFailure]) -> TrainingJobReason:
+    """An uncharged restart: NodeLost when every cause went with its node, else HardwareFault."""
+    if all(f.node_lost for f in started):
+        return TrainingJobReason.NODE_LOST
+    return TrainingJobReason.HARDWARE_FAULT

@@ -46,6 +46,7 @@ class PodState:
     finished_at: float | None = None
     gpus: int = 0
     ip: str | None = None  # status.podIP: where the operator reads rank 0's progress
+    disruption: str | None = None  # reason of a True DisruptionTarget condition ("" if none given)
 
     @property
     def terminal(self) -> bool:

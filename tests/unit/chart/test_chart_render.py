@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lepton.settings import Settings, from_env
 from support.chart import CHART, Render, by_kind, one, run_helm
 from support.paths import REPO
 
@@ -118,9 +119,20 @@ def test_image_digest_wins_over_tag_and_registry_prefixes(render: Render) -> Non
         (("--set", "watchNamespaces={Team_A}"), "/watchNamespaces/0"),
         (("--set", "ports.metrics=70000"), "/ports/metrics"),
         (("--set", "replicas=2"), "replicas: more than 1 needs peering.enabled=true"),
+        (("--set", "gpuFaults.hardwareExitCodes={0}"), "/gpuFaults/hardwareExitCodes/0"),
     ],
 )
 def test_bad_values_fail_naming_the_field(helm: str, args: tuple[str, ...], named: str) -> None:
     out = run_helm(helm, *args)
     assert out.returncode != 0
     assert named in out.stderr
+
+
+def test_gpu_fault_values_reach_the_operator_as_its_own_defaults(render: Render) -> None:
+    env = env_of(one(render(), "Deployment"))
+    settings = from_env({k: v for k, v in env.items() if isinstance(v, str)})
+    assert settings.gpu_fault_conditions == Settings.gpu_fault_conditions, "chart and operator agree"
+    assert settings.hardware_exit_codes == frozenset()
+    custom = ("--set", "gpuFaults.conditionTypes={XidError}", "--set", "gpuFaults.hardwareExitCodes={74,201}")
+    env = env_of(one(render(*custom), "Deployment"))
+    assert (env["LEPTON_GPU_FAULT_CONDITIONS"], env["LEPTON_HARDWARE_EXIT_CODES"]) == ("XidError", "74,201")

@@ -14,6 +14,7 @@ from lepton.controllers.training.queue import Queue
 from lepton.kube.client import Kube
 from lepton.kube.resources import Discovery
 from lepton.metrics import Metrics
+from lepton.policies.gpu_health import NodeFault
 from lepton.settings import Settings
 
 # How long an object this process created counts as existing while the watch has not shown it.
@@ -88,6 +89,8 @@ class Training:
     refused: dict[str, str] = field(default_factory=dict)
     """The API server's message when it refused to create a job's pod or Service for good (a 4xx
     that retrying cannot fix: KubeError.config_error): key -> message. The job fails ConfigError."""
+    node_faults: dict[str, NodeFault | None] = field(default_factory=dict)
+    """The GPU fault last seen on each node, so that a change wakes the jobs it concerns."""
 
     def forget(self, key: str) -> None:
         """The job is gone: drop everything this process kept about it."""

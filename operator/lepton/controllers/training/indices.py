@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,6 +26,8 @@ from lepton.controllers.training.observe import (
     pod_state,
 )
 from lepton.controllers.training.queue import DEFAULT_PRIORITY, JobSummary, Observed
+from lepton.policies import gpu_health
+from lepton.policies.gpu_health import NodeFault
 from lepton.policies.initializers import InitPod, is_initialized
 from lepton.policies.status import PodState
 
@@ -87,8 +89,22 @@ async def tj_gpu_pods(body: kopf.Body, **_: Any) -> dict[str, int]:
 
 
 @kopf.index("nodes")
-async def tj_nodes(body: kopf.Body, **_: Any) -> dict[None, Any]:
-    return {None: node_info(body)}
+async def tj_nodes(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> dict[None, Any]:
+    info = node_info(body)
+    training = memo.training
+    fault = gpu_health.node_fault(info.health, training.settings.gpu_fault_conditions)
+    if training.node_faults.get(info.name) != fault:
+        # A GPU fault appeared or went away: without this, the jobs it concerns would only notice
+        # at their next resync.
+        training.node_faults[info.name] = fault
+        _count_faults(training)
+        if fault is None:
+            kick_waiting(training, kwargs)
+        elif fault.unhealthy and (pods := kwargs.get("tj_pods")) is not None:
+            training.wakeups.kick_all(
+                key for key, states in pods.items() if any(p.node == info.name for p in states)
+            )
+    return {None: info}
 
 
 @kopf.index("scheduling.k8s.io", "v1", "priorityclasses")
@@ -97,6 +113,13 @@ async def tj_priorities(body: kopf.Body, **_: Any) -> dict[str, int]:
     named = {str(body["metadata"]["name"]): value}
     # Pods that name no class get the globalDefault's value; so do jobs in the queue (key "").
     return {**named, DEFAULT_PRIORITY: value} if body.get("globalDefault") else named
+
+
+def _count_faults(training: Training) -> None:
+    faults = [f for f in training.node_faults.values() if f is not None]
+    unhealthy = sum(f.unhealthy for f in faults)
+    training.metrics.gpu_faulty_nodes.labels("unhealthy").set(unhealthy)
+    training.metrics.gpu_faulty_nodes.labels("degraded").set(len(faults) - unhealthy)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
@@ -163,9 +186,12 @@ class Indices:
     def node_list(self) -> list[NodeInfo]:
         return list(self.nodes.get(None, []))
 
-    def observed(self, *, initialized: str | None = None) -> Observed:
+    def observed(
+        self, *, initialized: str | None = None, faults: Mapping[str, NodeFault] | None = None
+    ) -> Observed:
         """The cluster for an admission pass; ``initialized`` names a job whose initializers just
-        finished, which the jobs index shows only once the status write comes back."""
+        finished, which the jobs index shows only once the status write comes back; ``faults`` the
+        nodes whose GPUs are faulty (``gpu_faults``)."""
         jobs: list[JobSummary] = list(self.jobs.get(None, []))
         return Observed(
             jobs=[dataclasses.replace(j, initializing=False) if j.key == initialized else j for j in jobs],
@@ -173,7 +199,14 @@ class Indices:
             nodes=self.node_list(),
             gpus_by_node=self.gpu_pods,
             priorities={name: next(iter(values)) for name, values in self.priorities.items()},
+            faults=faults or {},
         )
+
+    def gpu_faults(self, fault_conditions: Iterable[str]) -> dict[str, NodeFault]:
+        """Nodes whose GPUs a health agent or the device plugin reports faulty, and why."""
+        # Read on every reconcile: only the few nodes reporting anything are looked at closely.
+        suspects = (n.health for n in self.node_list() if n.problems or n.allocatable_gpus < n.capacity_gpus)
+        return gpu_health.faulty_nodes(suspects, fault_conditions)
 
     def lost_nodes(self, now: float, grace: float) -> tuple[frozenset[str], float | None]:
         """Nodes NotReady for at least ``grace`` seconds, and when the next one would count as lost.

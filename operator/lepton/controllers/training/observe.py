@@ -11,6 +11,7 @@ from lepton.api.trainingjob import GPU_RESOURCE, TRAINER_CONTAINER
 from lepton.builders.initializer import INITIALIZER_LABEL
 from lepton.builders.workers import ATTEMPT_LABEL, INDEX_LABEL, JOB_LABEL
 from lepton.policies.admission import Placement, Taint, Toleration
+from lepton.policies.gpu_health import DISRUPTION_TARGET, NodeHealth
 from lepton.policies.initializers import InitContainer, InitPod
 from lepton.policies.status import PodState
 
@@ -57,6 +58,14 @@ def pod_state(body: Mapping[str, Any]) -> PodState | None:
     if status.get("reason") == "Evicted":
         exit_code = None  # an evicted pod did not fail by itself, whatever its container reports
     message = terminated.get("message") if index == 0 else None
+    disruption = next(
+        (
+            str(c.get("reason") or "")
+            for c in status.get("conditions") or []
+            if c.get("type") == DISRUPTION_TARGET and c.get("status") == "True"
+        ),
+        None,
+    )
     return PodState(
         name=str(meta.get("name")),
         index=index,
@@ -71,6 +80,7 @@ def pod_state(body: Mapping[str, Any]) -> PodState | None:
         finished_at=epoch_of(terminated.get("finishedAt")),
         gpus=pod_gpus(spec),
         ip=status.get("podIP") or None,
+        disruption=disruption,
     )
 
 
@@ -131,13 +141,19 @@ class NodeInfo:
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
     ready_changed: float | None = None  # lastTransitionTime of the Ready condition
+    capacity_gpus: int = 0
+    problems: Mapping[str, str] = field(default_factory=dict)
+    """Conditions other than Ready that are True (type -> reason): what health agents report."""
+
+    @property
+    def health(self) -> NodeHealth:
+        return NodeHealth(self.name, self.capacity_gpus, self.allocatable_gpus, self.problems)
 
 
 def node_info(body: Mapping[str, Any]) -> NodeInfo:
     meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
-    condition: Mapping[str, Any] = next(
-        (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
-    )
+    conditions = status.get("conditions") or []
+    condition: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
     ready = condition.get("status") == "True"
     taints = tuple(
         Taint(str(t.get("key", "")), str(t.get("value", "")), str(t.get("effect", "")))
@@ -151,6 +167,13 @@ def node_info(body: Mapping[str, Any]) -> NodeInfo:
         labels=dict(meta.get("labels") or {}),
         taints=taints,
         ready_changed=epoch_of(condition.get("lastTransitionTime")),
+        capacity_gpus=_quantity((status.get("capacity") or {}).get(GPU_RESOURCE, 0)),
+        # Only True conditions are kept: a healthy node's index value stays small.
+        problems={
+            str(c.get("type")): str(c.get("reason") or "")
+            for c in conditions
+            if c.get("type") != "Ready" and c.get("status") == "True"
+        },
     )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lepton.controllers.training.observe import NodeInfo
 from lepton.policies import admission
+from lepton.policies.gpu_health import NodeFault
 from lepton.policies.lifecycle import Admission
 from lepton.policies.status import Phase, PodState
 
@@ -63,6 +64,8 @@ class Observed:
     nodes: Iterable[NodeInfo]
     gpus_by_node: Mapping[str, Iterable[int]]
     priorities: Mapping[str, int]
+    faults: Mapping[str, NodeFault] = field(default_factory=dict)
+    """Nodes whose GPUs are faulty (policies.gpu_health): never admitted onto."""
 
 
 class Queue:
@@ -119,6 +122,7 @@ def decide(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> admis
             labels=n.labels,
             taints=n.taints,
             schedulable=n.ready and not n.unschedulable,
+            gpu_fault=fault.why if (fault := observed.faults.get(n.name)) else "",
         )
         for n in observed.nodes
         if n.allocatable_gpus > 0

@@ -23,6 +23,7 @@ from lepton.controllers.training.indices import Indices, created_pod
 from lepton.kube import resources
 from lepton.kube.errors import KubeError
 from lepton.policies import lifecycle
+from lepton.policies.gpu_health import Faults
 from lepton.policies.job_status import build_status, job_state
 from lepton.policies.restart import Backoff
 from lepton.policies.status import WARNING_PHASES, Phase, PodState
@@ -75,12 +76,14 @@ async def _reconcile(
         state = replace(state, invalid=refused, invalid_reason=TrainingJobReason.CONFIG_ERROR)
     # spec.initializers: until they are done, their step decides the job's plan, no worker starts.
     init = initializer.decide(job, state, key, indices, now)
+    settings = training.settings
+    faults = Faults(indices.gpu_faults(settings.gpu_fault_conditions), settings.hardware_exit_codes)
     plan = init.plan or await _plan(
-        job, state, key, pods, training, indices, now, initialized=bool(init.condition)
+        job, state, key, pods, training, indices, now, initialized=bool(init.condition), faults=faults
     )
     events = events_about(job)
     await initializer.act(job, init, training, key)
-    await _act(job, plan, training)
+    await _act(job, plan, training, faults.avoid())
     result = await _record_result(job, plan, pods, training, events) if plan.result_pod else None
     desired = build_status(job, plan, now=now, result=result, progress=progress)
     desired = initializer.with_condition(desired, init, job, now)
@@ -103,20 +106,26 @@ async def _plan(
     now: float,
     *,
     initialized: bool,
+    faults: Faults,
 ) -> lifecycle.Plan:
     """The state machine's plan, after an admission pass when the job waits for GPUs.
-    ``initialized``: the initializers finished just now (the jobs index does not show it yet)."""
+    ``initialized``: the initializers finished just now (the jobs index does not show it yet);
+    ``faults``: nodes with faulty GPUs (never admitted onto) and the hardware exit codes."""
     tm = timing(training)
     admission: lifecycle.Admission | None = None
     if lifecycle.needs_admission(state, pods, now, tm):
         if not job.spec.scheduling.gang:
             admission = lifecycle.Admission(True, "gang admission is off (scheduling.gang: false)")
         else:
-            observed = indices.observed(initialized=key if initialized else None)
+            observed = indices.observed(initialized=key if initialized else None, faults=faults.nodes)
             admission, others = await training.queue.admit(key, job.metadata.uid or "", observed)
+            if not admission.admitted and faults.nodes:
+                admission = replace(admission, message=f"{admission.message}; {faults.left_out()}")
             training.wakeups.kick_all(others)
     lost, next_lost = indices.lost_nodes(now, training.settings.node_lost_seconds)
-    plan = lifecycle.plan(state, pods, now=now, lost_nodes=lost, admission=admission, timing=tm)
+    plan = lifecycle.plan(
+        state, pods, now=now, lost_nodes=lost, admission=admission, timing=tm, faults=faults
+    )
     if next_lost is not None and any(p.node and p.active and p.node not in lost for p in pods):
         # A node of this job may count as lost soon: look again when its grace period ends.
         again = next_lost - now
@@ -126,7 +135,9 @@ async def _plan(
     return plan
 
 
-async def _act(job: TrainingJob, plan: lifecycle.Plan, training: Training) -> None:
+async def _act(
+    job: TrainingJob, plan: lifecycle.Plan, training: Training, avoid_nodes: tuple[str, ...]
+) -> None:
     kube = training.kube
     deletions = [
         *(resources.delete(kube, resources.Ref("v1", "pods", job.namespace, name)) for name in plan.delete),
@@ -143,7 +154,10 @@ async def _act(job: TrainingJob, plan: lifecycle.Plan, training: Training) -> No
     pod_group = await _ensure_pod_group(job, training)
     pods = [
         pod
-        for pod in (construct_worker_pod(job, i, plan.attempt, pod_group=pod_group) for i in plan.create)
+        for pod in (
+            construct_worker_pod(job, i, plan.attempt, pod_group=pod_group, avoid_nodes=avoid_nodes)
+            for i in plan.create
+        )
         if not created.recently_created(key, created_pod(pod["metadata"]["name"], plan.attempt), now)
     ]
     # The Service only gives the workers their DNS names, which they look up once they run: it
