@@ -177,6 +177,7 @@ async def inferenceservice_event(body: kopf.Body, memo: HasServing, type: str | 
         serving.objects.forget(key)
         serving.requeues.forget(key)
         serving.rollout_annotations.pop(key, None)
+        serving.metrics.inference_service(meta["namespace"], meta["name"], None)
         serving.forget_children(
             meta["namespace"],
             (f"deployments/{meta['name']}-", f"services/{meta['name']}", f"httproutes/{meta['name']}"),
