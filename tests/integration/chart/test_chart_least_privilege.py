@@ -36,6 +36,8 @@ SLICE = [
     "tests/integration/serving/test_scale_to_zero.py",
     # Canary rollouts: the HTTPRoute, per-version Services created and deleted.
     "tests/integration/serving/test_rollout_gateway.py",
+    # spec.networkPolicy: the NetworkPolicy watched, read, applied, deleted.
+    "tests/integration/serving/test_inferenceservice_networkpolicy.py",
 ]
 # Granted but not used in this run, each with its reason (the same reasons are in _rbac_rules.tpl).
 UNUSED_ALLOWED = {
@@ -43,6 +45,7 @@ UNUSED_ALLOWED = {
     ("scheduling.x-k8s.io", "podgroups", "create"): "only where the coscheduler plugin's API is served",
     # Server-side apply that creates an object is authorized as create but audited as patch.
     ("apps", "deployments", "create"): "authorizes the first server-side apply (audited as patch)",
+    ("networking.k8s.io", "networkpolicies", "create"): "the first server-side apply (audited as patch)",
     # Not driven by this slice (its TrainingJobs record no model; the serving tests create
     # ModelVersions as admin): a gap of the slice, not of the chart.
     ("lepton.ai", "modelversions", "create"): "a succeeded TrainingJob with spec.output, not in the slice",

@@ -29,6 +29,7 @@ from lepton.controllers.kit.objects import ref_of
 from lepton.controllers.kit.owners import foreign_holder
 from lepton.controllers.serving.context import Serving, object_key
 from lepton.controllers.serving.indices import Indices
+from lepton.controllers.serving.netpol import act_network_policy
 from lepton.controllers.serving.observe import ServiceState, version_info
 from lepton.controllers.serving.rollout import (
     CanaryRound,
@@ -41,9 +42,8 @@ from lepton.controllers.serving.rollout import (
 from lepton.controllers.serving.scaling_events import report_ignored_replicas, report_scaling
 from lepton.controllers.serving.series import service_snapshot
 from lepton.controllers.serving.zero import act as zero_act
+from lepton.controllers.serving.zero import apply_refusable
 from lepton.kube import resources
-from lepton.kube.apply import apply
-from lepton.kube.errors import KubeError
 from lepton.policies.activation import activation, assessed
 from lepton.policies.autoscaling import Readings
 from lepton.policies.autoscaling_status import autoscaler_status, metrics_condition, replicas_of, scale
@@ -158,7 +158,9 @@ async def _reconcile(
         for event in canary.decision.events:
             (events.warning if event.warning else events.normal)(event.reason, event.message)
             log.info("%s/%s: %s: %s", ns, isvc.name, event.reason.value, event.message)
-    blocked = await _act(isvc, decided, zero.to_activator, indices, deployments, service, serving, events)
+    blocked = await act_network_policy(isvc, serving, indices.network_policy(ns, isvc.name))
+    if blocked is None:
+        blocked = await _act(isvc, decided, zero.to_activator, indices, deployments, service, serving, events)
     route_changed = False
     if blocked is None:
         await zero_act(isvc, zero, activator, serving, events)
@@ -245,7 +247,7 @@ async def _act(
         observed_hash = observed.applied_hash if observed else None
         by_hand = scaled_by_hand(observed, digest, replicas)
         if needs_apply(digest, observed_hash, serving.applied.get(ident)) or by_hand:
-            applies.append(_apply(serving, ident, digest, desired, "deployments"))
+            applies.append(apply_refusable(serving, ident, digest, desired, "deployments"))
             if observed is not None and observed.replicas != replicas and not _decided_here(isvc, events):
                 message = f"version {version}: {observed.replicas} -> {replicas} replicas"
                 if by_hand and isvc.spec.autoscaling is not None:
@@ -276,7 +278,7 @@ async def _act(
                     "rename the InferenceService or remove that Service"
                 )
         if needs_apply(digest, service.applied_hash if service else None, serving.applied.get(ident)):
-            if refused_message := await _apply(serving, ident, digest, desired_service, "services"):
+            if refused_message := await apply_refusable(serving, ident, digest, desired_service, "services"):
                 return InferenceServiceReason.CONFIG_ERROR, refused_message
             if to_activator and service is not None and not service.to_activator:
                 message = f"Service {isvc.name} routed to the activator: no replica is ready"
@@ -297,20 +299,6 @@ async def _act(
             events.normal(
                 InferenceServiceReason.DEPLOYMENT_DELETED, f"deleted Deployment {name}: no longer served"
             )
-    return None
-
-
-async def _apply(serving: Serving, ident: str, digest: str, body: dict[str, Any], plural: str) -> str | None:
-    """Apply ``body``; the API server's message when it refuses the object for good (a 4xx that
-    retrying cannot fix): reported as ConfigError, tried again on the next reconcile, not in a loop."""
-    try:
-        await apply(serving.kube, body, plural)
-    except KubeError as exc:
-        if not exc.config_error:
-            raise
-        log.warning("the API server refused %s: %s", ident, exc)
-        return exc.message
-    serving.applied[ident] = digest
     return None
 
 
