@@ -7,9 +7,9 @@ templates/dashboards.yaml ships as ConfigMaps for Grafana's dashboard sidecar wh
 dashboards.enabled. The PromQL uses the metric names of lepton.metrics (operator),
 lepton.runtime.metrics (rank 0 of a TrainingJob), lepton.serving.metrics and lepton.activator.metrics,
 with the label convention of lepton.prom.queries: `namespace`, `pod` and `service` on every scraped
-pod's series. Other sources: NVIDIA's DCGM exporter (DCGM_FI_DEV_GPU_UTIL with the GPU's pod in
-`namespace`/`pod`) and kube-state-metrics (Deployments, with
-`--metric-labels-allowlist=deployments=[lepton.ai/inferenceservice]`). The integration test
+pod's series; the operator's InferenceService gauges carry the service's own `namespace` and
+`service` (kept by honor_labels). The other source is NVIDIA's DCGM exporter (DCGM_FI_DEV_GPU_UTIL
+with the GPU's pod in `namespace`/`pod`). The integration test
 tests/integration/serving/test_dashboards_live.py sends every expression to a real Prometheus.
 """
 
@@ -43,6 +43,7 @@ def requests(extra: str = "") -> str:
 
 
 SVC = "namespace, service, version"
+ISVC = "lepton_operator_inferenceservice_"
 GPU_UTIL = f'DCGM_FI_DEV_GPU_UTIL{{{NS},pod=~"{WORKER_POD}"}}'
 ERRORS = requests(',code=~"5.."')
 
@@ -80,11 +81,6 @@ def quantiles(title: str, description: str, buckets: str) -> Panel:
     ]
     return Panel(title, description, queries, unit="s")
 
-
-# Deployments of InferenceServices (kube-state-metrics exports the label when allow-listed).
-ISVC_DEPLOYMENT = (
-    'on (namespace, deployment) group_left kube_deployment_labels{label_lepton_ai_inferenceservice!=""}'
-)
 
 OPERATOR = Board(
     "lepton-operator",
@@ -172,13 +168,36 @@ SERVING = Board(
             Panel("Ready replicas", "Model servers whose model is loaded, per version.",
                   [(f"count by ({SVC}) (lepton_serving_model_ready{{{NS}}} == 1)",
                     "{{service}} {{version}}")]),
-            Panel("Replicas against desired (kube-state-metrics)",
-                  "Desired (what the autoscaler wrote) and ready replicas of each version's Deployment.",
-                  [(f"kube_deployment_spec_replicas{{{NS}}} * {ISVC_DEPLOYMENT}", "desired {{deployment}}"),
-                   (f"kube_deployment_status_replicas_ready{{{NS}}} * {ISVC_DEPLOYMENT}",
-                    "ready {{deployment}}")]),
+            Panel("Replicas against desired",
+                  "What the operator decided (the autoscaler's total, else spec.replicas), what it wrote "
+                  "into each version's Deployment, and each version's Ready replicas (the operator's "
+                  "lepton_operator_inferenceservice_* gauges, as the status says).",
+                  [(f"max by (namespace, service) ({ISVC}desired_replicas{{{NS}}})",
+                    "desired {{service}}"),
+                   (f"max by ({SVC}) ({ISVC}version_replicas{{{NS}}})",
+                    "wanted {{service}} {{version}}"),
+                   (f"max by ({SVC}) ({ISVC}ready_replicas{{{NS}}})",
+                    "ready {{service}} {{version}}")]),
+            Panel("Services by phase", "InferenceServices by status.phase.",
+                  [(f"count by (phase) (max by (namespace, service, phase) "
+                    f"(lepton_operator_inferenceservice_phase{{{NS}}}))", "{{phase}}")]),
         ],
         "Canary": [
+            Panel("Canary weight", "status.canary.weight: the share the rollout gives the new version "
+                  "(0 once rolled back), with its phase in the legend.",
+                  [(f"max by ({SVC}) (lepton_operator_canary_weight{{{NS}}}) * on ({SVC}) group_left (phase) "
+                    f"max by ({SVC}, phase) (lepton_operator_canary_phase{{{NS}}})",
+                    "{{service}} {{version}} {{phase}}")], unit="percent"),
+            Panel("Canary analysis values", "Each metric of the last analysis check of the new version "
+                  "(requests: those it served in the interval) and its passing bound.",
+                  [(f"max by ({SVC}, metric) (lepton_operator_canary_analysis_value{{{NS}}})",
+                    "{{service}} {{version}} {{metric}}"),
+                   (f"max by ({SVC}, metric, bound) (lepton_operator_canary_analysis_threshold{{{NS}}})",
+                    "{{service}} {{version}} {{metric}} {{bound}}")]),
+            Panel("Canary checks by result", "Analysis checks of the rollout: Pass, Fail (failureLimit "
+                  "of them roll back), Inconclusive (too few requests), Error (queries failed).",
+                  [(f"max by ({SVC}, result) (lepton_operator_canary_checks{{{NS}}})",
+                    "{{service}} {{version}} {{result}}")]),
             Panel("Traffic share per version",
                   "The canary weight as served: each version's share of the service's requests.",
                   [(f"sum by ({SVC}) (rate({requests()}[{RATE}])) / ignoring (version) group_left "

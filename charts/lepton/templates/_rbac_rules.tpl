@@ -40,6 +40,13 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [get, create, patch, delete]
+# The NetworkPolicy of an InferenceService with spec.networkPolicy: watched (labelled children, so a
+# policy deleted by hand is put back), read by name before the first apply (a policy of that name
+# that is not the service's is never taken over), server-side applied (create for the first apply),
+# deleted when spec.networkPolicy goes.
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, list, watch, create, patch, delete]
 # ModelVersion verification Jobs (garbage-collected through their owner reference).
 - apiGroups: [batch]
   resources: [jobs]

@@ -23,6 +23,7 @@ from lepton.api.common import (
 )
 from lepton.api.common import ObjectBase as _ObjectBase
 from lepton.api.modelversion import LATEST
+from lepton.api.networkpolicy import NETWORK_POLICY_RULE, NetworkPolicy
 from lepton.api.rollout import MAX_FAILED_VERSIONS, CanaryStatus, FailedVersion, Rollout
 
 KIND = "InferenceService"
@@ -102,6 +103,8 @@ class InferenceServiceReason(StrEnum):
     METRICS_UNAVAILABLE = "MetricsUnavailable"
     NO_ROLLOUT = "NoRollout"
     SERVICE_CONFLICT = "ServiceConflict"
+    NETWORK_POLICY_CONFLICT = "NetworkPolicyConflict"
+    """A NetworkPolicy of the service's name exists and is not this service's (never taken over)."""
     CONFIG_ERROR = "ConfigError"
     """The API server refused a Deployment or the Service for good (400/403/422: requests above
     limits, an admission policy, a quota); the message is its own."""
@@ -224,6 +227,7 @@ _SPEC_RULES = [
         "requests the new version gets no traffic to analyse",
         field_path=".rollout.steps",
     ),
+    NETWORK_POLICY_RULE,
 ]
 
 
@@ -248,12 +252,18 @@ class InferenceServiceSpec(LeptonModel):
     by replica counts, the nearest ratio they allow)."""
     auth: Auth | None = None
     """API tokens the endpoint requires; unset: it answers anyone who reaches it."""
+    network_policy: NetworkPolicy | None = None
+    """A NetworkPolicy admitting to the model servers only the Gateway, the activator and Prometheus;
+    unset: none is made (and one made before is deleted)."""
 
     @model_validator(mode="after")
     def _shadow_steps(self) -> InferenceServiceSpec:
         mirror = self.traffic.mirror_percent if self.traffic else None
         if any(step.weight == 0 for step in self.rollout.steps) and not mirror:
             raise ValueError(_SPEC_RULES[0].message)
+        policy = self.network_policy
+        if policy is not None and policy.enabled and self.traffic is None and policy.gateway is None:
+            raise ValueError(NETWORK_POLICY_RULE.message)
         return self
 
 

@@ -205,6 +205,23 @@ def construct_deployment(
     return with_hash(body)
 
 
+def child_metadata(
+    isvc: InferenceService, name: str, labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """metadata of a child owned by the service, labelled so the serving controllers watch it."""
+    return {
+        "name": name,
+        "namespace": isvc.namespace,
+        "labels": {
+            ISVC_LABEL: isvc.name,
+            MODEL_LABEL: isvc.spec.model.name,
+            MANAGED_BY_LABEL: MANAGED_BY,
+            **(labels or {}),
+        },
+        "ownerReferences": [owner_reference(isvc)],
+    }
+
+
 def service_body(
     isvc: InferenceService, name: str, selector: Mapping[str, str], labels: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -213,17 +230,7 @@ def service_body(
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": {
-                "name": name,
-                "namespace": isvc.namespace,
-                "labels": {
-                    ISVC_LABEL: isvc.name,
-                    MODEL_LABEL: isvc.spec.model.name,
-                    MANAGED_BY_LABEL: MANAGED_BY,
-                    **(labels or {}),
-                },
-                "ownerReferences": [owner_reference(isvc)],
-            },
+            "metadata": child_metadata(isvc, name, labels),
             "spec": {
                 "type": "ClusterIP",
                 "selector": dict(selector),

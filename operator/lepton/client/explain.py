@@ -107,6 +107,8 @@ INFERENCE_SERVICE: dict[str, str] = {
     "(check Prometheus and the query in the message)",
     "NoRollout": "no rollout is in progress",
     "ServiceConflict": "a Service of this name exists and belongs to someone else; rename or delete it",
+    "NetworkPolicyConflict": "a NetworkPolicy of this name exists and belongs to someone else; "
+    "rename or delete it (spec.networkPolicy makes one named after the service)",
     "ConfigError": "the API server refused a pod, Service or Deployment made from this spec (an "
     "unknown PriorityClass, PodSecurity, a policy or limits); the message is its answer: fix the spec",
     "VersionChanged": "the version to serve changed",

@@ -32,7 +32,7 @@ def build_memo(settings: Settings) -> Memo:
     kube = Kube.connect(settings.kubeconfig, workers=settings.api_workers, observe=metrics.observe_request)
     discovery = Discovery(kube)
     training = Training(kube=kube, settings=settings, metrics=metrics, discovery=discovery, clock=time.time)
-    serving = Serving(kube=kube, config=settings.serving, discovery=discovery)
+    serving = Serving(kube=kube, config=settings.serving, metrics=metrics, discovery=discovery)
     return Memo(
         kube=kube,
         settings=settings,

@@ -1,6 +1,7 @@
 """Every panel of the shipped Grafana dashboards (charts/lepton/dashboards/*.json) against a real
-Prometheus scraping real metric sources: the operator under test (with a TrainingJob it admits), a
-real `lepton-serve` under load (labelled as the pod scrape job labels a service's pods), and the
+Prometheus scraping real metric sources: the operator under test (with a TrainingJob it admits and
+an InferenceService paused in a canary rollout whose analysis asks that Prometheus), a real
+`lepton-serve` under load (labelled as the pod scrape job labels a service's pods), and the
 training runtime's real rank-0 endpoint (lepton.runtime.metrics, labelled as pod <job>-worker-0).
 
 Each expression must parse (Prometheus answers the query) and, unless NO_DATA names its panel,
@@ -17,11 +18,14 @@ from typing import Any
 
 import pytest
 import yaml
-from servekit import INPUT
+from rolloutkit import rollout_operator
+from servekit import INPUT, Serving, inference_service, model_version
 
 from lepton.runtime.metrics import MetricsReporter
+from support.operator import Operator
 from support.paths import REPO
 from support.ports import free_port
+from support.prometheus import Prometheus
 from support.servers import Load
 from support.wait import wait_for
 
@@ -33,11 +37,19 @@ SERVICE, JOB = "dash", "dash-train"
 NO_DATA = {
     ("lepton-training", "GPU utilisation per job"): "DCGM exporter: no GPUs here",
     ("lepton-training", "GPU utilisation per worker"): "DCGM exporter: no GPUs here",
-    ("lepton-serving", "Replicas against desired (kube-state-metrics)"): "no kube-state-metrics here",
     ("lepton-serving", "Held requests"): "no activator runs here (tests/activator covers its metrics)",
     ("lepton-serving", "Cold start p95"): "no activator runs here (tests/activator covers its metrics)",
     ("lepton-operator", "Job restarts"): "a series per reason appears with the first restart; none here",
 }
+
+
+@pytest.fixture(scope="module")
+def operator(
+    kubeconfig: str, lepton_crds: list[str], prometheus: Prometheus, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
+    """The operator with the module's Prometheus as its default: the canary's analysis asks it."""
+    with rollout_operator(kubeconfig, prometheus, tmp_path_factory.mktemp("operator") / "op.log") as op:
+        yield op
 
 
 def panels() -> Iterator[tuple[str, str, str]]:
@@ -67,8 +79,25 @@ def training_job(namespace: str) -> dict[str, Any]:
     }
 
 
+def canary_paused(serving: Serving) -> dict[str, Any]:
+    """The InferenceService SERVICE serving v1, rolling v2 out and paused at 50 % until promoted, once
+    an analysis check has run (minRequests 0: the thresholds are judged, with no data from v2)."""
+    serving.ready_version("iris", "v1")
+    analysis = {"intervalSeconds": 5, "minRequests": 0}
+    rollout = {"steps": [{"weight": 50, "untilPromoted": True}], "analysis": analysis}
+    serving.create(inference_service(SERVICE, "iris", replicas=2, rollout=rollout))
+    serving.wait_phase("inferenceservices", SERVICE, "Ready", 60)
+    serving.create(model_version("iris", "v2"))
+    return wait_for(
+        lambda: (c := serving.status("inferenceservices", SERVICE).get("canary") or {}).get("analysis") and c,
+        90,
+        "v2's rollout at its step with one analysis check",
+        seen=lambda: serving.status("inferenceservices", SERVICE),
+    )
+
+
 def test_every_panel_parses_and_has_data_where_its_source_runs(
-    kubectl, namespace, operator, prometheus, model_server
+    kube, kubectl, namespace, operator, prometheus, model_server
 ):
     found = list(panels())
     titles = {(uid, title) for uid, title, _ in found}
@@ -92,6 +121,8 @@ def test_every_panel_parses_and_has_data_where_its_source_runs(
             lambda: prometheus.query('up{job="lepton-operator"} == 1'), 60, "the operator's first scrape"
         )
         kubectl("apply", "-f", "-", input=yaml.safe_dump(training_job(namespace)))
+        canary = canary_paused(Serving(kube, namespace))
+        assert (canary["version"], canary["weight"]) == ("v2", 50), canary
 
         with Load(model_server.url, INPUT, per_second=5):
             for uid, title, expr in found:

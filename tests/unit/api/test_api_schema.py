@@ -85,12 +85,14 @@ def test_every_property_has_a_description(kind: str):
 
 
 def test_cel_rules_only_iterate_bounded_lists():
-    """The API server estimates each rule's cost from maxItems/maxLength; unbounded lists blow the budget."""
+    """The API server estimates each rule's cost from maxItems/maxProperties/maxLength; unbounded
+    lists and maps blow the budget."""
     for kind, path, node in ALL_NODES:
         for rule in node.get("x-kubernetes-validations", []):
             for name in re.findall(r"self((?:\.\w+)+)\.(?:exists|all|map|exists_one)\(", rule["rule"]):
                 target = at(kind, path + name)
-                assert "maxItems" in target, f"{kind}{path}{name} is iterated by CEL without maxItems"
+                bound = "maxProperties" if target.get("type") == "object" else "maxItems"
+                assert bound in target, f"{kind}{path}{name} is iterated by CEL without {bound}"
             if node.get("type") == "array" and re.search(r"\bself\.(all|exists|map)", rule["rule"]):
                 assert "maxItems" in node, f"{kind}{path}"
 

@@ -81,7 +81,10 @@ def test_monitoring_objects_need_the_capability_and_the_values(render: Render) -
     assert not by_kind(render(*enabled), "ServiceMonitor")  # no Prometheus Operator: nothing to apply
     assert not by_kind(render(*MONITORING), "ServiceMonitor")  # capability, but not asked for
     objects = render(*MONITORING, *enabled)
-    assert one(objects, "ServiceMonitor")["spec"]["endpoints"][0]["port"] == "metrics"
+    endpoint = one(objects, "ServiceMonitor")["spec"]["endpoints"][0]
+    assert endpoint["port"] == "metrics"
+    # The InferenceService gauges name the service in `namespace`/`service`: the target's must not win.
+    assert endpoint["honorLabels"] is True
     rules = one(objects, "PrometheusRule")["spec"]["groups"][0]["rules"]
     assert {r["alert"] for r in rules} == {
         "LeptonOperatorDown", "LeptonReconcileErrors", "LeptonTrainingJobsQueuedTooLong",

@@ -61,6 +61,7 @@ EXPECTED = {
     ("", "services"): {"get", "list", "watch", "create", "patch", "delete"},
     ("gateway.networking.k8s.io", "httproutes"): {"get", "create", "patch", "delete"},
     ("apps", "deployments"): {"list", "watch", "create", "patch", "delete"},
+    ("networking.k8s.io", "networkpolicies"): {"get", "list", "watch", "create", "patch", "delete"},
     ("batch", "jobs"): {"list", "watch", "create"},
     ("scheduling.volcano.sh", "podgroups"): {"create"},
     ("scheduling.x-k8s.io", "podgroups"): {"create"},

@@ -16,6 +16,7 @@ from lepton.controllers.kit.objects import Objects
 from lepton.controllers.serving.activation import Activations
 from lepton.kube.client import Kube
 from lepton.kube.resources import Discovery
+from lepton.metrics import Metrics
 from lepton.prom.client import CaBundle, PrometheusClient
 
 
@@ -63,6 +64,8 @@ class Serving:
     kube: Kube
     config: ServingConfig
     clock: Callable[[], float] = time.time
+    metrics: Metrics = field(default_factory=Metrics)
+    """The operator's gauges (shared with the training controllers in the operator process)."""
     discovery: Discovery | None = None
     """Whether optional APIs (Gateway API's HTTPRoute) are served; None: never asked (no Gateway)."""
     requeues: Requeues = field(default_factory=Requeues)

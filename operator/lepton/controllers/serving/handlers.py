@@ -165,6 +165,12 @@ async def isvc_service_changed(body: kopf.Body, memo: HasServing, **kwargs: Any)
     await _reconcile_owner(body, memo, kwargs)
 
 
+@kopf.on.event("networking.k8s.io", "v1", "networkpolicies", labels=CHILD_LABELS)
+@kopf_errors
+async def isvc_networkpolicy_changed(body: kopf.Body, memo: HasServing, **kwargs: Any) -> None:
+    await _reconcile_owner(body, memo, kwargs)
+
+
 @kopf.on.event(GROUP, VERSION, INFERENCESERVICE_PLURAL)
 @kopf_errors
 async def inferenceservice_event(body: kopf.Body, memo: HasServing, type: str | None, **kwargs: Any) -> None:
@@ -177,9 +183,15 @@ async def inferenceservice_event(body: kopf.Body, memo: HasServing, type: str | 
         serving.objects.forget(key)
         serving.requeues.forget(key)
         serving.rollout_annotations.pop(key, None)
+        serving.metrics.inference_service(meta["namespace"], meta["name"], None)
         serving.forget_children(
             meta["namespace"],
-            (f"deployments/{meta['name']}-", f"services/{meta['name']}", f"httproutes/{meta['name']}"),
+            (
+                f"deployments/{meta['name']}-",
+                f"services/{meta['name']}",
+                f"httproutes/{meta['name']}",
+                f"networkpolicies/{meta['name']}",
+            ),
         )
         return
     annotations = meta.get("annotations") or {}

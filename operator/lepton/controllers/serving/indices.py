@@ -20,6 +20,7 @@ from lepton.builders.verification import COMPONENT_LABEL, MODELVERSION_UID_LABEL
 from lepton.controllers.serving.context import Serving
 from lepton.controllers.serving.observe import (
     ServiceState,
+    applied_hash_of,
     deployment_state,
     find_model_version,
     owner_key,
@@ -93,6 +94,13 @@ async def lepton_isvc_services(body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {key: service_state(body)} if key else {}
 
 
+@kopf.index("networking.k8s.io", "v1", "networkpolicies", labels=CHILD_LABELS)
+async def lepton_isvc_networkpolicies(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    """(namespace, service) -> the applied hash of its NetworkPolicy (spec.networkPolicy)."""
+    key = owner_key(body)
+    return {key: applied_hash_of(body)} if key else {}
+
+
 @dataclass(frozen=True)
 class Indices:
     """The indices above, as the two reconciles read them."""
@@ -111,6 +119,8 @@ class Indices:
     """(namespace, service) -> DeploymentState"""
     services: Mapping[Any, Any]
     """(namespace, service) -> ServiceState"""
+    network_policies: Mapping[Any, Any]
+    """(namespace, service) -> applied hash of its NetworkPolicy"""
 
     @classmethod
     def of(cls, kwargs: Mapping[str, Any]) -> Indices:
@@ -123,6 +133,7 @@ class Indices:
             services_of_model=kwargs["lepton_inferenceservices"],
             deployments=kwargs["lepton_isvc_deployments"],
             services=kwargs["lepton_isvc_services"],
+            network_policies=kwargs["lepton_isvc_networkpolicies"],
         )
 
     def versions_of(self, namespace: str, model: str) -> list[ModelVersion]:
@@ -149,6 +160,10 @@ class Indices:
         """Every Service labelled with the service: the stable one, the per-version ones, the
         activator's backend."""
         return list(self.services.get((namespace, name), []))
+
+    def network_policy(self, namespace: str, name: str) -> str | None:
+        """The applied hash of the service's NetworkPolicy; None when it has none."""
+        return next(iter(self.network_policies.get((namespace, name), [])), None)
 
     def children(
         self, namespace: str, name: str

@@ -29,6 +29,7 @@ from lepton.controllers.kit.objects import ref_of
 from lepton.controllers.kit.owners import foreign_holder
 from lepton.controllers.serving.context import Serving, object_key
 from lepton.controllers.serving.indices import Indices
+from lepton.controllers.serving.netpol import act_network_policy
 from lepton.controllers.serving.observe import ServiceState, version_info
 from lepton.controllers.serving.rollout import (
     CanaryRound,
@@ -38,20 +39,14 @@ from lepton.controllers.serving.rollout import (
     version_services_of,
     wanted_versions,
 )
+from lepton.controllers.serving.scaling_events import report_ignored_replicas, report_scaling
+from lepton.controllers.serving.series import service_snapshot
 from lepton.controllers.serving.zero import act as zero_act
+from lepton.controllers.serving.zero import apply_refusable
 from lepton.kube import resources
-from lepton.kube.apply import apply
-from lepton.kube.errors import KubeError
 from lepton.policies.activation import activation, assessed
-from lepton.policies.autoscaling import Decision, Readings
-from lepton.policies.autoscaling_status import (
-    Metrics,
-    autoscaler_status,
-    metrics_condition,
-    replicas_of,
-    scale,
-    scale_event,
-)
+from lepton.policies.autoscaling import Readings
+from lepton.policies.autoscaling_status import autoscaler_status, metrics_condition, replicas_of, scale
 from lepton.policies.canary_plan import rollout_status, with_rollout
 from lepton.policies.inference import (
     Assessment,
@@ -65,6 +60,7 @@ from lepton.policies.inference import (
     status_of,
 )
 from lepton.policies.models import resolve
+from lepton.policies.rollout_state import canary_status
 
 log = logging.getLogger("lepton.inferenceservice")
 
@@ -156,13 +152,15 @@ async def _reconcile(
     if decision is not None and readings is not None:
         autoscaler = autoscaler_status(spec, decision, status.autoscaler if status else None)
         metrics = metrics_condition(decision, readings)
-        _report_scaling(isvc, decision, metrics, current, events)
-    _report_ignored_replicas(isvc, replicas, events)
+        report_scaling(isvc, decision, metrics, current, events)
+    report_ignored_replicas(isvc, replicas, events)
     if canary is not None:
         for event in canary.decision.events:
             (events.warning if event.warning else events.normal)(event.reason, event.message)
             log.info("%s/%s: %s: %s", ns, isvc.name, event.reason.value, event.message)
-    blocked = await _act(isvc, decided, zero.to_activator, indices, deployments, service, serving, events)
+    blocked = await act_network_policy(isvc, serving, indices.network_policy(ns, isvc.name))
+    if blocked is None:
+        blocked = await _act(isvc, decided, zero.to_activator, indices, deployments, service, serving, events)
     route_changed = False
     if blocked is None:
         await zero_act(isvc, zero, activator, serving, events)
@@ -206,7 +204,13 @@ async def _reconcile(
         metrics=metrics,
     )
     desired.update(rollout_status(canary.decision, body.get("status")) if canary else {"canary": None})
-    if await serving.objects.write_status(serving.kube, ref_of(isvc), key, body.get("status"), desired):
+    written = await serving.objects.write_status(serving.kube, ref_of(isvc), key, body.get("status"), desired)
+    written_canary = canary_status(canary.decision.state) if canary else None
+    series = service_snapshot(
+        desired, written_canary, desired=replicas, decided=decided, deployments=deployments
+    )
+    serving.metrics.inference_service(ns, isvc.name, series if written else None)
+    if written:
         _report(isvc, decided, assessment, events)
         await events.send(serving.kube)
         if canary is not None:
@@ -243,7 +247,7 @@ async def _act(
         observed_hash = observed.applied_hash if observed else None
         by_hand = scaled_by_hand(observed, digest, replicas)
         if needs_apply(digest, observed_hash, serving.applied.get(ident)) or by_hand:
-            applies.append(_apply(serving, ident, digest, desired, "deployments"))
+            applies.append(apply_refusable(serving, ident, digest, desired, "deployments"))
             if observed is not None and observed.replicas != replicas and not _decided_here(isvc, events):
                 message = f"version {version}: {observed.replicas} -> {replicas} replicas"
                 if by_hand and isvc.spec.autoscaling is not None:
@@ -274,7 +278,7 @@ async def _act(
                     "rename the InferenceService or remove that Service"
                 )
         if needs_apply(digest, service.applied_hash if service else None, serving.applied.get(ident)):
-            if refused_message := await _apply(serving, ident, digest, desired_service, "services"):
+            if refused_message := await apply_refusable(serving, ident, digest, desired_service, "services"):
                 return InferenceServiceReason.CONFIG_ERROR, refused_message
             if to_activator and service is not None and not service.to_activator:
                 message = f"Service {isvc.name} routed to the activator: no replica is ready"
@@ -295,20 +299,6 @@ async def _act(
             events.normal(
                 InferenceServiceReason.DEPLOYMENT_DELETED, f"deleted Deployment {name}: no longer served"
             )
-    return None
-
-
-async def _apply(serving: Serving, ident: str, digest: str, body: dict[str, Any], plural: str) -> str | None:
-    """Apply ``body``; the API server's message when it refuses the object for good (a 4xx that
-    retrying cannot fix): reported as ConfigError, tried again on the next reconcile, not in a loop."""
-    try:
-        await apply(serving.kube, body, plural)
-    except KubeError as exc:
-        if not exc.config_error:
-            raise
-        log.warning("the API server refused %s: %s", ident, exc)
-        return exc.message
-    serving.applied[ident] = digest
     return None
 
 
@@ -366,32 +356,3 @@ def _decided_here(isvc: InferenceService, events: Events) -> bool:
         InferenceServiceReason.SCALED_TO_ZERO,
     )
     return isvc.spec.autoscaling is not None and any(reason in scales for _, reason, _ in events.pending)
-
-
-def _report_scaling(
-    isvc: InferenceService, decision: Decision, metrics: Metrics, current: int, events: Events
-) -> None:
-    if (scaled := scale_event(decision, current)) is not None:
-        reason, message = scaled
-        (events.warning if reason is InferenceServiceReason.FALLBACK_REPLICAS else events.normal)(
-            reason, message
-        )
-    before = find_condition(
-        isvc.status.conditions if isvc.status else None, InferenceServiceConditionType.METRICS_AVAILABLE
-    )
-    was_available = before is None or before.status == "True"
-    if was_available and not metrics.status:
-        events.warning(InferenceServiceReason.METRICS_UNAVAILABLE, metrics.message)
-    elif not was_available and metrics.status:
-        events.normal(InferenceServiceReason.METRICS_RECOVERED, metrics.message)
-
-
-def _report_ignored_replicas(isvc: InferenceService, replicas: int, events: Events) -> None:
-    """spec.replicas changed (`kubectl scale`, a manifest) while the autoscaler owns replicas."""
-    spec, status = isvc.spec, isvc.status
-    changed = status is None or status.observed_generation != isvc.metadata.generation
-    if spec.autoscaling is not None and changed and status is not None and spec.replicas != replicas:
-        message = (
-            f"spec.replicas={spec.replicas} is not used while autoscaling is on: {replicas} replicas run"
-        )
-        events.normal(InferenceServiceReason.AUTOSCALER_OWNS_REPLICAS, message)

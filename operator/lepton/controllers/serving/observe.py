@@ -168,6 +168,10 @@ def service_state(body: Mapping[str, Any]) -> ServiceState:
     )
 
 
+def applied_hash_of(body: Mapping[str, Any]) -> str:
+    return str(((body.get("metadata") or {}).get("annotations") or {}).get(APPLIED_HASH, ""))
+
+
 def owner_key(body: Mapping[str, Any]) -> tuple[str, str] | None:
     """(namespace, InferenceService name) of a child labelled with its service."""
     meta = body.get("metadata") or {}

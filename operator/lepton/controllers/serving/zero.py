@@ -1,8 +1,10 @@
 """Acting on policies.activation: the backend Service the activator forwards to, the activator
-Deployment itself, and its removal once the stable Service is seen selecting the servers again."""
+Deployment itself, and its removal once the stable Service is seen selecting the servers again.
+Also the two ways the serving reconcile applies a child (apply_if_changed, apply_refusable)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from lepton.api.inferenceservice import InferenceService, InferenceServiceReason
@@ -12,8 +14,11 @@ from lepton.controllers.kit.events import Events
 from lepton.controllers.serving.context import Serving
 from lepton.kube import resources
 from lepton.kube.apply import apply
+from lepton.kube.errors import KubeError
 from lepton.policies.activation import Activation
 from lepton.policies.inference import DeploymentState, needs_apply
+
+log = logging.getLogger("lepton.inferenceservice")
 
 
 async def act(
@@ -49,3 +54,19 @@ async def apply_if_changed(serving: Serving, body: dict[str, Any], plural: str, 
     await apply(serving.kube, body, plural)
     serving.applied[ident] = digest
     return True
+
+
+async def apply_refusable(
+    serving: Serving, ident: str, digest: str, body: dict[str, Any], plural: str
+) -> str | None:
+    """Apply ``body``; the API server's message when it refuses the object for good (a 4xx that
+    retrying cannot fix): reported as ConfigError, tried again on the next reconcile, not in a loop."""
+    try:
+        await apply(serving.kube, body, plural)
+    except KubeError as exc:
+        if not exc.config_error:
+            raise
+        log.warning("the API server refused %s: %s", ident, exc)
+        return exc.message
+    serving.applied[ident] = digest
+    return None
