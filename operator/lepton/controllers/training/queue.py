@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from lepton.controllers.training.observe import NodeInfo
 from lepton.policies import admission
 from lepton.policies.lifecycle import Admission
+from lepton.policies.queues import QueuePolicy, Quota
 from lepton.policies.status import Phase, PodState
 
 # The priorities index's key for the globalDefault PriorityClass.
@@ -33,6 +34,12 @@ class JobSummary:
     deleting: bool = False
     initializing: bool = False
     """spec.initializers is set and has not finished: the job does not queue for GPUs yet."""
+    queue: str = ""
+    """spec.scheduling.queue ("" for the default queue)"""
+    queued_since: float | None = None
+    """when its Queued condition last turned True"""
+    queue_optional: bool = False
+    """the queue is (also) Volcano's: a job naming one that is no ClusterQueue uses the default queue"""
 
     @property
     def holds_admission(self) -> bool:
@@ -63,6 +70,11 @@ class Observed:
     nodes: Iterable[NodeInfo]
     gpus_by_node: Mapping[str, Iterable[int]]
     priorities: Mapping[str, int]
+    queues: Mapping[str, QueuePolicy] = field(default_factory=dict)
+    quotas: Iterable[Quota] = ()
+    now: float = 0.0
+    default_reservation: float | None = None
+    """reservation bound of the default queue (jobs naming no ClusterQueue)"""
 
 
 class Queue:
@@ -102,7 +114,10 @@ class Queue:
             if key in decision.admitted:
                 return Admission(True, "all workers fit on the free GPUs"), others
             message = decision.waiting.get(key, "waiting for admission")
-            return Admission(False, message), others
+            reason = decision.reasons.get(key)
+            position = decision.positions.get(key)
+            waiting = Admission(False, message, position=position, **({"reason": reason} if reason else {}))
+            return waiting, others
 
 
 def _uid_of(observed: Observed, key: str) -> str:
@@ -125,16 +140,28 @@ def decide(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> admis
     ]
     demand: list[admission.Demand] = []
     queue: list[admission.Gang] = []
-    for job in observed.jobs:
+    for seen in observed.jobs:
+        optional = seen.queue_optional and seen.queue not in observed.queues
+        job = replace(seen, queue="") if optional else seen
         if job.deleting:
             continue  # its pods still count where they are bound; it needs nothing more
         known = holding.get(job.key)
         holds = known[1] if known is not None and known[0] == job.uid else job.holds_admission
         if holds:
-            bound = sum(1 for p in observed.pods_by_job.get(job.key, ()) if p.node and not p.terminal)
-            pending = max(job.replicas - bound, 0)
-            if pending and job.gpus_per_pod:
-                demand.append(admission.Demand(pending, job.gpus_per_pod, job.placement))
+            pods = [p for p in observed.pods_by_job.get(job.key, ()) if not p.terminal]
+            bound = sum(1 for p in pods if p.node)
+            demand.append(
+                admission.Demand(
+                    max(job.replicas - bound, 0) if job.gpus_per_pod else 0,
+                    job.gpus_per_pod,
+                    job.placement,
+                    queue=job.queue,
+                    namespace=job.key.partition("/")[0],
+                    total_pods=job.replicas,
+                    # What its namespace's ResourceQuotas do not count yet: pods not created.
+                    uncreated=max(job.replicas - len(pods), 0),
+                )
+            )
         elif job.waiting and job.gang:
             queue.append(
                 admission.Gang(
@@ -144,6 +171,10 @@ def decide(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> admis
                     priority=observed.priorities.get(job.priority_class or DEFAULT_PRIORITY, 0),
                     created=job.created,
                     placement=job.placement,
+                    queue=job.queue,
+                    waiting_since=job.queued_since,
                 )
             )
-    return admission.decide(nodes, demand, queue)
+    default = QueuePolicy("", reservation_after=observed.default_reservation)
+    queues = {"": default, **observed.queues}
+    return admission.decide(nodes, demand, queue, queues=queues, quotas=observed.quotas, now=observed.now)

@@ -112,7 +112,11 @@ async def _plan(
         if not job.spec.scheduling.gang:
             admission = lifecycle.Admission(True, "gang admission is off (scheduling.gang: false)")
         else:
-            observed = indices.observed(initialized=key if initialized else None)
+            observed = indices.observed(
+                initialized=key if initialized else None,
+                now=now,
+                default_reservation=training.settings.queue_reservation_seconds,
+            )
             admission, others = await training.queue.admit(key, job.metadata.uid or "", observed)
             training.wakeups.kick_all(others)
     lost, next_lost = indices.lost_nodes(now, training.settings.node_lost_seconds)
