@@ -47,10 +47,10 @@ class ClusterQueueSpec(LeptonModel):
     """GPUs the queue's admitted jobs may hold together; unset: no quota, only the cluster's free
     GPUs limit the queue. Queues do not borrow from each other."""
     reservation_after_seconds: Annotated[int, Field(ge=0, le=86400)] = DEFAULT_RESERVATION_SECONDS
-    """Seconds a job may wait at the head of the queue (first among its waiting jobs) before it holds
-    a reservation: no job admitted after it, in this queue or another, may take the free GPUs of the
-    nodes it can use, nor (when a ResourceQuota is what it lacks) the quota of its namespace, so
-    smaller jobs cannot starve it. 0: at once."""
+    """Seconds after being queued at which a job that is the head of the queue (first among its
+    waiting jobs) holds a reservation: no job admitted after it, in this queue or another, may take
+    the free GPUs of the nodes it can use, nor (when a ResourceQuota is what it lacks) the quota of
+    its namespace, so smaller jobs cannot starve it. 0: at once."""
 
 
 class ClusterQueue(ObjectBase):
