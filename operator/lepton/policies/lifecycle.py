@@ -49,6 +49,7 @@ class Admission:
     message: str = ""
     reason: str = TrainingJobReason.WAITING_FOR_GPUS  # why it waits, when not admitted
     position: int | None = None  # 1-based place in its queue, when not admitted
+    requeue_after: float | None = None  # when not admitted: look again then, whatever happens
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ def _admit(ctx: _Ctx) -> Plan:
             message=message,
             delete=ctx.stale,
             queue_position=admission.position if admission is not None else None,
+            requeue_after=admission.requeue_after if admission is not None else None,
         )
     existing = {p.index for p in ctx.current}
     return _with(

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from lepton.api.trainingjob import TrainingJobReason
 from lepton.controllers.training.observe import NodeInfo
 from lepton.policies import admission
 from lepton.policies.lifecycle import Admission
@@ -15,6 +16,13 @@ from lepton.policies.status import Phase, PodState
 
 # The priorities index's key for the globalDefault PriorityClass.
 DEFAULT_PRIORITY = ""
+
+# A ResourceQuota's status.used and the pods index come from two watches: for a moment after a
+# job's pods are created the pods index may show them while the quota's used does not yet. For
+# this long after an admission all of the job's pods count beside the quota's used (a brief
+# overcount, never an undercount that would let a second gang in and have its pods refused), and a
+# gang that waits for that quota looks again when the window ends.
+QUOTA_SETTLE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,8 @@ class Queue:
         self._lock = asyncio.Lock()
         # key -> (uid, holds its admission)
         self._holding: dict[str, tuple[str, bool]] = {}
+        # key -> when this process admitted it (for QUOTA_SETTLE_S)
+        self._admitted_at: dict[str, float] = {}
 
     def hold(self, key: str, uid: str) -> None:
         """Remember that ``key`` holds its admission, whatever the index says yet."""
@@ -107,16 +117,29 @@ class Queue:
         async with self._lock:
             if self.is_admitted(key, uid):
                 return Admission(True), ()
-            decision = decide(observed, self._holding)
+            now = observed.now
+            self._admitted_at = {k: t for k, t in self._admitted_at.items() if now - t < QUOTA_SETTLE_S}
+            decision = decide(observed, self._holding, frozenset(self._admitted_at))
             for admitted_key in decision.admitted:
                 self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
+                self._admitted_at[admitted_key] = now
             others = tuple(k for k in decision.admitted if k != key)
             if key in decision.admitted:
                 return Admission(True, "all workers fit on the free GPUs"), others
             message = decision.waiting.get(key, "waiting for admission")
             reason = decision.reasons.get(key)
             position = decision.positions.get(key)
-            waiting = Admission(False, message, position=position, **({"reason": reason} if reason else {}))
+            namespace = key.partition("/")[0]
+            settling = reason == TrainingJobReason.WAITING_FOR_QUOTA and any(
+                k.partition("/")[0] == namespace for k in self._admitted_at
+            )
+            waiting = Admission(
+                False,
+                message,
+                position=position,
+                requeue_after=QUOTA_SETTLE_S if settling else None,
+                **({"reason": reason} if reason else {}),
+            )
             return waiting, others
 
 
@@ -124,7 +147,11 @@ def _uid_of(observed: Observed, key: str) -> str:
     return next((j.uid for j in observed.jobs if j.key == key), "")
 
 
-def decide(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> admission.Decision:
+def decide(
+    observed: Observed, holding: Mapping[str, tuple[str, bool]], settling: frozenset[str] = frozenset()
+) -> admission.Decision:
+    """One admission pass over what the indices show; ``settling``: jobs admitted less than
+    QUOTA_SETTLE_S ago, whose pods all count beside their ResourceQuotas' used."""
     used: dict[str, int] = {name: sum(gpus) for name, gpus in observed.gpus_by_node.items()}
     nodes = [
         admission.Node(
@@ -159,7 +186,7 @@ def decide(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> admis
                     namespace=job.key.partition("/")[0],
                     total_pods=job.replicas,
                     # What its namespace's ResourceQuotas do not count yet: pods not created.
-                    uncreated=max(job.replicas - len(pods), 0),
+                    uncreated=job.replicas if job.key in settling else max(job.replicas - len(pods), 0),
                 )
             )
         elif job.waiting and job.gang:
