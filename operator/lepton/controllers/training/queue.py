@@ -19,9 +19,9 @@ DEFAULT_PRIORITY = ""
 
 # A ResourceQuota's status.used and the pods index come from two watches: for a moment after a
 # job's pods are created the pods index may show them while the quota's used does not yet. For
-# this long after an admission all of the job's pods count beside the quota's used (a brief
-# overcount, never an undercount that would let a second gang in and have its pods refused), and a
-# gang that waits for that quota looks again when the window ends.
+# this long after an admission the job's pods that are not bound yet count beside the quota's used
+# (a brief overcount, never an undercount that would let a second gang in and have its pods
+# refused), and a gang that waits for that quota looks again when the window ends.
 QUOTA_SETTLE_S = 2.0
 
 
@@ -186,7 +186,8 @@ def decide(
                     namespace=job.key.partition("/")[0],
                     total_pods=job.replicas,
                     # What its namespace's ResourceQuotas do not count yet: pods not created.
-                    uncreated=job.replicas if job.key in settling else max(job.replicas - len(pods), 0),
+                    # (While settling, only its bound pods are surely in the quota's used.)
+                    uncreated=max(job.replicas - (bound if job.key in settling else len(pods)), 0),
                 )
             )
         elif job.waiting and job.gang:
