@@ -182,13 +182,15 @@ class _FreeGpus:
             self._take(name, demand.gpus_per_pod)
         return unplaced
 
-    def claim(self, placement: Placement) -> None:
-        """Set aside every free GPU of the nodes ``placement`` allows (a reservation): without run
-        times to plan with, any GPU left there for backfill could be one the reserved gang needs."""
+    def claim(self, placement: Placement, gpus_per_pod: int) -> None:
+        """Set aside every free GPU of the nodes ``placement`` allows that could ever hold one of the
+        pods (a reservation): without run times to plan with, any GPU left there for backfill could
+        be one the reserved gang needs."""
         pool = self._pool(placement)
         for free in [f for f, names in pool.items() if f > 0 and names]:
             for name in list(pool[free]):
-                self._take(name, free)
+                if self._allocatable[name] >= gpus_per_pod:
+                    self._take(name, free)
 
     def _take(self, name: str, gpus: int) -> None:
         before = self._free[name]
@@ -290,7 +292,7 @@ def decide(
             if short is not None and short.namespaced:
                 blocked[("namespace", gang.namespace)] = gang.key
             if fit < gang.pods:
-                free.claim(gang.placement)
+                free.claim(gang.placement, gang.gpus_per_pod)
             message += "; holds a reservation: nothing admitted after it may take what it waits for"
         wait(gang, reason, message)
     return Decision(

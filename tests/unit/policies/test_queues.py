@@ -176,6 +176,17 @@ CASES = [
         reserved=("ns/big",),
     ),
     Case(
+        "reservation: nodes too small for one of its pods stay open to backfill",
+        [*nodes(8, 8, 0), Node("small-0", 4, 4)],
+        [
+            g("ns/big", 3, created=1, waiting_since=WAITED),
+            g("ns/other", 1, 4, queue="other", created=2),
+        ],
+        ("ns/other",),
+        {"ns/big": ("WaitingForGPUs", "needs 3 pods x 8 GPUs; 2 fit now" + RESERVES)},
+        reserved=("ns/big",),
+    ),
+    Case(
         "only the head of a queue is reserved for, however long the others waited",
         nodes(8, 0),
         [
