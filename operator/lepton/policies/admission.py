@@ -250,13 +250,13 @@ def decide(
     blocked: dict[tuple[str, str], str] = {}  # ("queue"|"namespace", name) -> the gang it waits behind
     heads: set[str] = set()  # queues whose head (first gang not admitted) was seen
 
+    waiting_in: dict[str, int] = {}  # queue -> how many of its gangs wait so far
+
     def wait(gang: Gang, reason: str, message: str) -> None:
         waiting[gang.key], reasons[gang.key] = message, reason
-        positions[gang.key] = sum(1 for k in positions if queue_of[k] == gang.queue) + 1
+        waiting_in[gang.queue] = positions[gang.key] = waiting_in.get(gang.queue, 0) + 1
 
-    gangs = queue_order(queue)
-    queue_of = {g.key: g.queue for g in gangs}
-    for gang in gangs:
+    for gang in queue_order(queue):
         policy = queues.get(gang.queue) if queues is not None else QueuePolicy(gang.queue)
         if policy is None:
             wait(gang, TrainingJobReason.QUEUE_NOT_FOUND, f"ClusterQueue {gang.queue} does not exist")
