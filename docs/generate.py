@@ -2,7 +2,8 @@
 
     python docs/generate.py [--check]
 
-- the field tables of docs/trainingjob.md, docs/modelversion.md and docs/inferenceservice.md, from
+- the field tables of docs/trainingjob.md, docs/modelversion.md, docs/inferenceservice.md and
+  docs/queues.md, from
   the CRDs that lepton.api.crd makes of the pydantic models (their docstrings are the descriptions);
 - the reason tables of docs/troubleshooting.md, from lepton.client.explain (what `lepton describe`
   prints), so an explanation is written once.
@@ -29,6 +30,7 @@ PAGES = {
     "TrainingJob": "trainingjob.md",
     "ModelVersion": "modelversion.md",
     "InferenceService": "inferenceservice.md",
+    "ClusterQueue": "queues.md",
 }
 TROUBLESHOOTING = "troubleshooting.md"
 _BLOCK = re.compile(
@@ -87,7 +89,8 @@ def reason_table(kind_name: str) -> str:
 def generated() -> dict[str, dict[str, str]]:
     """Page -> block name -> the block's body."""
     out = {page: {"fields": field_table(kind)} for kind, page in PAGES.items()}
-    out[TROUBLESHOOTING] = {f"reasons-{k.lower()}": reason_table(k) for k in PAGES}
+    # A ClusterQueue has no status, so no reasons: its jobs' reasons are TrainingJob's.
+    out[TROUBLESHOOTING] = {f"reasons-{k.lower()}": reason_table(k) for k in PAGES if k in explain.BY_KIND}
     return out
 
 

@@ -55,6 +55,9 @@ class Settings:
     """Worker exit codes that mean a hardware fault: the restart is not charged to any budget."""
     resync_seconds: float = 30.0
     """How often every active job is reconciled even when nothing happened."""
+    queue_reservation_seconds: float = 300.0
+    """How long a job naming no ClusterQueue may wait at the head of the default queue before it
+    holds a reservation (backfill may no longer delay it)."""
     progress_poll_seconds: float = 10.0
     """How often the operator reads a running job's progress from rank 0's metrics endpoint into
     status.progress; 0 turns it off."""
@@ -116,6 +119,9 @@ def from_env(env: Mapping[str, str] | None = None, started: float | None = None)
         gpu_fault_conditions=_names(env, "LEPTON_GPU_FAULT_CONDITIONS", DEFAULT_FAULT_CONDITIONS),
         hardware_exit_codes=_exit_codes(env, "LEPTON_HARDWARE_EXIT_CODES"),
         resync_seconds=_number(env, "LEPTON_RESYNC_SECONDS", Settings.resync_seconds),
+        queue_reservation_seconds=_number(
+            env, "LEPTON_QUEUE_RESERVATION_SECONDS", Settings.queue_reservation_seconds
+        ),
         progress_poll_seconds=_number(env, "LEPTON_PROGRESS_POLL_SECONDS", Settings.progress_poll_seconds),
         progress_timeout_seconds=_number(
             env, "LEPTON_PROGRESS_TIMEOUT_SECONDS", Settings.progress_timeout_seconds

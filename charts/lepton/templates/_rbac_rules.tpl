@@ -68,6 +68,10 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
   resources: [secrets]
   verbs: [get]
 {{- end }}
+# ResourceQuotas, read (indexed) before admitting a gang so that no partial gang is created.
+- apiGroups: [""]
+  resources: [resourcequotas]
+  verbs: [list, watch]
 # Events about its objects, from the operator and from kopf.
 - apiGroups: [""]
   resources: [events]
@@ -82,6 +86,10 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
   verbs: [list, watch]
 - apiGroups: [scheduling.k8s.io]
   resources: [priorityclasses]
+  verbs: [list, watch]
+# ClusterQueues (cluster-scoped): each queue's GPU quota and queueing strategy, indexed.
+- apiGroups: [lepton.ai]
+  resources: [clusterqueues]
   verbs: [list, watch]
 # kopf rescans resources when CRDs come and go (e.g. a PodGroup CRD installed later).
 - apiGroups: [apiextensions.k8s.io]

@@ -15,6 +15,7 @@ from lepton.api.autoscaling import (
     ScalingRules,
     SelectPolicy,
 )
+from lepton.api.clusterqueue import ClusterQueue, ClusterQueueSpec, NominalQuota, QueueingStrategy
 from lepton.api.common import (
     API_VERSION,
     CATEGORY,
@@ -112,7 +113,7 @@ from lepton.api.trainingjob import (
 )
 from lepton.api.trainingjob import PLURAL as TRAININGJOB_PLURAL
 
-KINDS = (TrainingJob, ModelVersion, InferenceService)
+KINDS = (TrainingJob, ModelVersion, InferenceService, ClusterQueue)
 """The kinds of the API, in the order their CRDs are generated."""
 
 __all__ = [
@@ -148,6 +149,8 @@ __all__ = [
     "CanaryStep",
     "CheckpointSpec",
     "CleanPodPolicy",
+    "ClusterQueue",
+    "ClusterQueueSpec",
     "Condition",
     "ConditionStatus",
     "Container",
@@ -172,6 +175,7 @@ __all__ = [
     "ModelVersionReason",
     "ModelVersionSpec",
     "ModelVersionStatus",
+    "NominalQuota",
     "ObjectMeta",
     "Origin",
     "OutputFormat",
@@ -179,6 +183,7 @@ __all__ = [
     "ParentRef",
     "PodSpecLite",
     "PodTemplate",
+    "QueueingStrategy",
     "ReplicaCounts",
     "ResourceRequirements",
     "RestartPolicy",

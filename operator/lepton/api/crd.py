@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import core_schema
 
-from lepton.api import inferenceservice, kubeschema, modelversion, trainingjob
+from lepton.api import clusterqueue, inferenceservice, kubeschema, modelversion, trainingjob
 from lepton.api.common import API_VERSION, CATEGORY, CORE_TYPE, DNS1035_LABEL_PATTERN, GROUP, VERSION
 
 Schema = dict[str, Any]
@@ -223,6 +223,7 @@ class Kind:
     columns: list[Column]
     name_max_length: int | None = None
     scale: Schema | None = None
+    cluster_scoped: bool = False
 
     @property
     def kind(self) -> str:
@@ -247,12 +248,15 @@ KINDS = [
             Column("Restarts", "integer", ".status.restartCount", "Times the job was restarted."),
             Column("Step", "integer", ".status.progress.step", "Optimizer steps rank 0 reported."),
             Column("Loss", "number", ".status.progress.loss", "Latest training loss rank 0 reported."),
+            Column("Position", "integer", ".status.queuePosition", "Place in its queue while Queued."),
+            Column("Waiting For", "string", ".status.admissionMessage", "What a Queued job waits for."),
             Column("Epoch", "number", ".status.progress.epoch", "Epochs completed.", priority=1),
             Column(
                 "Samples/s", "number", ".status.progress.samplesPerSecond", "Training throughput.", priority=1
             ),
             Column("Progress", "date", ".status.progress.lastUpdate", "Age of the progress.", priority=1),
             Column("Model", "string", ".status.modelVersion", "ModelVersion made.", priority=1),
+            Column("Queue", "string", ".spec.scheduling.queue", "ClusterQueue the job waits in.", priority=1),
             AGE,
         ],
         name_max_length=trainingjob.MAX_NAME_LENGTH,
@@ -307,6 +311,24 @@ KINDS = [
             "labelSelectorPath": ".status.selector",
         },
     ),
+    Kind(
+        clusterqueue.ClusterQueue,
+        clusterqueue.PLURAL,
+        clusterqueue.SINGULAR,
+        clusterqueue.SHORT_NAMES,
+        [
+            Column("Strategy", "string", ".spec.queueingStrategy", "StrictFIFO or BestEffortFIFO."),
+            Column("GPUs", "integer", ".spec.nominalQuota.gpus", "Nominal GPU quota."),
+            Column(
+                "Reserve After",
+                "integer",
+                ".spec.reservationAfterSeconds",
+                "Seconds at the head before a reservation.",
+            ),
+            AGE,
+        ],
+        cluster_scoped=True,
+    ),
 ]
 
 
@@ -330,10 +352,11 @@ def crd(kind: Kind) -> Schema:
             }
         }
     props["metadata"] = metadata
-    props = {k: props[k] for k in ("apiVersion", "kind", "metadata", "spec", "status")}
+    props = {k: props[k] for k in ("apiVersion", "kind", "metadata", "spec", "status") if k in props}
     schema["properties"] = props
     schema["required"] = ["spec"]
-    subresources: Schema = {"status": {}}
+    # A kind without a status (ClusterQueue) gets no status subresource.
+    subresources: Schema = {"status": {}} if "status" in props else {}
     if kind.scale is not None:
         subresources["scale"] = kind.scale
     return {
@@ -353,7 +376,7 @@ def crd(kind: Kind) -> Schema:
                 "shortNames": list(kind.short_names),
                 "categories": [CATEGORY],
             },
-            "scope": "Namespaced",
+            "scope": "Cluster" if kind.cluster_scoped else "Namespaced",
             "versions": [
                 {
                     "name": VERSION,

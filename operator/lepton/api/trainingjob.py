@@ -127,7 +127,9 @@ class SchedulingPolicy(LeptonModel):
     scheduler_name: Annotated[str, StringConstraints(max_length=253)] | None = None
     """Scheduler of the worker pods (default: the cluster's default scheduler)."""
     queue: DnsLabel | None = None
-    """Name of the queue the job waits in; jobs of one queue are admitted in order of priority, then age."""
+    """Name of the ClusterQueue the job waits in (its GPU quota and queueing strategy); jobs of one
+    queue are admitted in order of priority, then age. Unset: the default queue (no quota,
+    BestEffortFIFO). A queue that does not exist keeps the job Queued (QueueNotFound)."""
 
 
 class RunPolicy(LeptonModel):

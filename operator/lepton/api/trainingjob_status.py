@@ -49,6 +49,15 @@ class TrainingJobReason(StrEnum):
     CREATED = "Created"
     WAITING_FOR_GPUS = "WaitingForGPUs"
     """Queued: the gang does not fit on the free GPUs yet (the message says what it waits for)."""
+    WAITING_FOR_QUOTA = "WaitingForQuota"
+    """Queued: the gang would exceed its ClusterQueue's nominalQuota or a ResourceQuota of its
+    namespace (the message names which); no pod is created until all of them fit."""
+    WAITING_IN_QUEUE = "WaitingInQueue"
+    """Queued behind an earlier job of its queue: the head of a StrictFIFO queue, or a job that holds
+    a reservation (the message names it)."""
+    QUEUE_NOT_FOUND = "QueueNotFound"
+    """Queued: spec.scheduling.queue names a ClusterQueue that does not exist; the job is admitted
+    once it is created."""
     ADMITTED = "Admitted"
     ALL_WORKERS_RUNNING = "AllWorkersRunning"
     STOPPING_WORKERS = "StoppingWorkers"
@@ -198,6 +207,9 @@ class TrainingJobStatus(LeptonModel):
     """GPUs the job holds (replicas x GPUs per pod) while admitted."""
     admission_message: Annotated[str, StringConstraints(max_length=4096)] | None = None
     """Why the job is (not yet) admitted, e.g. which resources are short."""
+    queue_position: Annotated[int, Field(ge=1)] | None = None
+    """While Queued: the job's place (1 = next) among the waiting jobs of its queue, as of its last
+    admission pass."""
     start_time: Timestamp | None = None
     """When the job was first admitted."""
     completion_time: Timestamp | None = None

@@ -12,6 +12,13 @@ TRAINING_JOB: dict[str, str] = {
     "Queued": "waiting in the admission queue; the message says what it waits for",
     "WaitingForGPUs": "the whole gang does not fit on the free GPUs yet; it is admitted as soon as "
     "it does (free GPUs, lower `replicas`, or raise the job's priority)",
+    "WaitingForQuota": "the whole gang would exceed its ClusterQueue's nominalQuota or a ResourceQuota "
+    "of its namespace (the message names it); no pod is created until all of them fit. Wait for "
+    "jobs of that queue or namespace to finish, or raise the quota",
+    "WaitingInQueue": "an earlier job of the same queue goes first: the head of a StrictFIFO queue, or "
+    "a job waiting so long that it holds a reservation (the message names it)",
+    "QueueNotFound": "spec.scheduling.queue names a ClusterQueue that does not exist (`kubectl get "
+    "clusterqueues`); the job waits until it is created, or fix the name",
     "Admitted": "GPUs are set aside for every worker; the pods are being created and scheduled",
     "Running": "every worker pod runs",
     "AllWorkersRunning": "every worker pod runs",

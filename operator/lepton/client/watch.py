@@ -23,7 +23,11 @@ def read_snapshot(
     status = job.get("status") or {}
     position = None
     if status.get("phase") == "Queued":
-        position = progress.queue_position(job, cluster.objects(TRAINING_JOB), priorities or {})
+        # The operator's own count (it knows quotas and reservations) when it wrote one; else an
+        # estimate from the other Queued jobs, for an operator from before status.queuePosition.
+        position = status.get("queuePosition") or progress.queue_position(
+            job, cluster.objects(TRAINING_JOB), priorities or {}
+        )
     mv = None
     if status.get("modelVersion"):
         try:

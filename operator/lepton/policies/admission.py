@@ -1,15 +1,19 @@
 """Gang admission: which waiting jobs fit the free GPUs of the cluster, all of their pods at once.
 
 The input is what the operator observes (free GPUs per schedulable node, the pending demand of jobs
-already admitted, the queue of waiting jobs); the output is which jobs to admit now and, for the
-others, a message saying what is missing. One call decides for the whole queue, so admission is
-serialized: no two jobs can each get part of the same free GPUs.
+already admitted, the waiting jobs, their queues and their namespaces' ResourceQuotas); the output
+is which jobs to admit now and, for the others, a reason and a message saying what is missing. One
+call decides for every queue, so admission is serialized: no two jobs can each get part of the same
+free GPUs or the same quota. Queues and quotas are in policies.queues.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from lepton.api.trainingjob import TrainingJobReason
+from lepton.policies.queues import QueuePolicy, Quota, Room
 
 NO_SCHEDULE_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
 
@@ -74,16 +78,25 @@ class Placement:
 
 @dataclass(frozen=True)
 class Demand:
-    """Pods of an admitted job that hold no node yet (created and pending, or not created yet)."""
+    """Pods of an admitted job that hold no node yet (created and pending, or not created yet).
+
+    ``queue``, ``namespace``, ``total_pods`` and ``uncreated`` say what the job takes of its queue's
+    quota (all of its pods) and of its namespace's ResourceQuotas beyond what their status shows
+    (the pods not created yet)."""
 
     pods: int
     gpus_per_pod: int
     placement: Placement = field(default_factory=Placement)
+    queue: str = ""
+    namespace: str = ""
+    total_pods: int | None = None
+    uncreated: int = 0
 
 
 @dataclass(frozen=True)
 class Gang:
-    """A waiting job. Ordered by priority (higher first), then creation time, then key."""
+    """A waiting job. Ordered by priority (higher first), then creation time, then key.
+    ``waiting_since``: when it was queued (for the reservation of a queue's head)."""
 
     key: str
     pods: int
@@ -91,14 +104,28 @@ class Gang:
     priority: int = 0
     created: float = 0.0
     placement: Placement = field(default_factory=Placement)
+    queue: str = ""
+    waiting_since: float | None = None
+
+    @property
+    def namespace(self) -> str:
+        return self.key.partition("/")[0] if "/" in self.key else ""
+
+    @property
+    def gpus(self) -> int:
+        return self.pods * max(self.gpus_per_pod, 0)
 
 
 @dataclass(frozen=True)
 class Decision:
     admitted: tuple[str, ...]
     waiting: Mapping[str, str]
-    # Position (1-based) of each waiting job in the queue, for status messages and metrics.
+    # Position (1-based) of each waiting job in its queue, for status and `kubectl get`.
     positions: Mapping[str, int]
+    # Why each waiting job waits (a TrainingJobReason); WaitingForGPUs unless said otherwise.
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    # Heads of queues that hold a reservation: nothing admitted after them may take what they wait for.
+    reserved: tuple[str, ...] = ()
 
 
 def queue_order(gangs: Iterable[Gang]) -> list[Gang]:
@@ -158,6 +185,16 @@ class _FreeGpus:
             self._take(name, demand.gpus_per_pod)
         return unplaced
 
+    def claim(self, placement: Placement, gpus_per_pod: int) -> None:
+        """Set aside every free GPU of the nodes ``placement`` allows that could ever hold one of the
+        pods (a reservation): without run times to plan with, any GPU left there for backfill could
+        be one the reserved gang needs."""
+        pool = self._pool(placement)
+        for free in [f for f, names in pool.items() if f > 0 and names]:
+            for name in list(pool[free]):
+                if self._allocatable[name] >= gpus_per_pod:
+                    self._take(name, free)
+
     def _take(self, name: str, gpus: int) -> None:
         before = self._free[name]
         after = before - gpus
@@ -177,30 +214,100 @@ def waiting_message(gang: Gang, fit_now: int, fit_ever: int) -> str:
     return message
 
 
-def decide(nodes: Sequence[Node], admitted_demand: Iterable[Demand], queue: Iterable[Gang]) -> Decision:
-    """Admit, in queue order, every waiting gang whose pods all fit what is left.
+def decide(
+    nodes: Sequence[Node],
+    admitted_demand: Iterable[Demand],
+    queue: Iterable[Gang],
+    *,
+    queues: Mapping[str, QueuePolicy] | None = None,
+    quotas: Iterable[Quota] = (),
+    now: float = 0.0,
+) -> Decision:
+    """Admit, in queue order, every waiting gang whose pods all fit what is left: the free GPUs, its
+    queue's nominal quota and its namespace's ResourceQuotas.
 
     Pending demand of already admitted jobs is placed first, so a job that was admitted but whose
     pods are not bound yet keeps its GPUs. A gang that does not fit is skipped and later gangs may
-    still be admitted (best-effort FIFO): a large job never blocks the cluster for small ones.
+    still be admitted (BestEffortFIFO), unless its queue is StrictFIFO (the head blocks its queue)
+    or it is the head of its queue and has waited past the queue's reservation bound: then it
+    holds a reservation (its queue waits behind it; so do the free GPUs of the nodes it may use,
+    and, when a ResourceQuota is what it lacks, its namespace). ``queues`` None: every queue exists,
+    without quota or reservation.
     """
+    admitted_demand = list(admitted_demand)
     free = _FreeGpus(nodes)
     for demand in sorted(admitted_demand, key=lambda d: -d.gpus_per_pod):
         free.place(demand)
+    room = Room(quotas)
+    for demand in admitted_demand:
+        total = demand.pods if demand.total_pods is None else demand.total_pods
+        room.hold(
+            demand.queue, demand.namespace, total * demand.gpus_per_pod, demand.uncreated, demand.gpus_per_pod
+        )
 
     admitted: list[str] = []
     waiting: dict[str, str] = {}
+    reasons: dict[str, str] = {}
     positions: dict[str, int] = {}
+    reserved: list[str] = []
+    blocked: dict[tuple[str, str], str] = {}  # ("queue"|"namespace", name) -> the gang it waits behind
+    heads: set[str] = set()  # queues whose head (first gang not admitted) was seen
+
+    waiting_in: dict[str, int] = {}  # queue -> how many of its gangs wait so far
+
+    def wait(gang: Gang, reason: str, message: str) -> None:
+        waiting[gang.key], reasons[gang.key] = message, reason
+        waiting_in[gang.queue] = positions[gang.key] = waiting_in.get(gang.queue, 0) + 1
+
     for gang in queue_order(queue):
-        if gang.gpus_per_pod <= 0:
+        policy = queues.get(gang.queue) if queues is not None else QueuePolicy(gang.queue)
+        if policy is None:
+            wait(gang, TrainingJobReason.QUEUE_NOT_FOUND, f"ClusterQueue {gang.queue} does not exist")
+            continue
+        blocker = blocked.get(("queue", gang.queue)) or blocked.get(("namespace", gang.namespace))
+        if blocker is not None:
+            wait(
+                gang,
+                TrainingJobReason.WAITING_IN_QUEUE,
+                f"behind {blocker}, {_why_blocking(blocker, reserved)}",
+            )
+            continue
+        short = room.shortage(policy, gang.namespace, gang.pods, gang.gpus_per_pod)
+        fit = free.fit_count(gang.placement, gang.gpus_per_pod) if gang.gpus_per_pod > 0 else gang.pods
+        if short is None and fit >= gang.pods:
+            if gang.gpus_per_pod > 0:
+                free.place(Demand(gang.pods, gang.gpus_per_pod, gang.placement))
+            room.hold(gang.queue, gang.namespace, gang.gpus, gang.pods, gang.gpus_per_pod)
             admitted.append(gang.key)
             continue
-        fit = free.fit_count(gang.placement, gang.gpus_per_pod)
-        if fit >= gang.pods:
-            free.place(Demand(gang.pods, gang.gpus_per_pod, gang.placement))
-            admitted.append(gang.key)
+        if short is not None:
+            reason, message = TrainingJobReason.WAITING_FOR_QUOTA, short.message
         else:
-            positions[gang.key] = len(positions) + 1
             ever = free.capacity_count(gang.placement, gang.gpus_per_pod)
-            waiting[gang.key] = waiting_message(gang, fit, ever)
-    return Decision(admitted=tuple(admitted), waiting=waiting, positions=positions)
+            reason, message = TrainingJobReason.WAITING_FOR_GPUS, waiting_message(gang, fit, ever)
+        head = gang.queue not in heads
+        heads.add(gang.queue)
+        if head and policy.strict:
+            blocked[("queue", gang.queue)] = gang.key
+        if head and policy.reserves(gang.waiting_since, now):
+            reserved.append(gang.key)
+            blocked[("queue", gang.queue)] = gang.key
+            if short is not None and short.namespaced:
+                blocked[("namespace", gang.namespace)] = gang.key
+            if fit < gang.pods:
+                free.claim(gang.placement, gang.gpus_per_pod)
+            message += "; holds a reservation: nothing admitted after it may take what it waits for"
+        wait(gang, reason, message)
+    return Decision(
+        admitted=tuple(admitted),
+        waiting=waiting,
+        positions=positions,
+        reasons=reasons,
+        reserved=tuple(reserved),
+    )
+
+
+def _why_blocking(blocker: str, reserved: Sequence[str]) -> str:
+    if blocker in reserved:
+        return "which holds a reservation"
+    return "the head of a StrictFIFO queue"

@@ -92,6 +92,7 @@ def build_status(
         "workerRestarts": {str(k): v for k, v in sorted(plan.worker_restarts.items())} or None,
         "gpus": gpus,
         "admissionMessage": plan.message if plan.phase is Phase.QUEUED else None,
+        "queuePosition": plan.queue_position if plan.phase is Phase.QUEUED else None,
         "startTime": _time(plan.start_time),
         "completionTime": _time(plan.completion_time),
         "lastRestartTime": at if restarted else (previous.last_restart_time if previous else None),

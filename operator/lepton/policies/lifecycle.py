@@ -48,6 +48,9 @@ class JobState:
 class Admission:
     admitted: bool
     message: str = ""
+    reason: str = TrainingJobReason.WAITING_FOR_GPUS  # why it waits, when not admitted
+    position: int | None = None  # 1-based place in its queue, when not admitted
+    requeue_after: float | None = None  # when not admitted: look again then, whatever happens
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Plan:
     delete_job: bool = False
     requeue_after: float | None = None
     result_pod: str | None = None  # rank 0's pod whose termination message is the job's result
+    queue_position: int | None = None  # while Queued: the job's place in its queue
 
 
 def needs_admission(job: JobState, pods: Sequence[PodState], now: float, timing: Timing) -> bool:
@@ -248,9 +252,11 @@ def _admit(ctx: _Ctx) -> Plan:
         return _with(
             ctx.base,
             phase=Phase.QUEUED,
-            reason=TrainingJobReason.WAITING_FOR_GPUS,
+            reason=admission.reason if admission is not None else TrainingJobReason.WAITING_FOR_GPUS,
             message=message,
             delete=ctx.stale,
+            queue_position=admission.position if admission is not None else None,
+            requeue_after=admission.requeue_after if admission is not None else None,
         )
     existing = {p.index for p in ctx.current}
     return _with(

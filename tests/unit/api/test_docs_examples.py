@@ -17,6 +17,7 @@ PAGES = {
     "TrainingJob": "trainingjob.md",
     "ModelVersion": "modelversion.md",
     "InferenceService": "inferenceservice.md",
+    "ClusterQueue": "queues.md",
 }
 
 

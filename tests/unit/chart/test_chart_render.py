@@ -34,7 +34,8 @@ def test_default_values_render_the_operator_without_optional_objects(render: Ren
         "ServiceAccount",
     ]  # fmt: skip
     crds = {o["metadata"]["name"] for o in by_kind(objects, "CustomResourceDefinition")}
-    assert crds == {"trainingjobs.lepton.ai", "modelversions.lepton.ai", "inferenceservices.lepton.ai"}
+    kinds = ("trainingjobs", "modelversions", "inferenceservices", "clusterqueues")
+    assert crds == {f"{kind}.lepton.ai" for kind in kinds}
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["replicas"] == 1
     assert env_of(deployment)["LEPTON_PEERING"] == ""
@@ -50,7 +51,7 @@ def test_watch_namespaces_turn_namespaced_rules_into_roles(render: Render) -> No
     assert sorted(b["metadata"]["namespace"] for b in by_kind(objects, "RoleBinding")) == ["team-a", "team-b"]
     cluster = {r for rule in one(objects, "ClusterRole")["rules"] for r in rule["resources"]}
     # Only what no Role can grant stays cluster-wide.
-    assert cluster == {"nodes", "priorityclasses", "customresourcedefinitions", "namespaces"}
+    assert cluster == {"nodes", "priorityclasses", "customresourcedefinitions", "namespaces", "clusterqueues"}
     assert env_of(one(objects, "Deployment"))["LEPTON_NAMESPACES"] == "team-a,team-b"
 
 

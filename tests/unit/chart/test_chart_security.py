@@ -67,6 +67,8 @@ EXPECTED = {
     ("scheduling.x-k8s.io", "podgroups"): {"create"},
     ("", "events"): {"create"},
     ("", "configmaps"): {"get"},
+    ("", "resourcequotas"): {"list", "watch"},
+    ("lepton.ai", "clusterqueues"): {"list", "watch"},
     ("", "nodes"): {"list", "watch"},
     ("scheduling.k8s.io", "priorityclasses"): {"list", "watch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},

@@ -11,9 +11,11 @@ from typing import Any, Protocol
 
 import kopf
 
+from lepton.api import clusterqueue
 from lepton.api.common import GROUP, VERSION, epoch_of
 from lepton.api.trainingjob import PLURAL, TrainingJob
 from lepton.builders.initializer import INITIALIZER_LABEL
+from lepton.builders.podgroup import GangScheduler, gang_scheduler
 from lepton.builders.workers import JOB_LABEL
 from lepton.controllers.training.context import Training
 from lepton.controllers.training.observe import (
@@ -26,6 +28,7 @@ from lepton.controllers.training.observe import (
     pod_state,
 )
 from lepton.controllers.training.queue import DEFAULT_PRIORITY, JobSummary, Observed
+from lepton.controllers.training.quotas import queue_policy, resource_quota
 from lepton.policies import gpu_health
 from lepton.policies.gpu_health import NodeFault
 from lepton.policies.initializers import InitPod, is_initialized
@@ -75,11 +78,12 @@ async def tj_init_pods(body: kopf.Body, memo: HasTraining, **_: Any) -> dict[str
     return {key: state}
 
 
-def kick_waiting(training: Training, kwargs: Mapping[str, Any]) -> None:
-    """GPUs were freed: jobs waiting for them may fit now."""
+def kick_waiting(training: Training, kwargs: Mapping[str, Any], namespace: str | None = None) -> None:
+    """GPUs (or quota) were freed: jobs waiting for them (in ``namespace``, when given) may fit now."""
     jobs = kwargs.get("tj_jobs")
     if jobs is not None:
-        training.wakeups.kick_all(j.key for j in jobs.get(None, ()) if j.waiting)
+        prefix = f"{namespace}/" if namespace is not None else ""
+        training.wakeups.kick_all(j.key for j in jobs.get(None, ()) if j.waiting and j.key.startswith(prefix))
 
 
 @kopf.index("pods")
@@ -122,6 +126,25 @@ def _count_faults(training: Training) -> None:
     training.metrics.gpu_faulty_nodes.labels("degraded").set(len(faults) - unhealthy)
 
 
+@kopf.index(GROUP, VERSION, clusterqueue.PLURAL)
+async def tj_queues(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> dict[str, Any]:
+    """ClusterQueue name -> QueuePolicy. A queue created or changed may let its waiting jobs in."""
+    policy = queue_policy(body)
+    kick_waiting(memo.training, kwargs)
+    return {policy.name: policy} if policy is not None else {}
+
+
+@kopf.index("resourcequotas")
+async def tj_quotas(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> dict[str, Any]:
+    """namespace -> Quota of each ResourceQuota limiting GPUs or pods. Its used amounts change as
+    pods come and go: waiting jobs look again."""
+    quota = resource_quota(body)
+    if quota is None:
+        return {}
+    kick_waiting(memo.training, kwargs, quota.namespace)
+    return {quota.namespace: quota}
+
+
 @kopf.index(GROUP, VERSION, PLURAL)
 async def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
     try:
@@ -138,6 +161,9 @@ async def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
         gpus_per_pod=spec.gpus_per_replica(),
         placement=placement(raw_spec),
         priority_class=spec.scheduling.priority_class_name,
+        queue=spec.scheduling.queue or "",
+        queued_since=_queued_since(job),
+        queue_optional=gang_scheduler(job) is GangScheduler.VOLCANO,
         phase=job.status.phase.value if job.status and job.status.phase else None,
         suspend=spec.run_policy.suspend,
         gang=spec.scheduling.gang,
@@ -146,6 +172,14 @@ async def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
         and not is_initialized(job.status.conditions if job.status else None),
     )
     return {None: summary}
+
+
+def _queued_since(job: TrainingJob) -> float | None:
+    """When the job last entered the queue (its Queued condition turning True)."""
+    for condition in (job.status.conditions if job.status else None) or []:
+        if condition.type == "Queued" and condition.status == "True":
+            return epoch_of(condition.last_transition_time)
+    return None
 
 
 @dataclass(frozen=True)
@@ -164,6 +198,10 @@ class Indices:
     """PriorityClass name ("" for the globalDefault) -> value"""
     init_pods: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     """namespace/job -> InitPod of the job's initializer pod"""
+    queues: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """ClusterQueue name -> QueuePolicy"""
+    quotas: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """namespace -> Quota of each ResourceQuota limiting GPUs or pods"""
 
     @classmethod
     def of(cls, kwargs: Mapping[str, Any]) -> Indices:
@@ -175,6 +213,8 @@ class Indices:
             jobs=kwargs["tj_jobs"],
             priorities=kwargs["tj_priorities"],
             init_pods=kwargs["tj_init_pods"],
+            queues=kwargs["tj_queues"],
+            quotas=kwargs["tj_quotas"],
         )
 
     def job_pods(self, key: str) -> list[PodState]:
@@ -187,7 +227,12 @@ class Indices:
         return list(self.nodes.get(None, []))
 
     def observed(
-        self, *, initialized: str | None = None, faults: Mapping[str, NodeFault] | None = None
+        self,
+        *,
+        initialized: str | None = None,
+        faults: Mapping[str, NodeFault] | None = None,
+        now: float = 0.0,
+        default_reservation: float | None = None,
     ) -> Observed:
         """The cluster for an admission pass; ``initialized`` names a job whose initializers just
         finished, which the jobs index shows only once the status write comes back; ``faults`` the
@@ -200,6 +245,10 @@ class Indices:
             gpus_by_node=self.gpu_pods,
             priorities={name: next(iter(values)) for name, values in self.priorities.items()},
             faults=faults or {},
+            queues={name: next(iter(values)) for name, values in self.queues.items()},
+            quotas=[quota for values in self.quotas.values() for quota in values],
+            now=now,
+            default_reservation=default_reservation,
         )
 
     def gpu_faults(self, fault_conditions: Iterable[str]) -> dict[str, NodeFault]:

@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from lepton.api.trainingjob import TrainingJobReason
 from lepton.controllers.training.observe import NodeInfo
 from lepton.policies import admission
 from lepton.policies.gpu_health import NodeFault
 from lepton.policies.lifecycle import Admission
+from lepton.policies.queues import QueuePolicy, Quota
 from lepton.policies.status import Phase, PodState
 
 # The priorities index's key for the globalDefault PriorityClass.
 DEFAULT_PRIORITY = ""
+
+# A ResourceQuota's status.used and the pods index come from two watches: for a moment after a
+# job's pods are created the pods index may show them while the quota's used does not yet. For
+# this long after an admission the job's pods that are not bound yet count beside the quota's used
+# (a brief overcount, never an undercount that would let a second gang in and have its pods
+# refused), and a gang that waits for that quota looks again when the window ends.
+QUOTA_SETTLE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,12 @@ class JobSummary:
     deleting: bool = False
     initializing: bool = False
     """spec.initializers is set and has not finished: the job does not queue for GPUs yet."""
+    queue: str = ""
+    """spec.scheduling.queue ("" for the default queue)"""
+    queued_since: float | None = None
+    """when its Queued condition last turned True"""
+    queue_optional: bool = False
+    """the queue is (also) Volcano's: a job naming one that is no ClusterQueue uses the default queue"""
 
     @property
     def holds_admission(self) -> bool:
@@ -66,6 +81,11 @@ class Observed:
     priorities: Mapping[str, int]
     faults: Mapping[str, NodeFault] = field(default_factory=dict)
     """Nodes whose GPUs are faulty (policies.gpu_health): never admitted onto."""
+    queues: Mapping[str, QueuePolicy] = field(default_factory=dict)
+    quotas: Iterable[Quota] = ()
+    now: float = 0.0
+    default_reservation: float | None = None
+    """reservation bound of the default queue (jobs naming no ClusterQueue)"""
 
 
 class Queue:
@@ -77,6 +97,8 @@ class Queue:
         self._lock = asyncio.Lock()
         # key -> (uid, holds its admission)
         self._holding: dict[str, tuple[str, bool]] = {}
+        # key -> when this process admitted it (for QUOTA_SETTLE_S)
+        self._admitted_at: dict[str, float] = {}
 
     def hold(self, key: str, uid: str) -> None:
         """Remember that ``key`` holds its admission, whatever the index says yet."""
@@ -98,21 +120,41 @@ class Queue:
         async with self._lock:
             if self.is_admitted(key, uid):
                 return Admission(True), ()
-            decision = decide(observed, self._holding)
+            now = observed.now
+            self._admitted_at = {k: t for k, t in self._admitted_at.items() if now - t < QUOTA_SETTLE_S}
+            decision = decide(observed, self._holding, frozenset(self._admitted_at))
             for admitted_key in decision.admitted:
                 self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
+                self._admitted_at[admitted_key] = now
             others = tuple(k for k in decision.admitted if k != key)
             if key in decision.admitted:
                 return Admission(True, "all workers fit on the free GPUs"), others
             message = decision.waiting.get(key, "waiting for admission")
-            return Admission(False, message), others
+            reason = decision.reasons.get(key)
+            position = decision.positions.get(key)
+            namespace = key.partition("/")[0]
+            settling = reason == TrainingJobReason.WAITING_FOR_QUOTA and any(
+                k.partition("/")[0] == namespace for k in self._admitted_at
+            )
+            waiting = Admission(
+                False,
+                message,
+                position=position,
+                requeue_after=QUOTA_SETTLE_S if settling else None,
+                **({"reason": reason} if reason else {}),
+            )
+            return waiting, others
 
 
 def _uid_of(observed: Observed, key: str) -> str:
     return next((j.uid for j in observed.jobs if j.key == key), "")
 
 
-def decide(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> admission.Decision:
+def decide(
+    observed: Observed, holding: Mapping[str, tuple[str, bool]], settling: frozenset[str] = frozenset()
+) -> admission.Decision:
+    """One admission pass over what the indices show; ``settling``: jobs admitted less than
+    QUOTA_SETTLE_S ago, whose pods all count beside their ResourceQuotas' used."""
     used: dict[str, int] = {name: sum(gpus) for name, gpus in observed.gpus_by_node.items()}
     nodes = [
         admission.Node(
@@ -129,16 +171,29 @@ def decide(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> admis
     ]
     demand: list[admission.Demand] = []
     queue: list[admission.Gang] = []
-    for job in observed.jobs:
+    for seen in observed.jobs:
+        optional = seen.queue_optional and seen.queue not in observed.queues
+        job = replace(seen, queue="") if optional else seen
         if job.deleting:
             continue  # its pods still count where they are bound; it needs nothing more
         known = holding.get(job.key)
         holds = known[1] if known is not None and known[0] == job.uid else job.holds_admission
         if holds:
-            bound = sum(1 for p in observed.pods_by_job.get(job.key, ()) if p.node and not p.terminal)
-            pending = max(job.replicas - bound, 0)
-            if pending and job.gpus_per_pod:
-                demand.append(admission.Demand(pending, job.gpus_per_pod, job.placement))
+            pods = [p for p in observed.pods_by_job.get(job.key, ()) if not p.terminal]
+            bound = sum(1 for p in pods if p.node)
+            demand.append(
+                admission.Demand(
+                    max(job.replicas - bound, 0) if job.gpus_per_pod else 0,
+                    job.gpus_per_pod,
+                    job.placement,
+                    queue=job.queue,
+                    namespace=job.key.partition("/")[0],
+                    total_pods=job.replicas,
+                    # What its namespace's ResourceQuotas do not count yet: pods not created.
+                    # (While settling, only its bound pods are surely in the quota's used.)
+                    uncreated=max(job.replicas - (bound if job.key in settling else len(pods)), 0),
+                )
+            )
         elif job.waiting and job.gang:
             queue.append(
                 admission.Gang(
@@ -148,6 +203,10 @@ def decide(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> admis
                     priority=observed.priorities.get(job.priority_class or DEFAULT_PRIORITY, 0),
                     created=job.created,
                     placement=job.placement,
+                    queue=job.queue,
+                    waiting_since=job.queued_since,
                 )
             )
-    return admission.decide(nodes, demand, queue)
+    default = QueuePolicy("", reservation_after=observed.default_reservation)
+    queues = {"": default, **observed.queues}
+    return admission.decide(nodes, demand, queue, queues=queues, quotas=observed.quotas, now=observed.now)

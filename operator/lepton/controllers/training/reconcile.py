@@ -117,7 +117,12 @@ async def _plan(
         if not job.spec.scheduling.gang:
             admission = lifecycle.Admission(True, "gang admission is off (scheduling.gang: false)")
         else:
-            observed = indices.observed(initialized=key if initialized else None, faults=faults.nodes)
+            observed = indices.observed(
+                initialized=key if initialized else None,
+                faults=faults.nodes,
+                now=now,
+                default_reservation=training.settings.queue_reservation_seconds,
+            )
             admission, others = await training.queue.admit(key, job.metadata.uid or "", observed)
             if not admission.admitted and faults.nodes:
                 admission = replace(admission, message=f"{admission.message}; {faults.left_out()}")

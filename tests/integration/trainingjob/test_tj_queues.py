@@ -1,0 +1,182 @@
+"""Queues and quotas on the local cluster with the operator running (#15 item 1): a ResourceQuota too
+small for a gang, a ClusterQueue that appears after its jobs, and a starving large job that
+eventually runs because it holds a reservation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from kubernetes import client
+from tjkit import Jobs, manifest
+
+from support.wait import wait_for
+
+pytestmark = pytest.mark.integration
+
+GPU_QUOTA = "requests.nvidia.com/gpu"
+
+
+@pytest.fixture
+def jobs(kube, namespace, operator):
+    return Jobs(kube, namespace)
+
+
+@pytest.fixture
+def queues(kube: client.ApiClient, namespace: str) -> Iterator[Any]:
+    """Creates ClusterQueues (cluster-scoped, so named after the test's namespace) and deletes them."""
+    custom = client.CustomObjectsApi(kube)
+    made: list[str] = []
+
+    def create(suffix: str, **spec: Any) -> str:
+        name = f"{namespace}-{suffix}"
+        body = {
+            "apiVersion": "lepton.ai/v1alpha1",
+            "kind": "ClusterQueue",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        custom.create_cluster_custom_object("lepton.ai", "v1alpha1", "clusterqueues", body)
+        made.append(name)
+        return name
+
+    yield create
+    for name in made:
+        custom.delete_cluster_custom_object("lepton.ai", "v1alpha1", "clusterqueues", name)
+
+
+def gpu_pods(core: client.CoreV1Api) -> list[str]:
+    """Pods holding GPUs anywhere (earlier tests' namespaces may still be going away)."""
+    pods = core.list_pod_for_all_namespaces(
+        field_selector="status.phase!=Succeeded,status.phase!=Failed"
+    ).items
+    return [
+        f"{p.metadata.namespace}/{p.metadata.name}"
+        for p in pods
+        if any("nvidia.com/gpu" in ((c.resources and c.resources.limits) or {}) for c in p.spec.containers)
+    ]
+
+
+def queued_with(jobs: Jobs, name: str, reason: str) -> dict[str, Any]:
+    return wait_for(
+        lambda: (
+            (c := jobs.condition(name, "Queued")) and c["status"] == "True" and c["reason"] == reason and c
+        ),
+        30,
+        f"{name} Queued with reason {reason}",
+        seen=lambda: jobs.status(name),
+    )
+
+
+def test_tj_resource_quota_too_small_for_a_gang_waits_naming_it_with_no_pod(jobs, kube, namespace, kubectl):
+    core = client.CoreV1Api(kube)
+    quota = {"metadata": {"name": "gpus"}, "spec": {"hard": {GPU_QUOTA: "16"}}}
+    core.create_namespaced_resource_quota(namespace, quota)
+    wait_for(
+        lambda: (core.read_namespaced_resource_quota("gpus", namespace).status.hard or {}).get(GPU_QUOTA),
+        30,
+        "the quota controller to fill in status.hard",
+    )
+    jobs.create(manifest("big", replicas=3, gpus=8))
+
+    queued = queued_with(jobs, "big", "WaitingForQuota")
+    assert "ResourceQuota gpus" in queued["message"]
+    assert "24 requests.nvidia.com/gpu" in queued["message"]
+    assert "can never hold it" in queued["message"]
+    # The status is written after the pods a pass creates: none were, not 2 of the 3 as before.
+    assert jobs.pods("big") == []
+    assert jobs.status("big")["queuePosition"] == 1
+    table = kubectl("get", "tj", "big", "-n", namespace).stdout
+    assert "WAITING FOR" in table, table
+    assert "ResourceQuota gpus" in table, table
+
+    core.patch_namespaced_resource_quota("gpus", namespace, {"spec": {"hard": {GPU_QUOTA: "24"}}})
+    wait_for(
+        lambda: jobs.phase("big") == "Running",
+        60,
+        "big Running once the quota holds it",
+        seen=lambda: jobs.status("big"),
+    )
+    assert len(jobs.pods("big")) == 3
+
+    # The quota is full now: a one-pod job waits, counting the running gang's pods.
+    jobs.create(manifest("one-more", replicas=1, gpus=8))
+    more = queued_with(jobs, "one-more", "WaitingForQuota")
+    assert "needs 8 requests.nvidia.com/gpu, 24 of 24 used" in more["message"]
+    assert jobs.pods("one-more") == []
+
+
+def test_tj_queue_that_does_not_exist_yet_then_appears_with_its_quota(jobs, queues, namespace):
+    name = f"{namespace}-team"
+    jobs.create(manifest("first", replicas=2, gpus=8, scheduling={"queue": name}))
+    missing = queued_with(jobs, "first", "QueueNotFound")
+    assert missing["message"] == f"ClusterQueue {name} does not exist"
+    assert jobs.pods("first") == []
+
+    queues("team", nominalQuota={"gpus": 16})
+    wait_for(
+        lambda: jobs.phase("first") == "Running",
+        60,
+        "first Running once its queue exists",
+        seen=lambda: jobs.status("first"),
+    )
+    jobs.create(manifest("second", replicas=1, gpus=8, scheduling={"queue": name}))
+    second = queued_with(jobs, "second", "WaitingForQuota")
+    assert second["message"] == f"ClusterQueue {name}: needs 8 GPUs, 16 of its nominalQuota of 16 in use"
+
+
+def test_tj_starving_large_job_eventually_runs(jobs, queues):
+    """Four 8-GPU nodes, one-node jobs coming and going and a four-node job. Without a reservation
+    each freed node goes to the next small job and the large one waits as long as they keep coming;
+    once it has waited BOUND seconds at the head of its queue, small jobs wait behind it."""
+    bound = 8
+    queue = queues("starve", reservationAfterSeconds=bound)
+    core = client.CoreV1Api(jobs.core.api_client)
+    wait_for(lambda: not gpu_pods(core), 90, "no GPU pod left by earlier tests", seen=lambda: gpu_pods(core))
+
+    def small(i: int, runs: str) -> None:
+        finish = {"sim.lepton.ai/exit-code": "0", "sim.lepton.ai/exit-after": runs}
+        jobs.create(
+            manifest(f"small-{i}", replicas=1, gpus=8, annotations=finish, scheduling={"queue": queue})
+        )
+
+    for i in range(2):
+        small(i, "8s")
+    wait_for(
+        lambda: all(jobs.phase(f"small-{i}") == "Running" for i in range(2)), 30, "two small jobs Running"
+    )
+    finish = {"sim.lepton.ai/exit-code": "0", "sim.lepton.ai/exit-after": "5s"}
+    jobs.create(manifest("large", replicas=4, gpus=8, annotations=finish, scheduling={"queue": queue}))
+    large = queued_with(jobs, "large", "WaitingForGPUs")
+    assert large["message"].startswith("needs 4 pods x 8 GPUs; 2 fit now")
+    # Before the bound, backfill: the two free nodes go to small jobs behind the large one.
+    for i in (2, 3):
+        small(i, "20s")
+    wait_for(lambda: all(jobs.phase(f"small-{i}") == "Running" for i in (2, 3)), 30, "small-2 and -3 Running")
+
+    # Past the bound, with nodes free again (small-0 and -1 end), a new small job waits behind it.
+    queued_at = datetime.fromisoformat(large["lastTransitionTime"]).timestamp()
+    wait_for(lambda: time.time() >= queued_at + bound + 1, bound + 5, f"{bound} s since the large job queued")
+    small(4, "1s")
+    behind = queued_with(jobs, "small-4", "WaitingInQueue")
+    assert behind["message"] == f"behind {jobs.namespace}/large, which holds a reservation"
+    assert "holds a reservation" in jobs.status("large")["admissionMessage"]
+    assert jobs.pods("small-4") == []
+
+    wait_for(
+        lambda: jobs.phase("large") in ("Admitted", "Running", "Succeeded"),
+        60,
+        "large admitted",
+        seen=lambda: jobs.status("large"),
+    )
+    admitted_at = jobs.condition("large", "Admitted")["lastTransitionTime"]
+    wait_for(
+        lambda: jobs.phase("small-4") in ("Admitted", "Running", "Succeeded"),
+        60,
+        "small-4 after large",
+        seen=lambda: jobs.status("small-4"),
+    )
+    assert jobs.condition("small-4", "Admitted")["lastTransitionTime"] >= admitted_at
