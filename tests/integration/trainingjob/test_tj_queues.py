@@ -163,7 +163,13 @@ def test_tj_starving_large_job_eventually_runs(jobs, queues):
     small(4, "1s")
     behind = queued_with(jobs, "small-4", "WaitingInQueue")
     assert behind["message"] == f"behind {jobs.namespace}/large, which holds a reservation"
-    assert "holds a reservation" in jobs.status("large")["admissionMessage"]
+    # The large job's own status says so at its next admission pass (small-4's pass wakes it).
+    wait_for(
+        lambda: "holds a reservation" in jobs.status("large").get("admissionMessage", ""),
+        30,
+        "the large job's status to say it holds a reservation",
+        seen=lambda: jobs.status("large"),
+    )
     assert jobs.pods("small-4") == []
 
     wait_for(
