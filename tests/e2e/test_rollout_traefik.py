@@ -38,7 +38,10 @@ from support.operator import Operator, running_operator
 from support.paths import CRDS_DIR
 from support.wait import wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+# The first test also pays for the fixtures: Traefik's build when it is not cached (make test-e2e
+# starts it in the background before the images; 12-28 min cold), the server image's import, the
+# verification of four versions and the first model server's start on the real node.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 HOST = "iris.rollout.test"
 INTERVAL = 5
