@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import torch
-from e2ekit import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION
+from e2ekit import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION, hostpath_claim
 
 from lepton.artifacts import MLPClassifier, save_artifact
 
@@ -47,33 +47,8 @@ def write_artifact(models: Path, version: str, good: bool) -> str:
 
 
 def storage(models: Path, namespace: str) -> list[dict[str, Any]]:
-    """A hostPath PersistentVolume over ``models`` and the claim `models` bound to it."""
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"{namespace}-models"},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteMany"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": "",
-                "claimRef": {"namespace": namespace, "name": "models"},
-                "hostPath": {"path": str(models), "type": "Directory"},
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": "models", "namespace": namespace},
-            "spec": {
-                "accessModes": ["ReadWriteMany"],
-                "storageClassName": "",
-                "volumeName": f"{namespace}-models",
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        },
-    ]
+    """The claim `models` over the ``models`` folder (kept when the claim goes, as the demo's)."""
+    return hostpath_claim(namespace, "models", str(models), reclaim="Retain")
 
 
 def model_version(version: str, digest: str) -> dict[str, Any]:
