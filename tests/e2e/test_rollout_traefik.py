@@ -3,9 +3,10 @@ on the host, e2e/gatewayapi.py) routes by the HTTPRoute the operator writes, str
 model-server pods' IPs, while the real Prometheus scrapes those pods and gates each step.
 
 One InferenceService for the module, its versions in order: v1 serves; v2 (good) is promoted under
-steady load with no failed request; v3 (bad: every answer a 500) is rolled back within one interval
-plus 5 s of its first failing request, and the stable version's requests never fail; v4 (good) gets
-no traffic and is never promoted. Timings are printed (-s) for the README's figures.
+steady load with no failed request, then idles to zero, where the route leads to the activator,
+which holds the first request through the cold start; v3 (bad: every answer a 500) is rolled back
+within one interval plus 5 s of its first failing request, and the stable version's requests never
+fail; v4 (good) gets no traffic and is never promoted. Timings are printed (-s) for the README's figures.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from realnode.archives import import_all
 from support.kube import Kubectl, fresh_namespace
 from support.operator import Operator, running_operator
 from support.paths import CRDS_DIR
+from support.ports import free_port
 from support.wait import wait_for
 
 # The first test also pays for the fixtures: Traefik's build when it is not cached (make test-e2e
@@ -104,7 +106,12 @@ def operator(
 ) -> Iterator[Operator]:
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS_DIR))
     kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS_DIR))
+    activation = free_port()
     env = {
+        # Activators (pods on the bridge) ask the operator, on the host, for a replica.
+        "LEPTON_ACTIVATION_HOST": e2e_cluster.bridge_ip,
+        "LEPTON_ACTIVATION_PORT": str(activation),
+        "LEPTON_ACTIVATION_URL": f"http://{e2e_cluster.bridge_ip}:{activation}/activate",
         "LEPTON_PROMETHEUS_URL": e2e_cluster.prometheus_url,
         "LEPTON_CLUSTER_DOMAIN": "cluster.local",
         "LEPTON_VERIFY_NODE_SELECTOR": json.dumps({"lepton.ai/node-kind": "real"}),
@@ -244,6 +251,51 @@ def test_good_version_promoted_through_every_step_with_no_failed_request(kube, n
 def kube_deployment(kube: client.ApiClient, ns: str, version: str) -> bool:
     names = {d.metadata.name for d in client.AppsV1Api(kube).list_namespaced_deployment(ns).items}
     return f"{MODEL}-{version}" in names
+
+
+def patch_spec(kube: client.ApiClient, ns: str, spec: dict[str, Any]) -> None:
+    custom(kube).patch_namespaced_custom_object(
+        "lepton.ai", "v1alpha1", ns, "inferenceservices", MODEL, {"spec": spec},
+        _content_type="application/merge-patch+json",
+    )  # fmt: skip
+
+
+def test_at_zero_replicas_the_gateway_sends_requests_to_the_activator(kube, ns, serving) -> None:
+    """Idle, v2 goes to zero and the route to the stable Service, which selects the activator: the
+    first request through Traefik is held there and answered once a replica is up (before the route
+    followed, Traefik answered 503: the version's Service had no endpoint)."""
+    autoscaling = {
+        "minReplicas": 0, "maxReplicas": 1, "metric": "rps", "target": 2, "pollSeconds": 2,
+        "scaleToZero": {"idleSeconds": 30}, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 10}},
+    }  # fmt: skip
+    patch_spec(kube, ns, {"autoscaling": autoscaling})
+    apps = client.AppsV1Api(kube)
+    replicas = lambda: apps.read_namespaced_deployment(f"{MODEL}-v2", ns).spec.replicas  # noqa: E731
+    wait_for(
+        lambda: replicas() == 0 and weights(kube, ns) == {MODEL: 100} and accepted(route(kube, ns)),
+        240, "zero replicas, the route to the stable Service (the activator), accepted",
+        seen=lambda: (replicas(), weights(kube, ns), lisvc(kube, ns)["status"].get("phase")),
+    )  # fmt: skip
+    sent = time.monotonic()
+    with GatewayLoad(serving, HOST, per_second=2) as load:
+        first = wait_for(lambda: load.answers[:1], 180, "the first answer after zero")[0]
+        cold = first.at - sent
+        wait_for(
+            lambda: not kube_deployment(kube, ns, "activator") and replicas() == 1, 120,
+            "the activator gone, one replica", seen=lambda: load.answers[-3:],
+        )  # fmt: skip
+        count = len(load.answers)
+        wait_for(lambda: len(load.answers) >= count + 10, 30, "10 more answers after the activator left")
+    assert first.code == 200, first
+    failures = load.failures()
+    assert not failures, f"{len(failures)} of {len(load.answers)} failed around zero: {failures[:3]}"
+    assert weights(kube, ns) == {"v2": 100}
+    print(
+        f"\nat zero: the first request through Traefik answered 200 after {cold:.1f}s "
+        "(held by the activator through the cold start)"
+    )
+    patch_spec(kube, ns, {"autoscaling": None})
+    wait_for(lambda: lisvc(kube, ns)["status"].get("phase") == "Ready", 60, "Ready without autoscaling")
 
 
 def test_bad_version_rolled_back_within_one_interval_and_stable_never_fails(kube, ns, serving) -> None:
