@@ -277,7 +277,8 @@ def test_at_zero_replicas_the_gateway_sends_requests_to_the_activator(kube, ns, 
         seen=lambda: (replicas(), weights(kube, ns), lisvc(kube, ns)["status"].get("phase")),
     )  # fmt: skip
     sent = time.monotonic()
-    with GatewayLoad(serving, HOST, per_second=2) as load:
+    # The first request waits in the activator through the cold start (pod start, model load).
+    with GatewayLoad(serving, HOST, per_second=2, timeout=150) as load:
         first = wait_for(lambda: load.answers[:1], 180, "the first answer after zero")[0]
         cold = first.at - sent
         wait_for(

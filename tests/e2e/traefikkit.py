@@ -109,9 +109,9 @@ class GatewayLoad:
     """Inference requests at a steady rate through the Gateway, with the route's hostname, from a
     thread until stopped. Every answer is kept: a failure of any kind is a finding."""
 
-    def __init__(self, url: str, hostname: str, per_second: float) -> None:
+    def __init__(self, url: str, hostname: str, per_second: float, timeout: float = 10) -> None:
         self.url = f"{url}/v2/models/{MODEL}/infer"
-        self.hostname, self.period = hostname, 1.0 / per_second
+        self.hostname, self.period, self.timeout = hostname, 1.0 / per_second, timeout
         self.answers: list[Answer] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -125,7 +125,7 @@ class GatewayLoad:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=10, headers={"Host": self.hostname}) as http:
+        with httpx.Client(timeout=self.timeout, headers={"Host": self.hostname}) as http:
             next_at = time.monotonic()
             while not self._stop.is_set():
                 self.answers.append(ask(http, self.url))
