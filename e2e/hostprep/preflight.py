@@ -15,12 +15,12 @@ GO_MIN = (1, 26, 0)
 GIB = 1 << 30
 
 # Go builds each goal uses, by the names of facts.GO_BUILDS. `check` runs the chart and Argo CD
-# tests (helm, luahealth) and the e2e suite on a real node (CoreDNS); `demo` runs only the cluster
-# with a real node (helm too with IN_CLUSTER=1).
+# tests (helm, luahealth) and the e2e suite on a real node (CoreDNS; Traefik for the rollouts through
+# a Gateway); `demo` runs only the cluster with a real node (helm too with IN_CLUSTER=1).
 GOAL_BUILDS = {
     "demo": ("tools", "prometheus", "coredns"),
     "demo-in-cluster": ("tools", "prometheus", "coredns", "helm"),
-    "check": ("tools", "prometheus", "coredns", "helm", "luahealth"),
+    "check": ("tools", "prometheus", "coredns", "helm", "luahealth", "traefik"),
     "test": ("tools", "prometheus", "helm", "luahealth"),
 }
 # Goals that start a real kubelet node (mounts, network namespaces, a bridge): root only.

@@ -36,6 +36,10 @@ class Ports:
     coredns_ready: int = 18181
     kube_proxy_healthz: int = 10256
     kube_proxy_metrics: int = 10249
+    # Traefik (the Gateway API implementation), started only by the tests that route through a
+    # Gateway: its web entry point (the Gateway's listener port) and its ping endpoint.
+    traefik_web: int = 18000
+    traefik_admin: int = 18001
 
     @classmethod
     def from_env(cls) -> Ports:

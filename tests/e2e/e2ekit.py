@@ -94,6 +94,38 @@ def fake_gpu_training_job(
     }
 
 
+def hostpath_claim(namespace: str, claim: str, path: str, reclaim: str = "Delete") -> list[dict[str, Any]]:
+    """A PersistentVolume over a folder of this machine (the real node's) and the claim ``claim``
+    bound to it: what pods on the real node read and write files through, as a shared volume."""
+    volume = f"{namespace}-{claim}"
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": volume},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "persistentVolumeReclaimPolicy": reclaim,
+                "claimRef": {"namespace": namespace, "name": claim},
+                "hostPath": {"path": path, "type": "Directory"},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim, "namespace": namespace},
+            "spec": {
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "volumeName": volume,
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    ]
+
+
 @contextmanager
 def helm_release(
     helm: list[str], release: str, namespace: str, values: dict[str, Any], workdir: Path

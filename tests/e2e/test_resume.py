@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
-from e2ekit import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION
+from e2ekit import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION, hostpath_claim
 
 from localcluster.config import Config
 from realnode import demo
@@ -27,36 +27,6 @@ def operator_running(e2e_cluster: Config) -> None:
     clock = Clock()
     demo.build_images(clock, e2e_cluster)
     demo.start_operator(clock, e2e_cluster)
-
-
-def storage(namespace: str, path: str) -> list[dict[str, Any]]:
-    name = f"{namespace}-ckpt"
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": name},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteMany"],
-                "storageClassName": "",
-                "persistentVolumeReclaimPolicy": "Delete",
-                "claimRef": {"namespace": namespace, "name": "checkpoints"},
-                "hostPath": {"path": path, "type": "Directory"},
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": "checkpoints", "namespace": namespace},
-            "spec": {
-                "accessModes": ["ReadWriteMany"],
-                "storageClassName": "",
-                "volumeName": name,
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        },
-    ]
 
 
 def job(namespace: str) -> dict[str, Any]:
@@ -104,7 +74,7 @@ def test_deleted_worker_resumes_from_newest_checkpoint(
     folder = e2e_cluster.state_dir / "e2e" / f"ckpt-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
     os.chown(folder, 1000, 1000)
-    items = [*storage(namespace, str(folder)), job(namespace)]
+    items = [*hostpath_claim(namespace, "checkpoints", str(folder)), job(namespace)]
     kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 
     def epoch_reached() -> int | None:

@@ -80,6 +80,10 @@ def construct_activator(isvc: InferenceService, config: ServingConfig) -> dict[s
         # The drain delay, then up to the activator's 25 s for requests being forwarded.
         "terminationGracePeriodSeconds": DRAIN_DELAY_SECONDS + 30,
     }
+    # Where the servers may run, the activator may too (and, as here, where only those nodes route
+    # the pods' traffic, it must): the same node selector and tolerations.
+    if isvc.spec.server.node_selector:
+        pod_spec["nodeSelector"] = dict(isvc.spec.server.node_selector)
     if isvc.spec.server.tolerations:
         pod_spec["tolerations"] = [
             t.model_dump(by_alias=True, exclude_none=True) for t in isvc.spec.server.tolerations

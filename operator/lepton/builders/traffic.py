@@ -57,12 +57,11 @@ def construct_shared_service(isvc: InferenceService) -> dict[str, Any]:
 
 
 def _service_ref(isvc_name: str, version: str) -> dict[str, Any]:
-    return {
-        "group": "",
-        "kind": "Service",
-        "name": version_service_name(isvc_name, version),
-        "port": SERVICE_PORT,
-    }
+    return _ref(version_service_name(isvc_name, version))
+
+
+def _ref(service_name: str) -> dict[str, Any]:
+    return {"group": "", "kind": "Service", "name": service_name, "port": SERVICE_PORT}
 
 
 def _dump(model: LeptonModel) -> dict[str, Any]:
@@ -70,22 +69,31 @@ def _dump(model: LeptonModel) -> dict[str, Any]:
 
 
 def construct_httproute(
-    isvc: InferenceService, weights: Mapping[str, int], mirror: tuple[str, int] | None = None
+    isvc: InferenceService,
+    weights: Mapping[str, int],
+    mirror: tuple[str, int] | None = None,
+    to_activator: bool = False,
 ) -> dict[str, Any]:
     """The service's HTTPRoute, named after it and owned by it: attached to spec.traffic.gateway,
     matching spec.traffic.hostnames, sending each version its weight (versions at 0 are left out,
     so a Service not created yet is never a backend) and mirroring `mirror`'s percent of requests
-    to that version with a RequestMirror filter (its responses are discarded)."""
+    to that version with a RequestMirror filter (its responses are discarded).
+
+    ``to_activator``: no replica is ready (scaled to zero, or waking up) and the stable Service
+    selects the activator, so the route sends everything there: a Gateway routes to a backend's
+    endpoints itself, and the version's Service has none, so requests would fail (503) rather than
+    wait in the activator for a replica."""
     traffic = isvc.spec.traffic
     if traffic is None:
         raise ValueError(f"{isvc.name} has no spec.traffic: no HTTPRoute")
     parent: dict[str, Any] = {"group": GATEWAY_GROUP, "kind": "Gateway", **_dump(traffic.gateway)}
     carrying = {v: w for v, w in weights.items() if w > 0} or dict(weights)
+    backends = [{**_service_ref(isvc.name, v), "weight": w} for v, w in sorted(carrying.items())]
     rule: dict[str, Any] = {
         "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-        "backendRefs": [{**_service_ref(isvc.name, v), "weight": w} for v, w in sorted(carrying.items())],
+        "backendRefs": [{**_ref(isvc.name), "weight": 100}] if to_activator else backends,
     }
-    if mirror is not None and mirror[1] > 0:
+    if mirror is not None and mirror[1] > 0 and not to_activator:
         version, percent = mirror
         rule["filters"] = [
             {

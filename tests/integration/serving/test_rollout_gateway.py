@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kubernetes import client
 from rolloutkit import Servers, canary, canary_service, load, reasons, replicas, rollout_operator, servers
-from servekit import Serving, model_version
+from servekit import Serving, inference_service, model_version
 
 from support.kube import Kubectl
 from support.operator import Operator
@@ -193,3 +194,47 @@ def test_httproute_weights_follow_the_steps_then_promote(kube, namespace, operat
     status = serving.status("inferenceservices", NAME)
     assert status["traffic"] == [{"version": "v2", "weight": 100}], status
     assert reasons(serving, NAME).count("CanaryStep") == 2, serving.events(NAME)
+
+
+RPS = 'sum(rate(lepton_serving_requests_total{namespace="{{namespace}}",service="{{service}}"}[10s]))'
+
+
+def test_at_zero_replicas_the_route_leads_to_the_activator_and_back(
+    kube, namespace, operator, versions, prometheus
+):
+    """A Gateway routes to its backends' endpoints itself: at zero replicas the version's Service has
+    none, so the route must name the stable Service, which selects the activator then."""
+    serving = Serving(kube, namespace)
+    versions.start(("v1", True))
+    serving.ready_version("iris", "v1")
+    autoscaling = {
+        "minReplicas": 0, "maxReplicas": 2, "metric": "custom", "query": RPS, "target": 2,
+        "pollSeconds": 2, "prometheusUrl": prometheus.url, "scaleToZero": {"idleSeconds": 30},
+    }  # fmt: skip
+    serving.create(inference_service(NAME, "iris", replicas=1, autoscaling=autoscaling, traffic=TRAFFIC))
+    status = lambda: (weights(route(kube, namespace)), serving.status("inferenceservices", NAME))  # noqa: E731
+    wait_for(lambda: weights(route(kube, namespace)) == {"iris-v1": 100}, 60, "the route to v1", seen=status)
+    wait_for(
+        lambda: replicas(serving, NAME, "v1") == 0 and weights(route(kube, namespace)) == {NAME: 100},
+        120,
+        "zero replicas, the route to the stable Service (the activator)",
+        seen=status,
+    )
+    assert selectors(serving)[NAME] == {
+        "lepton.ai/inferenceservice": NAME,
+        "app.kubernetes.io/component": "activator",
+    }
+    assert "iris-v1" in selectors(serving)  # kept: the route goes back to it
+    body = {"namespace": namespace, "service": NAME, "pending": 1}
+    response = httpx.post(f"http://127.0.0.1:{operator.activation_port}/activate", json=body, timeout=5)
+    assert response.status_code == 202, response.text
+    # KWOK makes the replica Ready: the route and the stable Service go back to the servers.
+    wait_for(
+        lambda: (
+            weights(route(kube, namespace)) == {"iris-v1": 100}
+            and selectors(serving)[NAME].get("lepton.ai/version") == "v1"
+        ),
+        60,
+        "the route back to v1's Service once a replica is Ready",
+        seen=status,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lepton.api import InferenceService
+from lepton.api.common import Toleration
 from lepton.builders.activator import (
     construct_activated_service,
     construct_activator,
@@ -66,3 +67,15 @@ def test_the_stable_service_selects_the_activator_and_the_backend_the_servers() 
     assert stable["spec"]["selector"] == activator["spec"]["selector"]["matchLabels"]
     assert backend["metadata"]["name"] == "iris-backend"
     assert backend["spec"]["selector"]["lepton.ai/version"] == "v1"
+
+
+def test_the_activator_runs_where_the_servers_may_run() -> None:
+    """The servers' node selector and tolerations: on a cluster where only some nodes route pod
+    traffic (the local real node beside KWOK's fake ones), an activator elsewhere is unreachable."""
+    isvc = service()
+    isvc.spec.server.node_selector = {"lepton.ai/node-kind": "real"}
+    isvc.spec.server.tolerations = [Toleration(key="lepton.ai/real-node", operator="Exists")]
+    pod = construct_activator(isvc, CONFIG)["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"lepton.ai/node-kind": "real"}
+    assert pod["tolerations"] == [{"key": "lepton.ai/real-node", "operator": "Exists"}]
+    assert "nodeSelector" not in construct_activator(service(), CONFIG)["spec"]["template"]["spec"]

@@ -136,6 +136,22 @@ def test_httproute_leaves_out_versions_at_zero_and_reads_back():
     assert route_weights(None, "iris", ["v1"]) is None
 
 
+def test_httproute_at_zero_replicas_sends_everything_to_the_activator():
+    """While no replica is ready the stable Service selects the activator: the route must lead
+    there, not to the version's Service, whose endpoints are none (a Gateway would answer 503)."""
+    isvc = service(traffic={"gateway": {"name": "public"}, "mirrorPercent": 10})
+    route = construct_httproute(isvc, {"v1": 100}, ("v1", 10), to_activator=True)
+    [rule] = route["spec"]["rules"]
+    assert rule["backendRefs"] == [
+        {"group": "", "kind": "Service", "name": "iris", "port": 80, "weight": 100}
+    ]
+    assert "filters" not in rule  # nothing to mirror to: no candidate replica either
+    assert route_weights(route, "iris", ["v1"]) == {}  # carries no version: never read as promoted
+    back = construct_httproute(isvc, {"v1": 100})
+    assert back["spec"]["rules"][0]["backendRefs"][0]["name"] == "iris-v1"
+    assert back["metadata"]["annotations"] != route["metadata"]["annotations"]  # applied again
+
+
 def test_ratio_selector_leaves_out_the_activator():
     assert ratio_selector("iris") == {
         "lepton.ai/inferenceservice": "iris",

@@ -174,6 +174,7 @@ async def _reconcile(
             wanted,
             canary.decision.mirror if canary else None,
             events,
+            zero.to_activator,
         )
 
     # Once it has had all its replicas, a shortfall is a degradation rather than a deployment.

@@ -153,10 +153,12 @@ async def act_traffic(
     wanted: set[str],
     mirror: tuple[str, int] | None,
     events: Events,
+    to_activator: bool = False,
 ) -> bool:
     """Apply the per-version Services and the HTTPRoute (with Gateway API and spec.traffic), delete
     what is no longer used; True when the route changed (read it back soon: a promotion completes
-    once the route is observed to carry it)."""
+    once the route is observed to carry it). ``to_activator``: the route sends everything to the
+    stable Service, which selects the activator while no replica is ready."""
     ns = isvc.namespace
     observed_route = route_weights(traffic.route, isvc.name, sorted({*weights, *wanted}))
     if not traffic.gateway:
@@ -173,7 +175,7 @@ async def act_traffic(
         observed = by_version.get(version)
         body = construct_version_service(isvc, version)
         await apply_if_changed(serving, body, "services", observed.applied_hash if observed else None)
-    route = construct_httproute(isvc, weights, mirror)
+    route = construct_httproute(isvc, weights, mirror, to_activator)
     seen = ((traffic.route or {}).get("metadata") or {}).get("annotations") or {}
     observed_hash = seen.get(APPLIED_HASH) if traffic.route is not None else None
     changed = await apply_if_changed(serving, route, HTTPROUTES, observed_hash)
