@@ -20,10 +20,11 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from chaoskit import PROMETHEUS, Faults, Plan, Sampler, Targets, model_versions, orphans
+from chaoskit import PROMETHEUS, Faults, Plan, Sampler, Targets, model_versions
 
 from integration.serving.servekit import Serving, inference_service, model_version
 from integration.trainingjob.tjkit import Jobs, manifest
+from support.kube import orphans
 from support.models import INPUT
 from support.servers import Load
 from support.wait import wait_for
