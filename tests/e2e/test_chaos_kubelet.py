@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 import urllib.request
 from collections import Counter
@@ -23,12 +22,14 @@ from kubernetes import client
 from localcluster import cluster as localcluster
 from localcluster.config import Config
 from realnode import node as realnode
+from support.background import Repeating
 from support.kube import Kubectl, orphans
 from support.operator import Operator, running_operator
 from support.paths import CRDS_DIR
 from support.wait import wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
+ROUNDS = int(os.environ.get("LEPTON_CHAOS_ROUNDS") or 1)
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(300 + 120 * ROUNDS)]
 
 KUBELET = "kubelet stopped and started"
 SERVE = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
@@ -68,40 +69,28 @@ def sleeping_job(namespace: str, seconds: int) -> dict[str, Any]:
     }
 
 
-class Requests:
+class Requests(Repeating):
     """GETs to one URL, five a second from a thread, counted by outcome."""
 
     def __init__(self, url: str) -> None:
+        super().__init__(0.2)
         self.url = url
         self.outcomes: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> Requests:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with urllib.request.urlopen(self.url, timeout=5) as response:
-                    self.outcomes[str(response.status)] += 1
-            except Exception as exc:
-                self.outcomes[type(exc).__name__] += 1
-            self._stop.wait(0.2)
+    def step(self) -> None:
+        try:
+            with urllib.request.urlopen(self.url, timeout=5) as response:
+                self.outcomes[str(response.status)] += 1
+        except Exception as exc:
+            self.outcomes[type(exc).__name__] += 1
 
 
 def test_kubelet_stopped_and_started_under_a_job_and_a_service(
     e2e_cluster: Config, kube: client.ApiClient, namespace: str, operator: Operator
 ) -> None:
     seed = int(os.environ.get("LEPTON_CHAOS_SEED") or random.SystemRandom().randrange(1 << 31))
-    rounds = int(os.environ.get("LEPTON_CHAOS_ROUNDS") or 1)
     rng = random.Random(seed)
-    print(f"\nchaos seed {seed} (LEPTON_CHAOS_SEED={seed} reruns it); kubelet stops: {rounds}")
+    print(f"\nchaos seed {seed} (LEPTON_CHAOS_SEED={seed} reruns it); kubelet stops: {ROUNDS}")
     core, apps = client.CoreV1Api(kube), client.AppsV1Api(kube)
     custom = client.CustomObjectsApi(kube)
     apps.create_namespaced_deployment(namespace, busybox_deployment("web", SERVE, 2))
@@ -113,9 +102,9 @@ def test_kubelet_stopped_and_started_under_a_job_and_a_service(
         },
     )
     # Each stop is at most 25 s down plus 30 s back: the workers outlive all but the last one.
-    down_for = [rng.uniform(10, 25) for _ in range(rounds)]
+    down_for = [rng.uniform(10, 25) for _ in range(ROUNDS)]
     custom.create_namespaced_custom_object(
-        "lepton.ai", "v1alpha1", namespace, "trainingjobs", sleeping_job(namespace, 40 * rounds)
+        "lepton.ai", "v1alpha1", namespace, "trainingjobs", sleeping_job(namespace, 40 * ROUNDS)
     )
 
     def job() -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from kubernetes import client, config
 
 from localcluster import components
 from localcluster.config import Config
+from support.background import Repeating
 from support.operator import Operator
 from support.servers import Server
 
@@ -99,11 +99,12 @@ class Faults:
         self.timeline.append((kind, began, time.monotonic()))
 
 
-class Sampler:
+class Sampler(Repeating):
     """Reads a Deployment's spec.replicas every half second from a thread, through any fault (reads
     that fail while the API server is down are skipped), to check afterwards what it never did."""
 
     def __init__(self, kubeconfig: str, namespace: str, deployment: str) -> None:
+        super().__init__(0.5)
         # A client of its own that does not retry: a read that fails is skipped, not logged three times.
         configuration = client.Configuration()
         config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
@@ -112,28 +113,17 @@ class Sampler:
         self.apps = client.AppsV1Api(self.api)
         self.namespace, self.deployment = namespace, deployment
         self.seen: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
         self.api.close()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                found = self.apps.read_namespaced_deployment(
-                    self.deployment, self.namespace, _request_timeout=2
-                )
-                self.seen.append((time.monotonic(), int(found.spec.replicas)))
-            except Exception:
-                pass
-            self._stop.wait(0.5)
+    def step(self) -> None:
+        try:
+            found = self.apps.read_namespaced_deployment(self.deployment, self.namespace, _request_timeout=2)
+        except Exception:  # the API server or etcd is down: nothing to read
+            return
+        self.seen.append((time.monotonic(), int(found.spec.replicas)))
 
     def lowered_after_reaching(self, level: int) -> list[tuple[float, int]]:
         """Samples below ``level`` after the first sample at ``level``."""

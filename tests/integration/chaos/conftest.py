@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from localcluster.config import Config
 from support.cluster import LocalCluster
 from support.models import artifact
 from support.operator import Operator
-from support.servers import Server, kill, launch
-from support.wait import wait_for
+from support.servers import Server, kill, launch, until_ready
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +47,7 @@ def model_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         for name, good in (("good", True), ("bad", False), ("auto", True)):
             started[name] = launch(artifact(root, good), root, "--no-batching", name="iris", wait_ready=False)
         for name, server in started.items():
-            wait_for(
-                lambda s=server: httpx.get(f"{s.url}/v2/health/ready", timeout=2).status_code == 200,
-                120,
-                f"lepton-serve {name} ready",
-                seen=server.output,
-            )
+            until_ready(server, 300, f"lepton-serve {name} ready")
         yield started
     finally:
         for server in started.values():

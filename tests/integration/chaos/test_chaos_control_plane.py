@@ -15,6 +15,7 @@ LEPTON_CHAOS_ROUNDS=n runs n cycles of the four faults instead of CI's one.
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections import Counter
 from typing import Any
@@ -29,7 +30,15 @@ from support.models import INPUT
 from support.servers import Load
 from support.wait import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.slow]
+# A cycle of the four faults takes about 4 minutes here (Prometheus is down for one of them); the
+# start (three model servers importing torch) up to 3 more on a loaded machine.
+ROUNDS = int(os.environ.get("LEPTON_CHAOS_ROUNDS") or 1)
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.chaos,
+    pytest.mark.slow,
+    pytest.mark.timeout(300 + 420 * ROUNDS),
+]
 
 CANARY, AUTO, TRAINED = "iris", "auto", "chaos"
 DIGEST = "sha256:" + "cd" * 32

@@ -11,14 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from servekit import Serving, inference_service
 
 from support.models import INPUT, artifact
 from support.operator import Operator, running_operator
 from support.prometheus import Prometheus
-from support.servers import Load, Server, kill, launch
-from support.wait import wait_for
+from support.servers import Load, Server, kill, launch, until_ready
 
 INTERVAL = 5  # analysis intervalSeconds (the API's minimum)
 STEPS = [{"weight": 25, "pauseSeconds": 5}, {"weight": 50, "pauseSeconds": 5}]
@@ -48,12 +46,7 @@ class Servers:
         }
         self.running.update(started)
         for version, server in started.items():
-            wait_for(
-                lambda s=server: httpx.get(f"{s.url}/v2/health/ready", timeout=2).status_code == 200,
-                120,
-                f"lepton-serve of {version} ready",
-                seen=server.output,
-            )
+            until_ready(server, 120, f"lepton-serve of {version} ready")
             address = server.url.removeprefix("http://")
             labels = {"namespace": self.namespace, "service": self.service}
             self.prometheus.add_target(f"{self.namespace}-{version}", address, labels)
