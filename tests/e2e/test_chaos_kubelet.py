@@ -57,6 +57,8 @@ def sleeping_job(namespace: str, seconds: int) -> dict[str, Any]:
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
     }
     spec = {
+        # busybox's image runs as root; workers run non-root (Lepton's restricted default): say who.
+        "securityContext": {"runAsUser": 1000, "runAsGroup": 1000},
         "nodeSelector": REAL_NODE_SELECTOR,
         "tolerations": [REAL_NODE_TOLERATION],
         "terminationGracePeriodSeconds": 1,
