@@ -72,6 +72,10 @@ test-unit: venv ## unit tests only (no cluster)
 test-fuzz: venv ## fuzzed manifests only (LEPTON_FUZZ_EXAMPLES=500 for a longer run than CI's 50 per kind)
 	$(PY) -m pytest -m fuzz -s $(PYTEST_ARGS)
 
+.PHONY: test-chaos
+test-chaos: venv ## chaos suite on the simulated cluster only (LEPTON_CHAOS_ROUNDS=10 for a longer run than CI's one cycle)
+	$(PY) -m pytest -m "chaos and not e2e" -s $(PYTEST_ARGS)
+
 .PHONY: test-integration
 test-integration: venv ## integration tests (start the local cluster when it is not running)
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)

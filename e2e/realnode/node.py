@@ -312,6 +312,17 @@ def _start_kubelet(cfg: Config, bin_dir: Path, index: int) -> None:
     procs.wait_ready(f"kubelet-real-{index}", probe, pid, cfg.logs, timeout=90)
 
 
+def stop_kubelet(cfg: Config, index: int) -> bool:
+    """Stop one node's kubelet alone (the chaos suite's fault): containerd and the pods' processes keep
+    running, as when a kubelet crashes or is restarted on a real node. Returns whether it ran."""
+    return procs.stop(cfg.run, f"kubelet-real-{index}")
+
+
+def start_kubelet(cfg: Config, bin_dir: Path, index: int) -> None:
+    """Start a stopped kubelet again with the same configuration and state, and wait for its health."""
+    _start_kubelet(cfg, bin_dir, index)
+
+
 def _wait(name: str, pid: int, cfg: Config, ready: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

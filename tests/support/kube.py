@@ -54,3 +54,28 @@ def fresh_namespace(kube: client.ApiClient, test_name: str, prefix: str) -> Iter
     except client.ApiException as exc:
         if exc.status != 404:  # a test may have deleted it itself
             raise
+
+
+def orphans(api: client.ApiClient, namespace: str) -> list[str]:
+    """Objects in the namespace whose owner reference names an object (by uid) that does not exist."""
+    core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
+    custom = client.CustomObjectsApi(api)
+    owned: list[tuple[str, Any]] = []
+    for kind, items in (
+        ("Pod", core.list_namespaced_pod(namespace).items),
+        ("Service", core.list_namespaced_service(namespace).items),
+        ("Deployment", apps.list_namespaced_deployment(namespace).items),
+        ("ReplicaSet", apps.list_namespaced_replica_set(namespace).items),
+        ("Job", batch.list_namespaced_job(namespace).items),
+    ):
+        owned += [(f"{kind}/{o.metadata.name}", o) for o in items]
+    uids = {o.metadata.uid for _, o in owned}
+    for plural in ("trainingjobs", "modelversions", "inferenceservices"):
+        listed = custom.list_namespaced_custom_object("lepton.ai", "v1alpha1", namespace, plural)["items"]
+        uids |= {item["metadata"]["uid"] for item in listed}
+    return [
+        f"{name} -> {ref.kind}/{ref.name}"
+        for name, obj in owned
+        for ref in obj.metadata.owner_references or []
+        if ref.uid not in uids
+    ]

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from support.background import Repeating
 from support.ports import free_port
 from support.wait import wait_for
 
@@ -47,6 +47,11 @@ def _is_ready(server: Server) -> bool:
     return httpx.get(f"{server.url}/v2/health/ready", timeout=2).status_code == 200
 
 
+def until_ready(server: Server, timeout: float = 120, what: str = "lepton-serve to become ready") -> None:
+    """Wait until a server launched with ``wait_ready=False`` reports ready (fails at once if it exits)."""
+    wait_for(lambda: _is_ready(server), timeout, what, seen=server.output)
+
+
 def launch(
     model_dir: Path, workdir: Path, *extra: str, name: str = "example", wait_ready: bool = True
 ) -> Server:
@@ -63,7 +68,7 @@ def launch(
     server = Server(process, f"http://127.0.0.1:{port}", log, args)
     if wait_ready:
         try:
-            wait_for(lambda: _is_ready(server), 90, "lepton-serve to become ready", seen=server.output)
+            until_ready(server, 90)
         except BaseException:
             kill(server)
             raise
@@ -76,37 +81,28 @@ def kill(server: Server) -> None:
         server.process.wait(timeout=10)
 
 
-class Load:
+class Load(Repeating):
     """Inference requests at a steady rate from a thread to one server, until stopped; counts the
     answers by status code and notes when each code was first seen (epoch seconds)."""
 
     def __init__(
         self, url: str, payload: dict[str, Any], per_second: float = 10, model: str = "iris"
     ) -> None:
-        self.url, self.payload, self.interval = f"{url}/v2/models/{model}/infer", payload, 1.0 / per_second
+        super().__init__(1.0 / per_second)
+        self.url, self.payload = f"{url}/v2/models/{model}/infer", payload
         self.codes: dict[int, int] = {}
         self.first: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._http = httpx.Client(timeout=5)
 
     @property
     def failures(self) -> int:
         return sum(n for code, n in self.codes.items() if code != 200)
 
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        self._http.close()
 
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as http:
-            next_at = time.monotonic()
-            while not self._stop.is_set():
-                code = http.post(self.url, json=self.payload).status_code
-                self.codes[code] = self.codes.get(code, 0) + 1
-                self.first.setdefault(code, time.time())
-                next_at += self.interval
-                self._stop.wait(max(0.0, next_at - time.monotonic()))
+    def step(self) -> None:
+        code = self._http.post(self.url, json=self.payload).status_code
+        self.codes[code] = self.codes.get(code, 0) + 1
+        self.first.setdefault(code, time.time())

@@ -11,38 +11,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-import torch
 from servekit import Serving, inference_service
 
-from lepton.artifacts import MLPClassifier, save_artifact
+from support.models import INPUT, artifact
 from support.operator import Operator, running_operator
 from support.prometheus import Prometheus
-from support.servers import Load, Server, kill, launch
-from support.wait import wait_for
+from support.servers import Load, Server, kill, launch, until_ready
 
-# Positive input: the good model answers it; the bad one refuses it with a 500.
-INPUT = {"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [1.0] * 16}]}
 INTERVAL = 5  # analysis intervalSeconds (the API's minimum)
 STEPS = [{"weight": 25, "pauseSeconds": 5}, {"weight": 50, "pauseSeconds": 5}]
-
-
-class Refuses(torch.nn.Module):
-    """A model that fails on any positive input at inference time (its warm-up input is zeros): the
-    version that answers 5xx."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        torch._assert_async((x <= 0).all(), "this version fails on positive input")
-        return x * 2
-
-
-def artifact(root: Path, good: bool) -> Path:
-    directory = root / ("good" if good else "bad")
-    if not (directory / "manifest.json").exists():
-        torch.manual_seed(0)
-        model = MLPClassifier(16, 32, 4) if good else Refuses()
-        save_artifact(model, directory, example_input=torch.zeros(2, 16) - 1)
-    return directory
 
 
 class Servers:
@@ -69,12 +46,7 @@ class Servers:
         }
         self.running.update(started)
         for version, server in started.items():
-            wait_for(
-                lambda s=server: httpx.get(f"{s.url}/v2/health/ready", timeout=2).status_code == 200,
-                120,
-                f"lepton-serve of {version} ready",
-                seen=server.output,
-            )
+            until_ready(server, 120, f"lepton-serve of {version} ready")
             address = server.url.removeprefix("http://")
             labels = {"namespace": self.namespace, "service": self.service}
             self.prometheus.add_target(f"{self.namespace}-{version}", address, labels)
