@@ -60,8 +60,7 @@ def build_images(clock: Clock, cfg: Config) -> None:
     import_all(cfg, Path(lines[0][1]), [ref for _, _, ref in lines])
 
 
-def prepare_namespace(clock: Clock, kube: Kube, cfg: Config) -> None:
-    clock.say(f"applying the CRDs, namespace {NAMESPACE} and the model storage")
+def apply_crds(clock: Clock, kube: Kube) -> None:
     kube.run("apply", "--server-side", "-f", str(REPO_DIR / "crds"))
 
     def established() -> bool | None:
@@ -72,6 +71,11 @@ def prepare_namespace(clock: Clock, kube: Kube, cfg: Config) -> None:
         return True if all(demokit.condition(crd, "Established") for crd in crds) else None
 
     clock.wait("the CRDs to be Established", established, 60)
+
+
+def prepare_namespace(clock: Clock, kube: Kube, cfg: Config) -> None:
+    clock.say(f"applying the CRDs, namespace {NAMESPACE} and the model storage")
+    apply_crds(clock, kube)
     kube.run("create", "namespace", NAMESPACE, check=False)
     models = cfg.state_dir / "demo" / "models"
     models.mkdir(parents=True, exist_ok=True)

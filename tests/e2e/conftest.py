@@ -18,7 +18,7 @@ from localcluster import cluster as localcluster
 from localcluster import procs
 from localcluster.config import E2E_DIR, Config
 from realnode import demo
-from realnode.demokit import Clock
+from realnode.demokit import Clock, Kube
 from support.kube import Kubectl, fresh_namespace, kubectl_runner
 
 
@@ -73,8 +73,9 @@ def no_local_operator(e2e_cluster: Config) -> None:
 
 @pytest.fixture(scope="module")
 def operator_running(e2e_cluster: Config) -> None:
-    """The demo's images in the node and the operator running on the host (both reused when
-    already there; the demo's module stops its operator when it ends)."""
+    """The CRDs, the demo's images in the node and the operator running on the host (all reused
+    when already there; the demo's module stops its operator when it ends)."""
     clock = Clock()
+    demo.apply_crds(clock, Kube(e2e_cluster, localcluster.tools_dir()))
     demo.build_images(clock, e2e_cluster)
     demo.start_operator(clock, e2e_cluster)
