@@ -68,6 +68,8 @@ class Followed:
     trained_until: float
     """When rank 0 logged its last epoch: from then on it saves the model and exits, and its
     endpoint has nothing newer to give (the phase stays Running until every worker is done)."""
+    tail: str
+    """What took the time from rank 0's last epoch to the phase Succeeded (printed, not asserted)."""
 
 
 def table_columns(table: str) -> dict[str, str]:
@@ -202,7 +204,9 @@ def follow_while_sampling(
         watcher.join(10)
     done = subprocess.CompletedProcess(command, proc.returncode, out.read_text(), err.read_text())
     print(f"\n`lepton train --follow` of a real job: {seconds:.1f}s, {len(samples)} samples; phases {phases}")
-    return Followed(done, seconds, samples, phases, writes, job, last_epoch_logged(kubectl, namespace))
+    trained_until = last_epoch_logged(kubectl, namespace)
+    tail = tail_after_training(kubectl, namespace, job, trained_until)
+    return Followed(done, seconds, samples, phases, writes, job, trained_until, tail)
 
 
 def last_epoch_logged(kubectl: Kubectl, namespace: str) -> float:
@@ -210,6 +214,22 @@ def last_epoch_logged(kubectl: Kubectl, namespace: str) -> float:
     stamps = re.findall(r"^(\S+) lepton-example: epoch \d+ loss", log, flags=re.MULTILINE)
     assert stamps, f"rank 0 logged no epoch: {log[-2000:]}"
     return epoch_of(stamps[-1])
+
+
+def tail_after_training(kubectl: Kubectl, namespace: str, job: dict[str, Any], trained_until: float) -> str:
+    """Seconds from rank 0's last epoch to its model saved (its log), its container finished (the
+    kubelet's whole seconds) and the job Succeeded (the condition's)."""
+    log = kubectl("logs", "-n", namespace, f"{JOB}-worker-0", "--timestamps").stdout
+    saved = re.findall(r"^(\S+) lepton-example: reached loss", log, flags=re.MULTILINE)
+    pod = json.loads(kubectl("get", "pod", "-n", namespace, f"{JOB}-worker-0", "-o", "json").stdout)
+    finished = [
+        c["state"]["terminated"]["finishedAt"]
+        for c in pod["status"].get("containerStatuses", [])
+        if "terminated" in c.get("state", {})
+    ]
+    succeeded = [c["lastTransitionTime"] for c in job["status"]["conditions"] if c["type"] == "Succeeded"]
+    stamps = {"model saved": saved[-1:], "rank 0 exited": finished, "job Succeeded": succeeded}
+    return ", ".join(f"{what} +{epoch_of(at[0]) - trained_until:.1f}s" for what, at in stamps.items() if at)
 
 
 def cli_phases(stdout: str) -> list[str]:
@@ -263,7 +283,7 @@ def test_progress_is_refreshed_while_rank_0_trains_and_never_older_than_30s(
     after = [s.at - epoch_of(s.progress["lastUpdate"]) for s in seen if s.at > run.trained_until]
     print(
         f"progress age while rank 0 trained: {spread(training)}; "
-        f"after its last epoch, still Running: {spread(after)}"
+        f"after its last epoch, still Running: {spread(after)} ({run.tail})"
     )
     assert training, "no sample of the progress while rank 0 trained"
     assert max(training) <= STALE_LIMIT_SECONDS, (
