@@ -60,10 +60,22 @@ def build_images(clock: Clock, cfg: Config) -> None:
     import_all(cfg, Path(lines[0][1]), [ref for _, _, ref in lines])
 
 
+def apply_crds(clock: Clock, kube: Kube) -> None:
+    kube.run("apply", "--server-side", "-f", str(REPO_DIR / "crds"))
+
+    def established() -> bool | None:
+        # Not `kubectl wait`: right after the create it can fail at once ("conditions accessor
+        # error: <nil>") on a CRD whose status the API server has not filled in yet.
+        found = json.loads(kube.run("get", "-f", str(REPO_DIR / "crds"), "-o", "json"))
+        crds = found["items"] if found.get("kind") == "List" else [found]
+        return True if all(demokit.condition(crd, "Established") for crd in crds) else None
+
+    clock.wait("the CRDs to be Established", established, 60)
+
+
 def prepare_namespace(clock: Clock, kube: Kube, cfg: Config) -> None:
     clock.say(f"applying the CRDs, namespace {NAMESPACE} and the model storage")
-    kube.run("apply", "--server-side", "-f", str(REPO_DIR / "crds"))
-    kube.run("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO_DIR / "crds"))
+    apply_crds(clock, kube)
     kube.run("create", "namespace", NAMESPACE, check=False)
     models = cfg.state_dir / "demo" / "models"
     models.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from localcluster import cluster as localcluster
 from localcluster import procs
 from localcluster.config import E2E_DIR, Config
 from realnode import demo
+from realnode.demokit import Clock, Kube
 from support.kube import Kubectl, fresh_namespace, kubectl_runner
 
 
@@ -68,3 +69,13 @@ def no_local_operator(e2e_cluster: Config) -> None:
     """Stops the operator the demo runs on the host (the demo's tests leave it running for the
     module after them): tests of the chart's operator pods must see only those act."""
     procs.stop(e2e_cluster.run, demo.OPERATOR)
+
+
+@pytest.fixture(scope="module")
+def operator_running(e2e_cluster: Config) -> None:
+    """The CRDs, the demo's images in the node and the operator running on the host (all reused
+    when already there; the demo's module stops its operator when it ends)."""
+    clock = Clock()
+    demo.apply_crds(clock, Kube(e2e_cluster, localcluster.tools_dir()))
+    demo.build_images(clock, e2e_cluster)
+    demo.start_operator(clock, e2e_cluster)

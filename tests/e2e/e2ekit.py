@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from localcluster.config import Config
 from support.paths import REPO
 
 REAL_NODE_SELECTOR = {"lepton.ai/node-kind": "real"}
@@ -75,22 +78,25 @@ def fake_gpu_training_job(
         "image": "lepton/trainer:dev",
         "resources": {"limits": {"nvidia.com/gpu": gpus}},
     }
+    pod = {
+        "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+        "containers": [container],
+    }
+    return training_job(name, namespace, pod, {"annotations": annotations or {}})
+
+
+def training_job(
+    name: str, namespace: str, pod: dict[str, Any], pod_metadata: dict[str, Any] | None = None, **spec: Any
+) -> dict[str, Any]:
+    """A TrainingJob of two workers with this pod spec; ``spec`` adds to the job's spec."""
+    template: dict[str, Any] = {"spec": pod}
+    if pod_metadata is not None:
+        template["metadata"] = pod_metadata
     return {
         "apiVersion": "lepton.ai/v1alpha1",
         "kind": "TrainingJob",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": 2,
-            "template": {
-                "metadata": {"annotations": annotations or {}},
-                "spec": {
-                    "tolerations": [
-                        {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
-                    ],
-                    "containers": [container],
-                },
-            },
-        },
+        "spec": {"replicas": 2, "template": template, **spec},
     }
 
 
@@ -154,3 +160,60 @@ def helm_release(
         yield release
     finally:
         subprocess.run([*helm, "uninstall", release, "-n", namespace, "--wait"], check=False, timeout=300)
+
+
+def host_path_claim(namespace: str, claim: str, folder: Path) -> list[dict[str, Any]]:
+    """``hostpath_claim`` over a new host folder, made here and owned by uid 1000 (as the trainer
+    and server images run): every worker and the verifier mount it."""
+    folder.mkdir(parents=True)
+    os.chown(folder, 1000, 1000)
+    return hostpath_claim(namespace, claim, str(folder))
+
+
+def real_training_job(
+    name: str,
+    namespace: str,
+    command: list[str],
+    *,
+    mounts: dict[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    """A TrainingJob of two workers of the trainer image on the real node, one CPU process each
+    (gloo over the pod network), running ``command``. ``mounts``: claim name -> mount path ("" for
+    a claim the operator mounts itself, as spec.checkpoint's); ``spec`` adds to the job's spec."""
+    claims = mounts or {}
+    container: dict[str, Any] = {
+        "name": "trainer",
+        "image": "lepton/trainer:dev",
+        "imagePullPolicy": "Never",
+        "command": command,
+        "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}},
+    }
+    if any(claims.values()):
+        container["volumeMounts"] = [{"name": c, "mountPath": p} for c, p in claims.items() if p]
+    pod = {
+        "nodeSelector": REAL_NODE_SELECTOR,
+        "tolerations": [REAL_NODE_TOLERATION],
+        "containers": [container],
+        "volumes": [{"name": c, "persistentVolumeClaim": {"claimName": c}} for c in claims],
+    }
+    return training_job(name, namespace, pod, nprocPerNode=1, **spec)
+
+
+def lepton_command(cfg: Config, namespace: str, *args: str) -> list[str]:
+    """`lepton ARGS` against the e2e cluster in ``namespace``; run it with ``cli_env()``."""
+    return [sys.executable, "-m", "lepton.cli", "--kubeconfig", str(cfg.kubeconfig), "-n", namespace, *args]
+
+
+def cli_env() -> dict[str, str]:
+    """The environment that runs the command from this tree, as `pip install` would give it."""
+    paths = [str(REPO / "operator"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def lepton(cfg: Config, namespace: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `lepton ARGS` to its end as a user would: its exit code, stdout and stderr."""
+    return subprocess.run(
+        lepton_command(cfg, namespace, *args),
+        env=cli_env(), capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip

@@ -18,7 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy
 import pytest
+from e2ekit import lepton
 
 from localcluster import procs
 from localcluster.config import Config
@@ -92,6 +94,43 @@ def test_demo_asked_through_the_services_cluster_ip(result: demo.Result, kubectl
     assert infer(cluster_ip, result.row, port=80) == 200
 
 
+def test_cli_predict_answers_as_the_model_server(
+    result: demo.Result, kubectl: Any, e2e_cluster: Config, tmp_path: Path
+) -> None:
+    """`lepton predict lisvc/classifier` (through the API server's service proxy) gives the numbers a
+    direct OIP v2 request to the server pod gives, for every row of a CSV."""
+    rows = [result.row, [-x for x in result.row], [0.0] * 16]
+    direct = oip_outputs(server_pod(kubectl)["status"]["podIP"], rows)
+    (tmp_path / "rows.csv").write_text("\n".join(",".join(map(str, row)) for row in rows))
+    done = lepton(
+        e2e_cluster, NAMESPACE, "predict", "lisvc/classifier", "-i", str(tmp_path / "rows.csv"), "-o", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert list(answer) == [direct["name"]], answer
+    assert numpy.asarray(answer[direct["name"]]).shape == tuple(direct["shape"])
+    assert numpy.asarray(answer[direct["name"]]).ravel().tolist() == pytest.approx(
+        direct["data"], rel=1e-6, abs=1e-7
+    )
+
+
+def oip_request(ip: str, rows: list[list[float]], port: int = 8080) -> urllib.request.Request:
+    """An OIP v2 inference request for the classifier, one FP32 row of 16 per example."""
+    data = [x for row in rows for x in row]
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [len(rows), 16], "data": data}]}
+    return urllib.request.Request(
+        f"http://{ip}:{port}/v2/models/classifier/infer",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def oip_outputs(ip: str, rows: list[list[float]]) -> dict[str, Any]:
+    """The first output of a direct OIP v2 request to a server pod."""
+    with urllib.request.urlopen(oip_request(ip, rows), timeout=10) as response:
+        return dict(json.loads(response.read())["outputs"][0])
+
+
 def server_pod(kubectl: Any) -> dict[str, Any]:
     out = kubectl("get", "pods", "-n", NAMESPACE, "-l", "lepton.ai/inferenceservice=classifier", "-o", "json")
     pods = [p for p in json.loads(out.stdout)["items"] if p["status"].get("podIP")]
@@ -101,13 +140,7 @@ def server_pod(kubectl: Any) -> dict[str, Any]:
 
 
 def infer(ip: str, row: list[float], port: int = 8080, timeout: float = 10) -> int:
-    body = json.dumps({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 16], "data": row}]})
-    request = urllib.request.Request(
-        f"http://{ip}:{port}/v2/models/classifier/infer",
-        data=body.encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with urllib.request.urlopen(oip_request(ip, [row], port), timeout=timeout) as response:
         response.read()
         return int(response.status)
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from typing import Any
 
 import pytest
-from e2ekit import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION, hostpath_claim
+from e2ekit import host_path_claim, real_training_job
 
 from localcluster.config import Config
-from realnode import demo
-from realnode.demokit import Clock
 from support.wait import wait_for
 
 # A module's first test also pays for its fixture: importing images into the node (GBs of torch
@@ -21,60 +18,24 @@ from support.wait import wait_for
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 
-@pytest.fixture(scope="module")
-def operator_running(e2e_cluster: Config) -> None:
-    """The demo's images in the node and the operator running (both reused when already there)."""
-    clock = Clock()
-    demo.build_images(clock, e2e_cluster)
-    demo.start_operator(clock, e2e_cluster)
-
-
 def job(namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "lepton.ai/v1alpha1",
-        "kind": "TrainingJob",
-        "metadata": {"name": "resume", "namespace": namespace},
-        "spec": {
-            "replicas": 2,
-            "nprocPerNode": 1,
-            "checkpoint": {"volume": "checkpoints", "path": "/checkpoints"},
-            "template": {
-                "spec": {
-                    "nodeSelector": REAL_NODE_SELECTOR,
-                    "tolerations": [REAL_NODE_TOLERATION],
-                    "containers": [
-                        {
-                            "name": "trainer",
-                            "image": "lepton/trainer:dev",
-                            "imagePullPolicy": "Never",
-                            # Long enough to be interrupted: at least 40 epochs.
-                            "command": [
-                                "lepton-train",
-                                "-m",
-                                "lepton.runtime.examples.classifier",
-                                "--epochs=80",
-                                "--min-epochs=40",
-                            ],
-                            "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}},
-                        }
-                    ],
-                    "volumes": [
-                        {"name": "checkpoints", "persistentVolumeClaim": {"claimName": "checkpoints"}}
-                    ],
-                }
-            },
-            "runPolicy": {"backoffLimit": 3, "activeDeadlineSeconds": 900},
-        },
-    }
+    # Long enough to be interrupted: at least 40 epochs.
+    command = ["lepton-train", "-m", "lepton.runtime.examples.classifier", "--epochs=80", "--min-epochs=40"]
+    return real_training_job(
+        "resume",
+        namespace,
+        command,
+        mounts={"checkpoints": ""},
+        checkpoint={"volume": "checkpoints", "path": "/checkpoints"},
+        runPolicy={"backoffLimit": 3, "activeDeadlineSeconds": 900},
+    )
 
 
 def test_deleted_worker_resumes_from_newest_checkpoint(
     operator_running: None, e2e_cluster: Config, namespace: str, kubectl: Any
 ) -> None:
     folder = e2e_cluster.state_dir / "e2e" / f"ckpt-{uuid.uuid4().hex[:8]}"
-    folder.mkdir(parents=True)
-    os.chown(folder, 1000, 1000)
-    items = [*hostpath_claim(namespace, "checkpoints", str(folder)), job(namespace)]
+    items = [*host_path_claim(namespace, "checkpoints", folder), job(namespace)]
     kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 
     def epoch_reached() -> int | None:

@@ -81,7 +81,7 @@ def train(opts: Any, filename: Path, follow: bool, timeout: float | None) -> Non
     if live is not None:
         live.start()
     try:
-        done, snap = follow_job(cluster, name, show, timeout=timeout)
+        done, snap = follow_job(cluster, name, show, timeout=timeout, created=created)
     finally:
         if live is not None:
             live.stop()

@@ -103,10 +103,14 @@ class Cluster:
             lambda: self.rest.request("PATCH", path, body, content_type=MERGE_PATCH),
         )
 
-    def versions(self, kind: Kind, name: str, window_seconds: int = 2) -> Iterator[dict[str, Any]]:
-        """The object now, then every version written after it (a watch, so no write is missed
-        between two looks), and the latest again after each quiet ``window_seconds``."""
-        obj = self.get(kind, name)
+    def versions(
+        self, kind: Kind, name: str, window_seconds: int = 2, start: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The object now (or ``start``, say what a create returned), then every version written
+        after it (a watch, so no write is missed between two looks), and the latest again after
+        each quiet ``window_seconds``. From ``start``, the writes the operator made between the
+        create and a first read are seen too: they may be the job's first phases."""
+        obj = start if start is not None else self.get(kind, name)
         yield obj
         version = str(obj["metadata"]["resourceVersion"])
         path, selector = kind.path(self.namespace), f"metadata.name={name}"

@@ -44,13 +44,16 @@ def follow_job(
     *,
     window_seconds: int = 2,
     timeout: float | None = None,
+    created: Mapping[str, Any] | None = None,
 ) -> tuple[progress.Outcome, progress.Snapshot]:
     """Watch the job (every status write) and look at its pods at least every ``window_seconds``;
-    hand every change to ``show`` and return once it succeeded or failed."""
+    hand every change to ``show`` and return once it succeeded or failed. ``created``: the object
+    the create returned, so the watch starts there and misses none of the first phases."""
     priorities = cluster.priority_values()
     deadline = None if timeout is None else time.monotonic() + timeout
     before: progress.Snapshot | None = None
-    for job in cluster.versions(TRAINING_JOB, name, window_seconds):
+    start = dict(created) if created is not None else None
+    for job in cluster.versions(TRAINING_JOB, name, window_seconds, start):
         now = read_snapshot(cluster, job, priorities)
         lines = progress.changes(before, now)
         if lines or before is None:

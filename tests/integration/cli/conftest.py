@@ -52,7 +52,8 @@ class Lepton:
 
 
 @pytest.fixture
-def lepton(kubeconfig: str, namespace: str, tmp_path: Path) -> Lepton:
+def lepton(kubeconfig: str, lepton_crds: list[str], namespace: str, tmp_path: Path) -> Lepton:
+    """The command, with the CRDs installed (tests that need no operator still create objects)."""
     return Lepton(kubeconfig, namespace, tmp_path)
 
 
