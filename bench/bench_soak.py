@@ -24,7 +24,6 @@ import collections
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ sys.path.insert(0, str(REPO / "operator"))
 from kubernetes import client, config  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
-from benchkit import Operator, cluster_env, cpu_delta, cpu_seconds, make_namespace  # noqa: E402
+from benchkit import Operator, cluster_env, cpu_delta, cpu_seconds, install_crds, make_namespace  # noqa: E402
 from localcluster import cluster  # noqa: E402
 from localcluster.config import Config  # noqa: E402
 from soakkit import (  # noqa: E402
@@ -284,12 +283,7 @@ def main() -> None:
     cluster.up(cfg)
     operator = None
     try:
-        kubectl = [str(cluster.tools_dir() / "kubectl"), "--kubeconfig", str(cfg.kubeconfig)]
-        crds = str(REPO / "crds")
-        subprocess.run([*kubectl, "apply", "--server-side", "-f", crds], check=True, capture_output=True)
-        subprocess.run(
-            [*kubectl, "wait", "--for=condition=Established", "-f", crds], check=True, capture_output=True
-        )
+        install_crds(cfg)
         api = config.new_client_from_config(config_file=str(cfg.kubeconfig))
         make_namespace(api, NS)
         log = cfg.state_dir / "operator.log"
@@ -308,7 +302,6 @@ def main() -> None:
             time.sleep(1)
         results = run(api, cfg, operator, args)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2))
         results["summary"] = summary(results)
         args.out.write_text(json.dumps(results, indent=2))
         print(json.dumps({k: v for k, v in results.items() if k != "samples"}, indent=2), flush=True)

@@ -38,7 +38,7 @@ from localcluster import cluster  # noqa: E402
 from localcluster.config import Config  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
-from benchkit import Operator, audit_count, cluster_env, cpu_delta, cpu_seconds, make_namespace  # noqa: E402
+from benchkit import Operator, audit_count, cluster_env, cpu_delta, cpu_seconds, install_crds, make_namespace  # noqa: E402
 
 GROUP, VERSION = "lepton.ai", "v1alpha1"
 POOL_LABEL = "bench.lepton.ai/pool"
@@ -272,15 +272,8 @@ def main() -> None:
     try:
         bin_dir = cluster.tools_dir()
         cluster.ensure_nodes(cfg, bin_dir, args.nodes, 8, 0, timeout=900)
+        install_crds(cfg)
         kubectl = [str(bin_dir / "kubectl"), "--kubeconfig", str(cfg.kubeconfig)]
-        subprocess.run(
-            [*kubectl, "apply", "--server-side", "-f", str(REPO / "crds")], check=True, capture_output=True
-        )
-        subprocess.run(
-            [*kubectl, "wait", "--for=condition=Established", "-f", str(REPO / "crds")],
-            check=True,
-            capture_output=True,
-        )
         pool = [f"lepton-gpu-{i}" for i in range(args.nodes - args.pool, args.nodes)]
         subprocess.run(
             [*kubectl, "label", "node", *pool, f"{POOL_LABEL}=queue", "--overwrite"],

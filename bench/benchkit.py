@@ -145,6 +145,18 @@ def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
     return {name: round(after[name] - before.get(name, 0.0), 1) for name in sorted(after)}
 
 
+def install_crds(cfg: Config) -> None:
+    """Apply the project's CRDs to the benchmark's cluster and wait until they are served."""
+    from localcluster import cluster
+
+    kubectl = [str(cluster.tools_dir() / "kubectl"), "--kubeconfig", str(cfg.kubeconfig)]
+    crds = str(REPO / "crds")
+    subprocess.run([*kubectl, "apply", "--server-side", "-f", crds], check=True, capture_output=True)
+    subprocess.run(
+        [*kubectl, "wait", "--for=condition=Established", "-f", crds], check=True, capture_output=True
+    )
+
+
 def make_namespace(api: client.ApiClient, name: str) -> None:
     """Create a namespace and wait for its default ServiceAccount (pods are refused until then)."""
     core = client.CoreV1Api(api)
