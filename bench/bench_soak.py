@@ -269,7 +269,13 @@ def main() -> None:
     parser.add_argument("--gpu-nodes", type=int, default=8)
     parser.add_argument("--out", type=Path, default=Path("/tmp/soak/soak.json"))
     parser.add_argument("--keep", action="store_true", help="leave the benchmark cluster running")
+    parser.add_argument(
+        "--summarize", type=Path, metavar="JSON", help="print the summary of an earlier run's results"
+    )
     args = parser.parse_args()
+    if args.summarize:
+        print(json.dumps(summary(json.loads(args.summarize.read_text())), indent=2))
+        return
     env = cluster_env(
         "/tmp/lepton-bench-soak",
         600,

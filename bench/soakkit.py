@@ -203,6 +203,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     figures = ("job_status", "job_running", "service_ready")
     return {
         "rss_mib": results["rss_mib"],
+        "rss_slope_mib_per_hour_second_half": rss_slope(results["samples"][len(results["samples"]) // 2 :]),
         "tracebacks": results["log"]["tracebacks"],
         "p99_s_per_window": {
             figure: [w[figure].get("p99_s") for w in results["latency_windows"]] for figure in figures
@@ -215,3 +216,11 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         "stuck": len(results["stuck"]),
         "leftovers": sum(results["leftovers"].values()),
     }
+
+
+def rss_slope(samples: list[dict[str, float]]) -> float | None:
+    """Least-squares growth of the RSS in MiB per hour: past the warm-up, a leak shows as a slope."""
+    if len(samples) < 3:
+        return None
+    slope = statistics.linear_regression([s["t_s"] for s in samples], [s["rss_mib"] for s in samples]).slope
+    return round(slope * 3600, 2)
