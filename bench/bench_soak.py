@@ -11,9 +11,10 @@ Reported: the operator's RSS, threads and open files every 30 s; tracebacks in i
 from create to status written / worker pods created / Running / Succeeded (jobs) and to Ready
 (services), and delete -> gone, p50/p99 per 10-minute window (by creation time); the operator's own
 reconcile histogram per window; its API requests per object (audit log, by user agent); what is
-left in the namespace after the last delete.
+left in the namespace after the last delete. The default rates (10 + 5 objects a minute) keep the
+whole cluster and the operator at about 0.15 of a core, so a shared 2-core machine is not saturated.
 
-    python bench/bench_soak.py [--minutes 60] [--jobs-per-minute 6] [--services-per-minute 3]
+    python bench/bench_soak.py [--minutes 60] [--jobs-per-minute 10] [--services-per-minute 5]
         [--out /tmp/soak/soak.json]
 """
 
@@ -260,8 +261,8 @@ def run(api: client.ApiClient, cfg: Config, operator: Operator, args: argparse.N
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=60)
-    parser.add_argument("--jobs-per-minute", type=float, default=6)
-    parser.add_argument("--services-per-minute", type=float, default=3)
+    parser.add_argument("--jobs-per-minute", type=float, default=10)
+    parser.add_argument("--services-per-minute", type=float, default=5)
     parser.add_argument("--job-seconds", type=float, default=20, help="how long each job's workers run")
     parser.add_argument("--service-seconds", type=float, default=60, help="how long a service stays Ready")
     parser.add_argument("--window-minutes", type=float, default=10)
