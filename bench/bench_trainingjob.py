@@ -19,12 +19,10 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,125 +35,24 @@ sys.path.insert(0, str(REPO / "operator"))
 from kubernetes import client, config  # noqa: E402
 
 from localcluster import cluster  # noqa: E402
-from localcluster.config import Config, Ports  # noqa: E402
+from localcluster.config import Config  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+from benchkit import Operator, audit_count, cluster_env, cpu_delta, cpu_seconds, install_crds, make_namespace  # noqa: E402
 
 GROUP, VERSION = "lepton.ai", "v1alpha1"
 POOL_LABEL = "bench.lepton.ai/pool"
 
 
 def bench_env(nodes: int) -> dict[str, str]:
-    env = {
-        "LEPTON_CLUSTER_DIR": "/tmp/lepton-bench-trainingjob",
-        "GPU_NODES": str(nodes),
-        "CPU_NODES": "0",
-        "PROMETHEUS": "0",
-        "LEPTON_AUDIT": "1",
-    }
-    for name in Ports.__dataclass_fields__:
-        env[f"LEPTON_PORT_{name.upper()}"] = str(getattr(Ports(), name) + 2000)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Operator:
-    def __init__(self, kubeconfig: Path, log: Path) -> None:
-        self.metrics = free_port()
-        env = {
-            **os.environ,
-            "LEPTON_KUBECONFIG": str(kubeconfig),
-            "LEPTON_METRICS_HOST": "127.0.0.1",
-            "LEPTON_METRICS_PORT": str(self.metrics),
-            "LEPTON_HEALTH_PORT": "0",
-            "LEPTON_ACTIVATION_PORT": "0",
-            "LEPTON_LOG_FORMAT": "text",
-            "LEPTON_LOG_LEVEL": "warning",
-        }
-        with log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "lepton"], env=env, stdout=out, stderr=out)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"operator exited; see {log}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=2) as rsp:
-                    if b"lepton_operator_watching 1.0" in rsp.read():
-                        return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise SystemExit("operator not ready after 120s")
-
-    def wait_idle(self, timeout: float = 180) -> None:
-        """Until the operator has worked through the initial listings (its CPU use drops), so the
-        jobs do not queue behind a thousand nodes' first events, whatever its readiness says."""
-        tick = os.sysconf("SC_CLK_TCK")
-
-        def used() -> float:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / tick
-
-        deadline, quiet, last = time.monotonic() + timeout, 0, used()
-        while quiet < 3 and time.monotonic() < deadline:
-            time.sleep(1)
-            now = used()
-            quiet = quiet + 1 if now - last < 0.1 else 0
-            last = now
-
-    def peak_rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def reconciles(self) -> dict[str, float]:
-        """How many reconciles ran and how long they took in all (the operator's own metrics)."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=10) as rsp:
-            text = rsp.read().decode()
-        found = {}
-        for line in text.splitlines():
-            for suffix in ("count", "sum"):
-                if line.startswith(f"lepton_operator_reconcile_duration_seconds_{suffix} "):
-                    found[suffix] = float(line.split()[1])
-        return {"reconciles": found.get("count", 0.0), "reconcile_s": round(found.get("sum", 0.0), 1)}
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def cpu_seconds(cfg: Config, operator_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the operator and by each process of the benchmark's cluster: on a
-    small machine they all share the same cores, so the operator's CPU is taken from the scheduler."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used: dict[str, float] = collections.defaultdict(float)
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(proc.name) == operator_pid:
-            name = "operator"
-        elif any(str(cfg.state_dir).encode() in arg for arg in argv):
-            name = Path(argv[0].decode(errors="replace")).name
-        else:
-            continue
-        used[name] += (int(fields[11]) + int(fields[12])) / tick
-    return dict(used)
-
-
-def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {name: round(after[name] - before.get(name, 0.0), 1) for name in sorted(after)}
+    return cluster_env(
+        "/tmp/lepton-bench-trainingjob",
+        2000,
+        GPU_NODES=str(nodes),
+        CPU_NODES="0",
+        PROMETHEUS="0",
+        LEPTON_AUDIT="1",
+    )
 
 
 def job_body(
@@ -202,46 +99,6 @@ def wait_settled(api: client.ApiClient, timeout: float = 900) -> float:
         if time.monotonic() - began > timeout:
             raise SystemExit(f"{tainted} nodes still tainted after {timeout:g}s")
         time.sleep(2)
-
-
-def make_namespace(api: client.ApiClient, name: str) -> None:
-    core = client.CoreV1Api(api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    deadline = time.monotonic() + 60
-    while not core.list_namespaced_service_account(name, field_selector="metadata.name=default").items:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"no default ServiceAccount in {name}")
-        time.sleep(0.2)
-
-
-def audit_count(path: Path, since: float, until: float) -> collections.Counter[str]:
-    """Requests by (user agent family, verb, resource) between two times, from the audit log."""
-    counts: collections.Counter[str] = collections.Counter()
-    if not path.exists():
-        return counts
-    with path.open() as lines:
-        for line in lines:
-            event = json.loads(line)
-            agent = event.get("userAgent", "")
-            family = (
-                "lepton"
-                if agent.startswith("lepton-operator")
-                else "kopf"
-                if agent.startswith("kopf")
-                else None
-            )
-            if family is None:
-                continue
-            stamp = (
-                time.mktime(time.strptime(event["requestReceivedTimestamp"][:19], "%Y-%m-%dT%H:%M:%S"))
-                - time.timezone
-            )
-            if not since - 1 <= stamp <= until + 1:
-                continue
-            ref = event.get("objectRef", {})
-            resource = ref.get("resource", "") + ("/" + ref["subresource"] if ref.get("subresource") else "")
-            counts[f"{family} {event['verb']} {resource}"] += 1
-    return counts
 
 
 def throughput(api: client.ApiClient, cfg: Config, jobs: int, *, plain: bool = False) -> dict[str, Any]:
@@ -415,15 +272,8 @@ def main() -> None:
     try:
         bin_dir = cluster.tools_dir()
         cluster.ensure_nodes(cfg, bin_dir, args.nodes, 8, 0, timeout=900)
+        install_crds(cfg)
         kubectl = [str(bin_dir / "kubectl"), "--kubeconfig", str(cfg.kubeconfig)]
-        subprocess.run(
-            [*kubectl, "apply", "--server-side", "-f", str(REPO / "crds")], check=True, capture_output=True
-        )
-        subprocess.run(
-            [*kubectl, "wait", "--for=condition=Established", "-f", str(REPO / "crds")],
-            check=True,
-            capture_output=True,
-        )
         pool = [f"lepton-gpu-{i}" for i in range(args.nodes - args.pool, args.nodes)]
         subprocess.run(
             [*kubectl, "label", "node", *pool, f"{POOL_LABEL}=queue", "--overwrite"],
