@@ -194,11 +194,15 @@ def _stopping(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> di
     """Job key -> whether it still holds GPUs: it holds its admission, or a worker is not done."""
     stopping: dict[str, bool] = {}
     for job in observed.jobs:
-        known = holding.get(job.key)
-        holds = known[1] if known is not None and known[0] == job.uid else job.holds_admission
         pods = observed.pods_by_job.get(job.key, ())
-        stopping[job.key] = holds or any(not p.terminal for p in pods)
+        stopping[job.key] = _holds(job, holding) or any(not p.terminal for p in pods)
     return stopping
+
+
+def _holds(job: JobSummary, holding: Mapping[str, tuple[str, bool]]) -> bool:
+    """Whether ``job`` holds its admission: what this process last decided, else its phase."""
+    known = holding.get(job.key)
+    return known[1] if known is not None and known[0] == job.uid else job.holds_admission
 
 
 def _uid_of(observed: Observed, key: str) -> str:
@@ -262,9 +266,7 @@ def inputs(
         job = replace(seen, queue="") if optional else seen
         if job.deleting:
             continue  # its pods still count where they are bound; it needs nothing more
-        known = holding.get(job.key)
-        holds = known[1] if known is not None and known[0] == job.uid else job.holds_admission
-        if holds:
+        if _holds(job, holding):
             pods = [p for p in observed.pods_by_job.get(job.key, ()) if not p.terminal]
             bound = sum(1 for p in pods if p.node)
             demand.append(
