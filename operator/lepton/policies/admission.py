@@ -195,6 +195,10 @@ class _FreeGpus:
                 if self._allocatable[name] >= gpus_per_pod:
                     self._take(name, free)
 
+    @property
+    def free(self) -> Mapping[str, int]:
+        return self._free
+
     def claim_nodes(self, names: Iterable[str]) -> None:
         """Set aside every free GPU of ``names`` (GPUs held for a preemptor while its victims stop)."""
         for name in names:
@@ -211,16 +215,13 @@ class _FreeGpus:
                 pool.setdefault(after, set()).add(name)
 
 
-def fits(nodes: Sequence[Node], admitted_demand: Iterable[Demand], gang: Gang) -> bool:
-    """Whether all of ``gang``'s pods fit what ``nodes`` have free once the pending demand of
-    admitted jobs is placed (the fit check of ``decide``, for one gang: policies.preemption asks it
-    with the GPUs of would-be victims counted free)."""
-    if gang.gpus_per_pod <= 0:
-        return True
+def free_after(nodes: Sequence[Node], admitted_demand: Iterable[Demand]) -> dict[str, int]:
+    """Free GPUs per node once the pending demand of admitted jobs is placed as ``decide`` places it
+    (policies.preemption counts would-be victims' GPUs on top of this)."""
     free = _FreeGpus(nodes)
     for demand in sorted(admitted_demand, key=lambda d: -d.gpus_per_pod):
         free.place(demand)
-    return free.fit_count(gang.placement, gang.gpus_per_pod) >= gang.pods
+    return dict(free.free)
 
 
 def waiting_message(gang: Gang, fit_now: int, fit_ever: int) -> str:

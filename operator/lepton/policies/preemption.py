@@ -17,11 +17,11 @@ so they checkpoint), its attempt goes up so that new workers resume, and the res
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import combinations
 
 from lepton.api.trainingjob import RestartAction, RestartCause, TrainingJobReason
-from lepton.policies.admission import Demand, Gang, Node, fits
+from lepton.policies.admission import Demand, Gang, Node, free_after
 from lepton.policies.lifecycle import JobState, Plan
 from lepton.policies.restart_history import Entry
 from lepton.policies.status import Phase, PodState, count
@@ -68,10 +68,24 @@ def choose(
 ) -> tuple[str, ...]:
     """The fewest whole gangs whose GPUs make ``preemptor`` fit; () when none or all of them would
     not be enough (then nothing is stopped for nothing)."""
-    pool = candidates(preemptor, running)
+    per_pod = preemptor.gpus_per_pod
+    if per_pod <= 0:
+        return ()
+    allowed = {n.name for n in nodes if preemptor.placement.allows(n)}
+    # Free GPUs once admitted jobs' pending pods are placed, computed once: each check then only
+    # adds up the victims' nodes (pending demand keeps its place, as in admission).
+    free = free_after(nodes, admitted_demand)
+    fit_now = sum(free.get(name, 0) // per_pod for name in allowed)
+    pool = [r for r in candidates(preemptor, running) if any(n in allowed for n in r.gpus_by_node)]
 
     def fit(victims: Sequence[Running]) -> bool:
-        return fits(_freed(nodes, victims), admitted_demand, preemptor)
+        freed: dict[str, int] = {}
+        for victim in victims:
+            for name, gpus in victim.gpus_by_node.items():
+                if name in allowed:
+                    freed[name] = freed.get(name, 0) + gpus
+        more = sum((free.get(n, 0) + g) // per_pod - free.get(n, 0) // per_pod for n, g in freed.items())
+        return fit_now + more >= preemptor.pods
 
     if not pool or not fit(pool):
         return ()
@@ -99,14 +113,6 @@ def _greedy(pool: Sequence[Running], fit: Callable[[Sequence[Running]], bool]) -
         if fit(rest):
             taken = rest
     return tuple(v.key for v in taken)
-
-
-def _freed(nodes: Sequence[Node], victims: Iterable[Running]) -> list[Node]:
-    freed: dict[str, int] = {}
-    for victim in victims:
-        for name, gpus in victim.gpus_by_node.items():
-            freed[name] = freed.get(name, 0) + gpus
-    return [replace(n, free_gpus=n.free_gpus + freed[n.name]) if n.name in freed else n for n in nodes]
 
 
 def describe(victims: Sequence[str]) -> str:

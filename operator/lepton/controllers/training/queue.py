@@ -129,7 +129,8 @@ class Queue:
             self._admitted_at = {k: t for k, t in self._admitted_at.items() if now - t < QUOTA_SETTLE_S}
             recent = frozenset(self._admitted_at)
             held = self.preemptions.held(_stopping(observed, self._holding))
-            decision = decide(observed, self._holding, recent, held)
+            seen = inputs(observed, self._holding, recent)
+            decision = _decide(seen, observed, held)
             for admitted_key in decision.admitted:
                 self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
                 self._admitted_at[admitted_key] = now
@@ -141,7 +142,7 @@ class Queue:
             reason = decision.reasons.get(key)
             position = decision.positions.get(key)
             if reason == TrainingJobReason.WAITING_FOR_GPUS:
-                preempting = self._preempt(key, observed, recent)
+                preempting = self._preempt(key, observed, seen)
                 if preempting is not None:
                     return replace(preempting, position=position), others
             namespace = key.partition("/")[0]
@@ -157,7 +158,7 @@ class Queue:
             )
             return waiting, others
 
-    def _preempt(self, key: str, observed: Observed, settling: frozenset[str]) -> Admission | None:
+    def _preempt(self, key: str, observed: Observed, seen: Inputs) -> Admission | None:
         """``key`` does not fit the free GPUs: stop lower-priority gangs for it (policies.preemption),
         or say that those it stopped before are still stopping. None: nothing to preempt."""
         pending = self.preemptions.pending(key)
@@ -169,7 +170,6 @@ class Queue:
             return Admission(
                 False, message, reason=TrainingJobReason.PREEMPTING, requeue_after=PREEMPTION_POLL_S
             )
-        seen = inputs(observed, self._holding, settling)
         gang = next((g for g in seen.gangs if g.key == key), None)
         if gang is None:
             return None
@@ -229,7 +229,12 @@ def decide(
     """One admission pass over what the indices show; ``settling``: jobs admitted less than
     QUOTA_SETTLE_S ago, whose pods all count beside their ResourceQuotas' used; ``held``: GPUs held
     for preemptors (policies.admission.decide)."""
-    seen = inputs(observed, holding, settling)
+    return _decide(inputs(observed, holding, settling), observed, held)
+
+
+def _decide(
+    seen: Inputs, observed: Observed, held: Mapping[str, frozenset[str]] | None
+) -> admission.Decision:
     return admission.decide(
         seen.nodes,
         seen.demand,
