@@ -27,6 +27,10 @@ class Preemptions:
         self._pending: dict[str, Pending] = {}  # preemptor -> its preemption
         self._victims: dict[str, tuple[str, str]] = {}  # victim -> (its uid, preemptor)
 
+    def __bool__(self) -> bool:
+        """Whether a preemption is under way."""
+        return bool(self._pending)
+
     def victim_of(self, key: str, uid: str) -> str | None:
         """The preemptor that chose ``key`` as a victim, until the victim's status says so."""
         marked = self._victims.get(key)

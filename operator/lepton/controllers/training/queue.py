@@ -128,7 +128,8 @@ class Queue:
             now = observed.now
             self._admitted_at = {k: t for k, t in self._admitted_at.items() if now - t < QUOTA_SETTLE_S}
             recent = frozenset(self._admitted_at)
-            held = self.preemptions.held(_stopping(observed, self._holding))
+            # Only while a preemption is under way: the check walks every job's pods.
+            held = self.preemptions.held(_stopping(observed, self._holding)) if self.preemptions else {}
             seen = inputs(observed, self._holding, recent)
             decision = _decide(seen, observed, held)
             for admitted_key in decision.admitted:
