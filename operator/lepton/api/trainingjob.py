@@ -133,7 +133,21 @@ class SchedulingPolicy(LeptonModel):
     preemptible: bool = False
     """Let a job of higher priority in the same queue that does not fit stop this one (the whole
     gang, never part of it): its workers get SIGTERM and their grace period to checkpoint, and the
-    job goes back to the queue (Queued, Preempted) without spending its restart budget."""
+    job goes back to the queue (Queued, Preempted) without spending its restart budget. Needs gang:
+    true (a job that skips admission would take the freed GPUs straight back)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            [
+                cel(
+                    "!has(self.preemptible) || !self.preemptible || !has(self.gang) || self.gang",
+                    "scheduling.preemptible needs scheduling.gang: true (a job without gang admission "
+                    "would take the freed GPUs straight back)",
+                    field_path=".preemptible",
+                )
+            ]
+        )
+    )
 
 
 class RunPolicy(LeptonModel):

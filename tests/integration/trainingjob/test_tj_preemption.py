@@ -103,3 +103,12 @@ def test_tj_preemption_end_to_end_with_the_victim_requeued(jobs, priority_classe
     jobs.delete("high")
     wait_for(lambda: jobs.phase("low") == "Running", 90, "low Running again", seen=lambda: jobs.status("low"))
     assert {env_of(p)["LEPTON_RESTART_ATTEMPT"] for p in jobs.live_pods("low")} == {"1"}
+
+
+def test_tj_preemptible_without_gang_admission_is_refused_naming_the_field(jobs):
+    body = manifest("loose", replicas=1, gpus=8, scheduling={"gang": False, "preemptible": True})
+    with pytest.raises(client.ApiException) as refused:
+        jobs.create(body)
+    assert refused.value.status == 422
+    assert "spec.scheduling.preemptible" in refused.value.body, refused.value.body
+    assert "needs scheduling.gang: true" in refused.value.body, refused.value.body

@@ -288,7 +288,7 @@ def inputs(
                     uncreated=max(job.replicas - (bound if job.key in settling else len(pods)), 0),
                 )
             )
-            if job.preemptible and bound >= job.replicas:
+            if job.preemptible and job.gang and bound >= job.replicas:
                 running.append(_running(job, pods, observed.priorities))
         elif job.waiting and job.gang:
             queue.append(
