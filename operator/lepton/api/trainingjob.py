@@ -130,6 +130,24 @@ class SchedulingPolicy(LeptonModel):
     """Name of the ClusterQueue the job waits in (its GPU quota and queueing strategy); jobs of one
     queue are admitted in order of priority, then age. Unset: the default queue (no quota,
     BestEffortFIFO). A queue that does not exist keeps the job Queued (QueueNotFound)."""
+    preemptible: bool = False
+    """Let a job of higher priority in the same queue that does not fit stop this one (the whole
+    gang, never part of it): its workers get SIGTERM and their grace period to checkpoint, and the
+    job goes back to the queue (Queued, Preempted) without spending its restart budget. Needs gang:
+    true (a job that skips admission would take the freed GPUs straight back)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            [
+                cel(
+                    "!has(self.preemptible) || !self.preemptible || !has(self.gang) || self.gang",
+                    "scheduling.preemptible needs scheduling.gang: true (a job without gang admission "
+                    "would take the freed GPUs straight back)",
+                    field_path=".preemptible",
+                )
+            ]
+        )
+    )
 
 
 class RunPolicy(LeptonModel):

@@ -55,6 +55,12 @@ class TrainingJobReason(StrEnum):
     WAITING_IN_QUEUE = "WaitingInQueue"
     """Queued behind an earlier job of its queue: the head of a StrictFIFO queue, or a job that holds
     a reservation (the message names it)."""
+    PREEMPTING = "Preempting"
+    """Queued: lower-priority preemptible jobs of its queue were preempted to make room for it; their
+    GPUs are held for it while their workers stop."""
+    PREEMPTED = "Preempted"
+    """Queued: a higher-priority job of its queue preempted it; its workers stopped with their grace
+    period and it waits for GPUs again, its restart budget not charged."""
     QUEUE_NOT_FOUND = "QueueNotFound"
     """Queued: spec.scheduling.queue names a ClusterQueue that does not exist; the job is admitted
     once it is created."""
@@ -193,8 +199,8 @@ class TrainingJobStatus(LeptonModel):
     restart_count: Annotated[int, Field(ge=0)] = 0
     """How many times the job has been restarted."""
     node_loss_restarts: Annotated[int, Field(ge=0)] = 0
-    """How many of those restarts followed the loss of a node or a hardware fault; they do not count
-    against backoffLimit."""
+    """How many of those restarts followed the loss of a node, a hardware fault or a preemption; they
+    do not count against backoffLimit."""
     restart_history: Annotated[list[RestartRecord], Field(max_length=MAX_RESTART_HISTORY)] | None = None
     """The latest worker failures the operator acted on (at most 20, oldest first)."""
     worker_restarts: (

@@ -17,6 +17,11 @@ TRAINING_JOB: dict[str, str] = {
     "jobs of that queue or namespace to finish, or raise the quota",
     "WaitingInQueue": "an earlier job of the same queue goes first: the head of a StrictFIFO queue, or "
     "a job waiting so long that it holds a reservation (the message names it)",
+    "Preempting": "lower-priority preemptible jobs of its queue (the message names them) are being "
+    "stopped to make room for it; their GPUs are held for it until they are free",
+    "Preempted": "a higher-priority job of its queue needed its GPUs (the event names it): its workers "
+    "got SIGTERM and their grace period to checkpoint, and it waits in the queue again; "
+    "backoffLimit was not charged. Set spec.scheduling.preemptible: false to opt out",
     "QueueNotFound": "spec.scheduling.queue names a ClusterQueue that does not exist (`kubectl get "
     "clusterqueues`); the job waits until it is created, or fix the name",
     "Admitted": "GPUs are set aside for every worker; the pods are being created and scheduled",

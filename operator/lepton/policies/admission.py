@@ -195,6 +195,16 @@ class _FreeGpus:
                 if self._allocatable[name] >= gpus_per_pod:
                     self._take(name, free)
 
+    @property
+    def free(self) -> Mapping[str, int]:
+        return self._free
+
+    def claim_nodes(self, names: Iterable[str]) -> None:
+        """Set aside every free GPU of ``names`` (GPUs held for a preemptor while its victims stop)."""
+        for name in names:
+            if self._free.get(name, 0) > 0:
+                self._take(name, self._free[name])
+
     def _take(self, name: str, gpus: int) -> None:
         before = self._free[name]
         after = before - gpus
@@ -203,6 +213,15 @@ class _FreeGpus:
             if name in self._members[placement]:
                 pool[before].discard(name)
                 pool.setdefault(after, set()).add(name)
+
+
+def free_after(nodes: Sequence[Node], admitted_demand: Iterable[Demand]) -> dict[str, int]:
+    """Free GPUs per node once the pending demand of admitted jobs is placed as ``decide`` places it
+    (policies.preemption counts would-be victims' GPUs on top of this)."""
+    free = _FreeGpus(nodes)
+    for demand in sorted(admitted_demand, key=lambda d: -d.gpus_per_pod):
+        free.place(demand)
+    return dict(free.free)
 
 
 def waiting_message(gang: Gang, fit_now: int, fit_ever: int) -> str:
@@ -222,6 +241,7 @@ def decide(
     queues: Mapping[str, QueuePolicy] | None = None,
     quotas: Iterable[Quota] = (),
     now: float = 0.0,
+    held: Mapping[str, frozenset[str]] | None = None,
 ) -> Decision:
     """Admit, in queue order, every waiting gang whose pods all fit what is left: the free GPUs, its
     queue's nominal quota and its namespace's ResourceQuotas.
@@ -232,7 +252,9 @@ def decide(
     or it is the head of its queue and has waited past the queue's reservation bound: then it
     holds a reservation (its queue waits behind it; so do the free GPUs of the nodes it may use,
     and, when a ResourceQuota is what it lacks, its namespace). ``queues`` None: every queue exists,
-    without quota or reservation.
+    without quota or reservation. ``held``: gangs whose preemption victims are stopping -> the
+    victims' nodes, whose free GPUs only that gang may take until it is admitted (none is lent to a
+    later gang, so the victims' GPUs are not taken as they free up and a second preemption needed).
     """
     admitted_demand = list(admitted_demand)
     free = _FreeGpus(nodes)
@@ -280,6 +302,8 @@ def decide(
             room.hold(gang.queue, gang.namespace, gang.gpus, gang.pods, gang.gpus_per_pod)
             admitted.append(gang.key)
             continue
+        if held and gang.key in held:
+            free.claim_nodes(held[gang.key])
         if short is not None:
             reason, message = TrainingJobReason.WAITING_FOR_QUOTA, short.message
         else:

@@ -51,6 +51,7 @@ class Admission:
     reason: str = TrainingJobReason.WAITING_FOR_GPUS  # why it waits, when not admitted
     position: int | None = None  # 1-based place in its queue, when not admitted
     requeue_after: float | None = None  # when not admitted: look again then, whatever happens
+    preempting: tuple[str, ...] = ()  # victims this pass chose to preempt for it (policies.preemption)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Plan:
     requeue_after: float | None = None
     result_pod: str | None = None  # rank 0's pod whose termination message is the job's result
     queue_position: int | None = None  # while Queued: the job's place in its queue
+    preempting: tuple[str, ...] = ()  # while Queued: jobs just preempted for it (events name them)
 
 
 def needs_admission(job: JobState, pods: Sequence[PodState], now: float, timing: Timing) -> bool:
@@ -257,6 +259,7 @@ def _admit(ctx: _Ctx) -> Plan:
             delete=ctx.stale,
             queue_position=admission.position if admission is not None else None,
             requeue_after=admission.requeue_after if admission is not None else None,
+            preempting=admission.preempting if admission is not None else (),
         )
     existing = {p.index for p in ctx.current}
     return _with(

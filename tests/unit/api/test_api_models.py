@@ -37,7 +37,7 @@ def test_trainingjob_defaults():
     assert dumped["replicas"] == 1
     assert dumped["masterPort"] == 29500
     assert "nprocPerNode" not in dumped
-    assert dumped["scheduling"] == {"gang": True}
+    assert dumped["scheduling"] == {"gang": True, "preemptible": False}
     assert dumped["runPolicy"] == {
         "backoffLimit": 3,
         "restartPolicy": "OnFailure",

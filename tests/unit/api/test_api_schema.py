@@ -138,7 +138,7 @@ def test_cel_rule_is_attached_where_it_applies(kind: str, path: str, fragment: s
     [
         ("TrainingJob", ".spec.replicas", {"type": "integer", "default": 1, "minimum": 1, "maximum": 1000}),
         ("TrainingJob", ".spec.masterPort", {"default": 29500}),
-        ("TrainingJob", ".spec.scheduling", {"default": {"gang": True}}),
+        ("TrainingJob", ".spec.scheduling", {"default": {"gang": True, "preemptible": False}}),
         ("TrainingJob", ".spec.runPolicy.restartPolicy", {"enum": ["OnFailure", "Never", "ExitCode"]}),
         ("TrainingJob", ".spec.runPolicy.cleanPodPolicy", {"default": "Running"}),
         ("TrainingJob", ".spec.runPolicy.backoffLimit", {"default": 3, "minimum": 0}),

@@ -167,6 +167,7 @@ async def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
         phase=job.status.phase.value if job.status and job.status.phase else None,
         suspend=spec.run_policy.suspend,
         gang=spec.scheduling.gang,
+        preemptible=spec.scheduling.preemptible,
         deleting=job.metadata.deletion_timestamp is not None,
         initializing=spec.initializers is not None
         and not is_initialized(job.status.conditions if job.status else None),

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 
 from lepton.api.trainingjob import TrainingJobReason
 from lepton.controllers.training.observe import NodeInfo
-from lepton.policies import admission
+from lepton.controllers.training.preempting import PREEMPTION_POLL_S, Preemptions
+from lepton.policies import admission, preemption
 from lepton.policies.gpu_health import NodeFault
 from lepton.policies.lifecycle import Admission
 from lepton.policies.queues import QueuePolicy, Quota
@@ -49,6 +50,8 @@ class JobSummary:
     """when its Queued condition last turned True"""
     queue_optional: bool = False
     """the queue is (also) Volcano's: a job naming one that is no ClusterQueue uses the default queue"""
+    preemptible: bool = False
+    """spec.scheduling.preemptible: a higher-priority job of its queue may stop it (policies.preemption)"""
 
     @property
     def holds_admission(self) -> bool:
@@ -99,6 +102,7 @@ class Queue:
         self._holding: dict[str, tuple[str, bool]] = {}
         # key -> when this process admitted it (for QUOTA_SETTLE_S)
         self._admitted_at: dict[str, float] = {}
+        self.preemptions = Preemptions()
 
     def hold(self, key: str, uid: str) -> None:
         """Remember that ``key`` holds its admission, whatever the index says yet."""
@@ -110,6 +114,7 @@ class Queue:
 
     def forget(self, key: str) -> None:
         self._holding.pop(key, None)
+        self.preemptions.done(key)
 
     def is_admitted(self, key: str, uid: str) -> bool:
         return self._holding.get(key) == (uid, True)
@@ -122,16 +127,25 @@ class Queue:
                 return Admission(True), ()
             now = observed.now
             self._admitted_at = {k: t for k, t in self._admitted_at.items() if now - t < QUOTA_SETTLE_S}
-            decision = decide(observed, self._holding, frozenset(self._admitted_at))
+            recent = frozenset(self._admitted_at)
+            # Only while a preemption is under way: the check walks every job's pods.
+            held = self.preemptions.held(_stopping(observed, self._holding)) if self.preemptions else {}
+            seen = inputs(observed, self._holding, recent)
+            decision = _decide(seen, observed, held)
             for admitted_key in decision.admitted:
                 self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
                 self._admitted_at[admitted_key] = now
+                self.preemptions.done(admitted_key)
             others = tuple(k for k in decision.admitted if k != key)
             if key in decision.admitted:
                 return Admission(True, "all workers fit on the free GPUs"), others
             message = decision.waiting.get(key, "waiting for admission")
             reason = decision.reasons.get(key)
             position = decision.positions.get(key)
+            if reason == TrainingJobReason.WAITING_FOR_GPUS:
+                preempting = self._preempt(key, observed, seen)
+                if preempting is not None:
+                    return replace(preempting, position=position), others
             namespace = key.partition("/")[0]
             settling = reason == TrainingJobReason.WAITING_FOR_QUOTA and any(
                 k.partition("/")[0] == namespace for k in self._admitted_at
@@ -139,22 +153,103 @@ class Queue:
             waiting = Admission(
                 False,
                 message,
+                reason=reason or TrainingJobReason.WAITING_FOR_GPUS,
                 position=position,
                 requeue_after=QUOTA_SETTLE_S if settling else None,
-                **({"reason": reason} if reason else {}),
             )
             return waiting, others
+
+    def _preempt(self, key: str, observed: Observed, seen: Inputs) -> Admission | None:
+        """``key`` does not fit the free GPUs: stop lower-priority gangs for it (policies.preemption),
+        or say that those it stopped before are still stopping. None: nothing to preempt."""
+        pending = self.preemptions.pending(key)
+        if pending is not None:
+            message = (
+                f"preempted {preemption.describe(pending.victims)}; waiting for their workers to stop "
+                "(their GPUs are held for this job)"
+            )
+            return Admission(
+                False, message, reason=TrainingJobReason.PREEMPTING, requeue_after=PREEMPTION_POLL_S
+            )
+        gang = next((g for g in seen.gangs if g.key == key), None)
+        if gang is None:
+            return None
+        uids = {j.key: j.uid for j in observed.jobs}
+        victims = self.preemptions.choose(gang, seen.nodes, seen.demand, seen.running, uids)
+        if not victims:
+            return None
+        message = (
+            f"preempted {preemption.describe(victims)} (lower priority, preemptible, same queue); "
+            "waiting for their workers to stop (their GPUs are held for this job)"
+        )
+        return Admission(
+            False,
+            message,
+            reason=TrainingJobReason.PREEMPTING,
+            requeue_after=PREEMPTION_POLL_S,
+            preempting=victims,
+        )
+
+
+def _stopping(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> dict[str, bool]:
+    """Job key -> whether it still holds GPUs: it holds its admission, or a worker is not done."""
+    stopping: dict[str, bool] = {}
+    for job in observed.jobs:
+        pods = observed.pods_by_job.get(job.key, ())
+        stopping[job.key] = _holds(job, holding) or any(not p.terminal for p in pods)
+    return stopping
+
+
+def _holds(job: JobSummary, holding: Mapping[str, tuple[str, bool]]) -> bool:
+    """Whether ``job`` holds its admission: what this process last decided, else its phase."""
+    known = holding.get(job.key)
+    return known[1] if known is not None and known[0] == job.uid else job.holds_admission
 
 
 def _uid_of(observed: Observed, key: str) -> str:
     return next((j.uid for j in observed.jobs if j.key == key), "")
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What the indices show, in the terms of policies.admission and policies.preemption."""
+
+    nodes: list[admission.Node]
+    demand: list[admission.Demand]
+    gangs: list[admission.Gang]
+    running: list[preemption.Running]
+    queues: dict[str, QueuePolicy]
+
+
 def decide(
-    observed: Observed, holding: Mapping[str, tuple[str, bool]], settling: frozenset[str] = frozenset()
+    observed: Observed,
+    holding: Mapping[str, tuple[str, bool]],
+    settling: frozenset[str] = frozenset(),
+    held: Mapping[str, frozenset[str]] | None = None,
 ) -> admission.Decision:
     """One admission pass over what the indices show; ``settling``: jobs admitted less than
-    QUOTA_SETTLE_S ago, whose pods all count beside their ResourceQuotas' used."""
+    QUOTA_SETTLE_S ago, whose pods all count beside their ResourceQuotas' used; ``held``: GPUs held
+    for preemptors (policies.admission.decide)."""
+    return _decide(inputs(observed, holding, settling), observed, held)
+
+
+def _decide(
+    seen: Inputs, observed: Observed, held: Mapping[str, frozenset[str]] | None
+) -> admission.Decision:
+    return admission.decide(
+        seen.nodes,
+        seen.demand,
+        seen.gangs,
+        queues=seen.queues,
+        quotas=observed.quotas,
+        now=observed.now,
+        held=held,
+    )
+
+
+def inputs(
+    observed: Observed, holding: Mapping[str, tuple[str, bool]], settling: frozenset[str] = frozenset()
+) -> Inputs:
     used: dict[str, int] = {name: sum(gpus) for name, gpus in observed.gpus_by_node.items()}
     nodes = [
         admission.Node(
@@ -171,14 +266,13 @@ def decide(
     ]
     demand: list[admission.Demand] = []
     queue: list[admission.Gang] = []
+    running: list[preemption.Running] = []
     for seen in observed.jobs:
         optional = seen.queue_optional and seen.queue not in observed.queues
         job = replace(seen, queue="") if optional else seen
         if job.deleting:
             continue  # its pods still count where they are bound; it needs nothing more
-        known = holding.get(job.key)
-        holds = known[1] if known is not None and known[0] == job.uid else job.holds_admission
-        if holds:
+        if _holds(job, holding):
             pods = [p for p in observed.pods_by_job.get(job.key, ()) if not p.terminal]
             bound = sum(1 for p in pods if p.node)
             demand.append(
@@ -194,13 +288,15 @@ def decide(
                     uncreated=max(job.replicas - (bound if job.key in settling else len(pods)), 0),
                 )
             )
+            if job.preemptible and job.gang and bound >= job.replicas:
+                running.append(_running(job, pods, observed.priorities))
         elif job.waiting and job.gang:
             queue.append(
                 admission.Gang(
                     key=job.key,
                     pods=job.replicas,
                     gpus_per_pod=job.gpus_per_pod,
-                    priority=observed.priorities.get(job.priority_class or DEFAULT_PRIORITY, 0),
+                    priority=_priority(job, observed.priorities),
                     created=job.created,
                     placement=job.placement,
                     queue=job.queue,
@@ -208,5 +304,23 @@ def decide(
                 )
             )
     default = QueuePolicy("", reservation_after=observed.default_reservation)
-    queues = {"": default, **observed.queues}
-    return admission.decide(nodes, demand, queue, queues=queues, quotas=observed.quotas, now=observed.now)
+    return Inputs(nodes, demand, queue, running, {"": default, **observed.queues})
+
+
+def _priority(job: JobSummary, priorities: Mapping[str, int]) -> int:
+    return priorities.get(job.priority_class or DEFAULT_PRIORITY, 0)
+
+
+def _running(job: JobSummary, pods: Iterable[PodState], priorities: Mapping[str, int]) -> preemption.Running:
+    held: dict[str, int] = {}
+    for pod in pods:
+        if pod.node:
+            held[pod.node] = held.get(pod.node, 0) + job.gpus_per_pod
+    return preemption.Running(
+        key=job.key,
+        priority=_priority(job, priorities),
+        queue=job.queue,
+        preemptible=job.preemptible,
+        created=job.created,
+        gpus_by_node=held,
+    )

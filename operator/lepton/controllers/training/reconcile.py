@@ -22,7 +22,7 @@ from lepton.controllers.training.context import Training
 from lepton.controllers.training.indices import Indices, created_pod
 from lepton.kube import resources
 from lepton.kube.errors import KubeError
-from lepton.policies import lifecycle
+from lepton.policies import lifecycle, preemption
 from lepton.policies.gpu_health import Faults
 from lepton.policies.job_status import build_status, job_state
 from lepton.policies.restart import Backoff
@@ -112,6 +112,9 @@ async def _plan(
     ``initialized``: the initializers finished just now (the jobs index does not show it yet);
     ``faults``: nodes with faulty GPUs (never admitted onto) and the hardware exit codes."""
     tm = timing(training)
+    by = training.queue.preemptions.victim_of(key, job.metadata.uid or "")
+    if by is not None and state.phase is not None and state.phase.holds_admission:
+        return preemption.evict(state, pods, by=by, now=now, poll_seconds=tm.poll_seconds)
     admission: lifecycle.Admission | None = None
     if lifecycle.needs_admission(state, pods, now, tm):
         if not job.spec.scheduling.gang:
@@ -127,6 +130,7 @@ async def _plan(
             if not admission.admitted and faults.nodes:
                 admission = replace(admission, message=f"{admission.message}; {faults.left_out()}")
             training.wakeups.kick_all(others)
+            training.wakeups.kick_all(admission.preempting)  # each victim stops its own workers
     lost, next_lost = indices.lost_nodes(now, training.settings.node_lost_seconds)
     plan = lifecycle.plan(
         state, pods, now=now, lost_nodes=lost, admission=admission, timing=tm, faults=faults
@@ -256,6 +260,9 @@ async def _record_result(
 
 
 def _report(job: TrainingJob, state: lifecycle.JobState, plan: lifecycle.Plan, events: Events) -> None:
+    if plan.preempting:  # each new preemption, even when the job was Preempting already
+        events.normal(TrainingJobReason.PREEMPTING, f"Preempted {preemption.describe(plan.preempting)}")
+        return
     if plan.phase is state.phase and plan.reason == state.reason:
         return
     warning = plan.phase in WARNING_PHASES or plan.reason == TrainingJobReason.WORKER_REPLACED
@@ -286,6 +293,8 @@ def _account(
         metrics.admissions.inc()
     if plan.restart_count > state.restart_count:
         metrics.restarts.labels(plan.reason).inc()
+    if plan.reason == TrainingJobReason.PREEMPTED:
+        queue.preemptions.evicted(key)
     releasing = not plan.phase.holds_admission
     if releasing:
         queue.release(key, uid)
