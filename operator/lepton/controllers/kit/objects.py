@@ -37,6 +37,9 @@ class Objects:
     def __init__(self) -> None:
         self._locks: dict[str, asyncio.Lock] = {}
         self._written: dict[str, Mapping[str, Any]] = {}
+        # key -> uid of the object whose deletion was seen: a reconcile that comes after it from a
+        # stale body (a child's event read from an index) must not act or report for it again.
+        self._gone: dict[str, str] = {}
 
     def lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -44,9 +47,12 @@ class Objects:
     def freshest(self, key: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
         return fresher(body, self._written.get(key))
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: str, uid: str | None = None) -> None:
+        """Drop what is kept for ``key``; ``uid``: the deleted object's, never reconciled again."""
         self._locks.pop(key, None)
         self._written.pop(key, None)
+        if uid:
+            self._gone[key] = uid
 
     async def locked(
         self, key: str, body: Mapping[str, Any], reconcile: Callable[[Mapping[str, Any]], Awaitable[T]]
@@ -55,8 +61,10 @@ class Objects:
         once the object is being deleted (None then)."""
         async with self.lock(key):
             fresh = self.freshest(key, body)
-            if fresh["metadata"].get("deletionTimestamp"):
+            meta = fresh["metadata"]
+            if meta.get("deletionTimestamp") or (key in self._gone and self._gone[key] == meta.get("uid")):
                 return None
+            self._gone.pop(key, None)  # a new object of that name
             return await reconcile(fresh)
 
     async def write_status(

@@ -93,7 +93,7 @@ async def verify_pod_changed(body: kopf.Body, memo: HasServing, **kwargs: Any) -
 async def modelversion_event(body: kopf.Body, memo: HasServing, type: str | None, **kwargs: Any) -> None:
     """A version appeared, changed phase or went: the services of its model may resolve differently."""
     if type == "DELETED":
-        memo.serving.objects.forget(modelversion_key(body["metadata"]))
+        memo.serving.objects.forget(modelversion_key(body["metadata"]), body["metadata"].get("uid"))
     mv = parse_model_version(body)
     if mv is None:
         return
@@ -180,10 +180,13 @@ async def inferenceservice_event(body: kopf.Body, memo: HasServing, type: str | 
     meta, serving = body["metadata"], memo.serving
     key = inferenceservice_key(meta)
     if type == "DELETED":
-        serving.objects.forget(key)
+        # Under the object's lock: a reconcile in flight finishes first, so its series do not come
+        # back after they are dropped; later ones (stale bodies) are refused by the uid.
+        async with serving.objects.lock(key):
+            serving.objects.forget(key, meta.get("uid"))
+            serving.metrics.inference_service(meta["namespace"], meta["name"], None)
         serving.requeues.forget(key)
         serving.rollout_annotations.pop(key, None)
-        serving.metrics.inference_service(meta["namespace"], meta["name"], None)
         serving.forget_children(
             meta["namespace"],
             (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from lepton.controllers.kit.objects import fresher
+from lepton.controllers.kit.objects import Objects, fresher
 from lepton.controllers.kit.owners import foreign_holder
 from lepton.controllers.kit.status import status_patch
 
@@ -54,3 +56,37 @@ def owned(*owners):
 )
 def test_foreign_holder(existing, expected):
     assert foreign_holder(existing, "me") == expected
+
+
+def _body(uid: str, deleting: bool = False) -> dict:
+    meta = {"name": "a", "namespace": "n", "uid": uid, "resourceVersion": "1"}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"metadata": meta}
+
+
+@pytest.mark.parametrize(
+    ("gone", "body", "runs"),
+    [
+        (None, _body("u1"), True),
+        (None, _body("u1", deleting=True), False),
+        # A stale body of the deleted object (a child's event read from an index) after the DELETED
+        # event: not reconciled, so it neither acts nor reports (metrics) for it again.
+        ("u1", _body("u1"), False),
+        # A new object of the same name is reconciled.
+        ("u1", _body("u2"), True),
+    ],
+    ids=["live", "deleting", "stale-after-deletion", "recreated"],
+)
+def test_locked_skips_deleted_objects(gone, body, runs):
+    objects = Objects()
+    if gone:
+        objects.forget("n/a", gone)
+    ran: list[str] = []
+
+    async def reconcile(fresh):
+        ran.append(fresh["metadata"]["uid"])
+        return "done"
+
+    result = asyncio.run(objects.locked("n/a", body, reconcile))
+    assert (result == "done", ran == [body["metadata"]["uid"]]) == (runs, runs)
