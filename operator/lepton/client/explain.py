@@ -48,8 +48,9 @@ TRAINING_JOB: dict[str, str] = {
     "ConfigError": "the API server refused a pod, Service or Deployment made from this spec (an "
     "unknown PriorityClass, PodSecurity, a policy or limits); the message is its answer: fix the spec",
     "ModelVersionCreated": "the trained model is recorded as a ModelVersion (status.modelVersion)",
-    "NoModelVersion": "no ModelVersion was recorded: spec.output is unset, or rank 0 reported no "
-    "artifact in its termination message",
+    "NoModelVersion": "no ModelVersion was recorded although spec.output is set: rank 0's termination "
+    "message is not the JSON result object (empty, not JSON, over 4096 bytes) or names no artifact; "
+    "the ModelVersionRecorded condition's message says which. The job itself succeeded",
     "Initializing": "the initializer pod fetches spec.initializers (dataset, model) into the shared "
     "volume; no worker starts and no GPU is held until it is done",
     "Initialized": "the dataset and model are in the shared volume (verified when a digest was given)",

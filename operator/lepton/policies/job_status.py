@@ -3,15 +3,28 @@ back as the whole desired status."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from lepton.api.common import Condition, epoch_of, find_condition, rfc3339_at
+from lepton.api.common import Condition, epoch_of, find_condition, rfc3339_at, set_condition
 from lepton.api.trainingjob import RestartRecord, TrainingJob
 from lepton.builders.env import reserved_env_violation
 from lepton.builders.initializer import initializer_violation
 from lepton.policies import restart, restart_history
 from lepton.policies.lifecycle import JobState, Plan
 from lepton.policies.status import Phase, conditions_for
+
+MODEL_CONDITION = "ModelVersionRecorded"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Whether a succeeded job with spec.output got its ModelVersion, and why not. A condition, not
+    only an event: a job whose rank 0 wrote a bad result still succeeded, and events expire."""
+
+    ok: bool
+    reason: str
+    message: str
 
 
 def job_state(job: TrainingJob) -> JobState:
@@ -62,9 +75,11 @@ def build_status(
     now: float,
     result: dict[str, Any] | None = None,
     progress: dict[str, Any] | None = None,
+    recorded: Recorded | None = None,
 ) -> dict[str, Any]:
     """The whole status the plan implies. ``result`` adds modelVersion/metrics/artifact on success;
-    ``progress`` is rank 0's latest progress when it was just read (else the recorded one stays)."""
+    ``progress`` is rank 0's latest progress when it was just read (else the recorded one stays);
+    ``recorded`` sets the ModelVersionRecorded condition (None leaves it as it is)."""
     previous = job.status
     at = rfc3339_at(now)
     conditions: list[Condition] = conditions_for(
@@ -75,6 +90,16 @@ def build_status(
         generation=job.metadata.generation,
         at=at,
     )
+    if recorded is not None:
+        conditions = set_condition(
+            conditions,
+            MODEL_CONDITION,
+            recorded.ok,
+            recorded.reason,
+            recorded.message,
+            observed_generation=job.metadata.generation,
+            at=at,
+        )
     gpus = job.spec.replicas * job.spec.gpus_per_replica() if plan.phase.holds_admission else 0
     restarted = plan.restart_count > (previous.restart_count if previous else 0)
     status: dict[str, Any] = {

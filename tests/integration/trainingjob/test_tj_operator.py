@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from kubernetes import client
@@ -75,11 +76,45 @@ def test_tj_result_becomes_a_model_version_that_outlives_the_job(jobs, namespace
     assert mv["spec"]["origin"]["trainingJob"]["name"] == "mnist"
     assert not mv["metadata"].get("ownerReferences")
     jobs.wait_events("mnist", "ModelVersionCreated")
+    recorded = next(c for c in status["conditions"] if c["type"] == "ModelVersionRecorded")
+    assert (recorded["status"], recorded["reason"]) == ("True", "ModelVersionCreated")
+    assert recorded["message"] == "ModelVersion mnist-v1 created"
 
     jobs.delete("mnist")
     wait_for(lambda: not jobs.exists("mnist"), 60, "job deleted")
     wait_for(lambda: jobs.pods("mnist") == [], 60, "pods garbage-collected")
     custom.get_namespaced_custom_object("lepton.ai", "v1alpha1", namespace, "modelversions", "mnist-v1")
+
+
+@pytest.mark.parametrize(
+    ("message", "why"),
+    [
+        ("done!", "termination message is not JSON"),
+        (json.dumps({"artifact": {"uri": "pvc://m/x"}, "pad": "x" * 5000}), "longer than 4096 bytes"),
+        (json.dumps({"metrics": {"loss": 0.5}}), "rank 0 reported no artifact"),
+    ],
+    ids=["not-json", "over-4-KiB", "no-artifact"],
+)
+def test_tj_bad_result_is_a_condition_not_a_silent_success(jobs, namespace, kube, message, why):
+    annotations = {"sim.lepton.ai/exit-code": "0", "sim.lepton.ai/termination-message": message}
+    output = {"model": "bad", "version": "v1"}
+    jobs.create(manifest("bad", replicas=1, gpus=1, annotations=annotations, output=output))
+    wait_for(lambda: jobs.phase("bad") == "Succeeded", 60, "Succeeded", seen=lambda: jobs.status("bad"))
+    status = jobs.status("bad")
+    recorded = next((c for c in status["conditions"] if c["type"] == "ModelVersionRecorded"), None)
+    assert recorded is not None, status
+    assert (recorded["status"], recorded["reason"]) == ("False", "NoModelVersion")
+    assert why in recorded["message"]
+    assert "modelVersion" not in status
+    jobs.wait_events("bad", "NoModelVersion")
+    custom = client.CustomObjectsApi(kube)
+    mvs = custom.list_namespaced_custom_object("lepton.ai", "v1alpha1", namespace, "modelversions")
+    assert mvs["items"] == []
+    # Recorded once, at the transition: later reconciles neither retry it nor rewrite the status.
+    version = jobs.get("bad")["metadata"]["resourceVersion"]
+    time.sleep(3)  # a measurement window (a hot loop would write), not a synchronisation
+    assert jobs.get("bad")["metadata"]["resourceVersion"] == version
+    assert jobs.events("bad").count("NoModelVersion") == 1
 
 
 def test_tj_operator_metrics(jobs, operator):

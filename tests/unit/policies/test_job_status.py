@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lepton.api import TrainingJob
 from lepton.controllers.kit.status import status_patch
-from lepton.policies.job_status import build_status, job_state
+from lepton.policies.job_status import MODEL_CONDITION, Recorded, build_status, job_state
 from lepton.policies.lifecycle import Admission, plan
 from lepton.policies.status import PodState
 
@@ -42,3 +42,24 @@ def test_status_round_trip_is_stable():
 def test_status_patch_deletes_dropped_fields():
     assert status_patch({"a": 1, "b": 2}, {"a": 1, "b": None}) == {"b": None}
     assert status_patch({"a": 1}, {"a": 1, "c": None}) is None
+
+
+def test_a_result_that_recorded_no_model_version_is_a_condition_that_later_statuses_keep():
+    first = plan(job_state(job()), [], now=1000.0, admission=Admission(True))
+    why = "no ModelVersion recorded: termination message is not JSON: Expecting value"
+    status = build_status(job(), first, now=1000.0, recorded=Recorded(False, "NoModelVersion", why))
+    recorded = [c for c in status["conditions"] if c["type"] == MODEL_CONDITION]
+    assert recorded == [
+        {
+            "type": MODEL_CONDITION,
+            "status": "False",
+            "reason": "NoModelVersion",
+            "message": why,
+            "observedGeneration": 3,
+            "lastTransitionTime": "1970-01-01T00:16:40Z",
+        }
+    ]
+    # The next reconciles say nothing about the result: the condition stays as it was written.
+    again = build_status(job(status), first, now=1001.0)
+    assert [c for c in again["conditions"] if c["type"] == MODEL_CONDITION] == recorded
+    assert status_patch(status, again) is None

@@ -24,7 +24,7 @@ from lepton.kube import resources
 from lepton.kube.errors import KubeError
 from lepton.policies import lifecycle, preemption
 from lepton.policies.gpu_health import Faults
-from lepton.policies.job_status import build_status, job_state
+from lepton.policies.job_status import Recorded, build_status, job_state
 from lepton.policies.restart import Backoff
 from lepton.policies.status import WARNING_PHASES, Phase, PodState
 
@@ -84,8 +84,10 @@ async def _reconcile(
     events = events_about(job)
     await initializer.act(job, init, training, key)
     await _act(job, plan, training, faults.avoid())
-    result = await _record_result(job, plan, pods, training, events) if plan.result_pod else None
-    desired = build_status(job, plan, now=now, result=result, progress=progress)
+    result, recorded = (
+        await _record_result(job, plan, pods, training, events) if plan.result_pod else (None, None)
+    )
+    desired = build_status(job, plan, now=now, result=result, progress=progress, recorded=recorded)
     desired = initializer.with_condition(desired, init, job, now)
     if await training.objects.write_status(training.kube, ref_of(job), key, body.get("status"), desired):
         _report(job, state, plan, events)
@@ -233,17 +235,20 @@ async def _ensure_pod_group(job: TrainingJob, training: Training) -> str | None:
 
 async def _record_result(
     job: TrainingJob, plan: lifecycle.Plan, pods: list[PodState], training: Training, events: Events
-) -> dict[str, Any] | None:
-    """Rank 0's result: a ModelVersion when spec.output is set, and metrics in the status."""
+) -> tuple[dict[str, Any] | None, Recorded | None]:
+    """Rank 0's result: a ModelVersion when spec.output is set, and metrics in the status; with
+    spec.output, also whether the ModelVersion was recorded (the condition)."""
     rank0 = next((p for p in pods if p.name == plan.result_pod), None)
     if rank0 is None:
-        return None
+        return None, None
     try:
         result = parse_termination_message(rank0.termination_message)
     except ResultError as exc:
-        if job.spec.output is not None:
-            events.warning(TrainingJobReason.NO_MODEL_VERSION, f"no ModelVersion recorded: {exc}")
-        return None
+        if job.spec.output is None:
+            return None, None
+        message = f"no ModelVersion recorded: {exc}"
+        events.warning(TrainingJobReason.NO_MODEL_VERSION, message)
+        return None, Recorded(False, TrainingJobReason.NO_MODEL_VERSION, message)
     status: dict[str, Any] = {"metrics": result.metrics} if result.metrics else {}
     if result.artifact is not None:
         status["artifact"] = result.artifact
@@ -253,10 +258,14 @@ async def _record_result(
         name = body["metadata"]["name"]
         status["modelVersion"] = name
         verb = "created" if created else "already existed"
-        events.normal(TrainingJobReason.MODEL_VERSION_CREATED, f"ModelVersion {name} {verb}")
-    elif job.spec.output is not None:
-        events.warning(TrainingJobReason.NO_MODEL_VERSION, "rank 0 reported no artifact")
-    return status
+        message = f"ModelVersion {name} {verb}"
+        events.normal(TrainingJobReason.MODEL_VERSION_CREATED, message)
+        return status, Recorded(True, TrainingJobReason.MODEL_VERSION_CREATED, message)
+    if job.spec.output is not None:
+        message = "no ModelVersion recorded: rank 0 reported no artifact"
+        events.warning(TrainingJobReason.NO_MODEL_VERSION, message)
+        return status, Recorded(False, TrainingJobReason.NO_MODEL_VERSION, message)
+    return status, None
 
 
 def _report(job: TrainingJob, state: lifecycle.JobState, plan: lifecycle.Plan, events: Events) -> None:
