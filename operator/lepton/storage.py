@@ -55,6 +55,13 @@ def s3_key(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
 
+def s3_error_code(exc: Exception) -> str:
+    """The S3 error code of a botocore error ("404", "NoSuchKey", "AccessDenied"...); "" when no
+    answer came at all (endpoint down, DNS, timeout): botocore's connection errors carry no response."""
+    response = getattr(exc, "response", None) or {}
+    return str((response.get("Error") or {}).get("Code", ""))
+
+
 def s3_client(uri: str) -> Any:
     """A boto3 S3 client; credentials, region and AWS_ENDPOINT_URL come from the environment (or
     the pod's identity), as boto3 reads them."""

@@ -62,6 +62,8 @@ class ModelVersionReason(StrEnum):
     ARTIFACT_UNREADABLE = "ArtifactUnreadable"
     """The artifact exists but the verifying or serving user may not read it (the message names the
     reader's uid, the file's owner and mode)."""
+    SOURCE_UNREACHABLE = "SourceUnreachable"
+    """The artifact's store did not answer (an s3 endpoint down, unknown or timing out)."""
     DIGEST_MISMATCH = "DigestMismatch"
     LOAD_FAILED = "LoadFailed"
     UNSUPPORTED_FORMAT = "UnsupportedFormat"

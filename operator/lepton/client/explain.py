@@ -71,6 +71,9 @@ MODEL_VERSION: dict[str, str] = {
     "ArtifactNotFound": "nothing at spec.source.uri; check the URI and that the training wrote there",
     "ArtifactUnreadable": "the artifact exists but the verifying user may not read it (the message "
     "names the uid, the owner and the mode); fix the permissions",
+    "SourceUnreachable": "the artifact's store did not answer (an s3 endpoint down, unknown or timing "
+    "out: the message has the error); the artifact may be there. Verification is not retried: once "
+    "the endpoint answers, delete the ModelVersion and apply it again",
     "DigestMismatch": "the artifact's digest is not spec.source.digest: it changed after it was "
     "recorded; create a new version",
     "LoadFailed": "the artifact could not be loaded as its format; check spec.source.format",

@@ -98,6 +98,8 @@ def failure_reason(text: str, *, fetching: bool = False, kind: str = "") -> Mode
     # Before the fetching branch: a fetch that was refused the file is not a missing artifact.
     if kind == "ArtifactUnreadable" or "permission denied" in lowered:
         return ModelVersionReason.ARTIFACT_UNREADABLE
+    if kind == "SourceUnreachable":
+        return ModelVersionReason.SOURCE_UNREACHABLE
     if "digest mismatch" in lowered:
         return ModelVersionReason.DIGEST_MISMATCH
     if fetching or any(h in lowered for h in _NOT_FOUND_HINTS):

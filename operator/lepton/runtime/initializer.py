@@ -208,7 +208,7 @@ def _s3_objects(client: Any, bucket: str, prefix: str) -> dict[str, int]:
             head = client.head_object(Bucket=bucket, Key=prefix)
             return {prefix: int(head["ContentLength"])}
         except Exception as exc:
-            if _s3_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+            if storage.s3_error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
                 raise
     objects: dict[str, int] = {}
     paginator = client.get_paginator("list_objects_v2")
@@ -217,11 +217,6 @@ def _s3_objects(client: Any, bucket: str, prefix: str) -> dict[str, int]:
             if not item["Key"].endswith("/"):
                 objects[item["Key"]] = int(item["Size"])
     return objects
-
-
-def _s3_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str((response.get("Error") or {}).get("Code", ""))
 
 
 def fetcher_for(uri: str, pvc_root: Path) -> Fetcher:

@@ -29,6 +29,8 @@ DEFAULT_PVC_ROOT = storage.DEFAULT_PVC_ROOT
 # The kind lepton.artifacts.ArtifactUnreadable reports; named again here because importing
 # lepton.artifacts loads torch, which this init container never needs.
 UNREADABLE = "ArtifactUnreadable"
+# An s3 endpoint that did not answer: the artifact may well be there (not ArtifactNotFound).
+UNREACHABLE = "SourceUnreachable"
 
 
 FetchError = StorageError
@@ -107,7 +109,8 @@ def fetch_s3(source: str, dest: Path) -> None:
     except FetchError:
         raise
     except Exception as exc:
-        raise FetchError(f"{source}: cannot download: {exc}") from exc
+        kind = None if storage.s3_error_code(exc) else UNREACHABLE
+        raise FetchError(f"{source}: cannot download: {exc}", kind=kind) from exc
     _install(dest, MANIFEST, lambda target: target.write_bytes(data))
 
 

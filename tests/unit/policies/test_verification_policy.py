@@ -163,6 +163,33 @@ RUNNING = VerifyJob("iris-v1-verify")
         ),
         (
             RUNNING,
+            [
+                VerifyPod(
+                    "p",
+                    "Failed",
+                    init_failed=True,
+                    init_message=(
+                        '{"fetched": false, "kind": "SourceUnreachable", "reason": "s3://b/m: cannot '
+                        'download: Could not connect to the endpoint URL: \\"http://s3.local/b/m\\""}'
+                    ),
+                )
+            ],
+            "Failed",
+            "SourceUnreachable",
+            "cannot fetch file:///m: s3://b/m: cannot download: Could not connect to the endpoint URL",
+            False,
+        ),
+        (
+            RUNNING,
+            # A foreign verifier's JSON cut at the kubelet's 4096 bytes: the text is the reason.
+            [VerifyPod("p", "Failed", 1, ('{"verified": false, "reason": "' + "x" * 5000)[:4096])],
+            "Failed",
+            "LoadFailed",
+            '{"verified": false, "reason": "xxx',
+            False,
+        ),
+        (
+            RUNNING,
             [VerifyPod("p", "Failed", 137)],
             "Failed",
             "VerificationFailed",
@@ -196,6 +223,8 @@ RUNNING = VerifyJob("iris-v1-verify")
         "fetch-failed-in-init-container",
         "fetch-refused-the-file",
         "verify-refused-the-file",
+        "fetch-endpoint-down",
+        "truncated-json-message",
         "killed-without-message",
         "job-deadline",
         "job-complete-pod-gone",

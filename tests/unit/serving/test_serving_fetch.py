@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from lepton.serving.fetch import FetchError, fetch, main, resolve_local
+from lepton.storage import s3_error_code
+from support.ports import free_port
 
 
 def make_artifact(directory: Path, model_file: str = "model.pt2") -> Path:
@@ -92,6 +94,34 @@ def test_s3_without_the_extra_says_what_to_install(tmp_path: Path, monkeypatch: 
     monkeypatch.setitem(sys.modules, "boto3", None)
     with pytest.raises(FetchError, match=r"install lepton\[s3\]"):
         fetch("s3://bucket/models/a", tmp_path / "dest")
+
+
+def test_an_s3_endpoint_that_does_not_answer_is_unreachable_not_a_missing_artifact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("boto3")
+    message = tmp_path / "termination-log"
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    for name, value in {
+        "LEPTON_TERMINATION_MESSAGE_PATH": str(message),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["--source", "s3://bucket/models/a", "--dest", str(tmp_path / "d")]) == 1
+    result = json.loads(message.read_text())
+    assert result["kind"] == "SourceUnreachable"
+    assert endpoint in result["reason"]
+
+
+def test_s3_error_codes_tell_an_answer_from_no_answer() -> None:
+    botocore = pytest.importorskip("botocore.exceptions")
+    missing = botocore.ClientError({"Error": {"Code": "NoSuchKey", "Message": "no"}}, "GetObject")
+    assert s3_error_code(missing) == "NoSuchKey"
+    assert s3_error_code(botocore.EndpointConnectionError(endpoint_url="http://s3.local")) == ""
 
 
 def test_the_command_exits_1_and_leaves_the_reason_as_termination_message(
