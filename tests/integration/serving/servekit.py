@@ -137,6 +137,17 @@ class Serving:
             seen=lambda: self.status(plural, name),
         )
 
+    def wait_condition(
+        self, plural: str, name: str, type_: str, status: str, timeout: float = 30
+    ) -> dict[str, Any]:
+        """The condition ``type_`` once it has ``status``."""
+        return wait_for(
+            lambda: (c := self.condition(plural, name, type_)).get("status") == status and c,
+            timeout=timeout,
+            what=f"{plural}/{name} condition {type_}={status}",
+            seen=lambda: self.status(plural, name),
+        )
+
     def ready_version(self, model: str, version: str, timeout: float = 30) -> dict[str, Any]:
         self.create(model_version(model, version))
         return self.wait_phase("modelversions", f"{model}-{version}", "Ready", timeout)

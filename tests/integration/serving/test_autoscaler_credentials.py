@@ -41,16 +41,7 @@ def test_a_missing_credential_is_a_condition_not_a_crash_or_a_loop(kube, namespa
         "prometheusAuth": AUTH,
     }
     serving.create(inference_service("creds", "iris", replicas=1, autoscaling=autoscaling))
-    condition = wait_for(
-        lambda: (
-            (c := serving.condition("inferenceservices", "creds", "MetricsAvailable")).get("status")
-            == "False"
-            and c
-        ),
-        timeout=30,
-        what=f"MetricsAvailable=False saying {text!r}",
-        seen=lambda: serving.status("inferenceservices", "creds"),
-    )
+    condition = serving.wait_condition("inferenceservices", "creds", "MetricsAvailable", "False")
     assert condition["reason"] == "QueryFailed", condition
     assert text in condition["message"], condition
     assert serving.apps.read_namespaced_deployment("creds-v1", namespace).spec.replicas == 2

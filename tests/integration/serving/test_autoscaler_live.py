@@ -111,16 +111,7 @@ def test_no_prometheus_to_ask_is_a_condition_not_a_crash(kube, namespace, operat
     serving.ready_version("iris", "v1")
     autoscaling = {"minReplicas": 2, "maxReplicas": 3, "metric": "rps", "target": 5, "pollSeconds": 1}
     serving.create(inference_service("noprom", "iris", replicas=1, autoscaling=autoscaling))
-    condition = wait_for(
-        lambda: (
-            (c := serving.condition("inferenceservices", "noprom", "MetricsAvailable")).get("status")
-            == "False"
-            and c
-        ),
-        timeout=30,
-        what="MetricsAvailable=False naming the missing Prometheus",
-        seen=lambda: serving.status("inferenceservices", "noprom"),
-    )
+    condition = serving.wait_condition("inferenceservices", "noprom", "MetricsAvailable", "False")
     assert "LEPTON_PROMETHEUS_URL" in condition["message"], condition
     # minReplicas is spec, not data: it applies without any metric.
     deployment = serving.apps.read_namespaced_deployment("noprom-v1", namespace)
