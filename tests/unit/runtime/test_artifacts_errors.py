@@ -127,3 +127,20 @@ def test_file_digest_streams_large_files(tmp_path: Path) -> None:
     import hashlib
 
     assert file_digest(path) == "sha256:" + hashlib.sha256(b"a" * (3 << 20)).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "file"), [("safetensors", "model.safetensors"), ("torch-export", "model.pt2")]
+)
+def test_a_truncated_artifact_is_an_artifact_error_digest_or_not(tmp_path: Path, fmt: str, file: str) -> None:
+    """A copy cut short (a full disk, an interrupted upload): with the recorded digest it is a digest
+    mismatch; recorded again with the short file's own digest, it still fails to load, never loads
+    half a model."""
+    root = _saved(tmp_path, fmt=fmt)
+    path = root / file
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ArtifactError, match="digest mismatch"):
+        load_artifact(root)
+    _edit_manifest(digest=file_digest(path))(root)
+    with pytest.raises(ArtifactError, match=r"cannot (load|build)"):
+        load_artifact(root)
