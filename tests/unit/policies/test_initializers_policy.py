@@ -128,6 +128,19 @@ CASES = [
         message="exited with code 3",
     ),
     Case(
+        "a result cut at the kubelet's 4096 bytes is no JSON: the exit code says, the tail shows",
+        pod(
+            "Failed",
+            InitContainer(
+                "dataset", "terminated", 4, ('{"kind": "DigestMismatch", "reason": "' + "y" * 5000)[:4096]
+            ),
+            OK_MODEL,
+        ),
+        Phase.FAILED,
+        (ConditionStatus.FALSE, "DigestMismatch"),
+        message="dataset: exited with code 4: " + "y" * 512,
+    ),
+    Case(
         "a crash of anything else is InitializerFailed",
         pod("Failed", InitContainer("dataset", "terminated", 137, "OOMKilled"), OK_MODEL),
         Phase.FAILED,
