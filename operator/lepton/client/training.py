@@ -92,7 +92,11 @@ class TrainingJob(Bound, api.TrainingJob):
         the ModelVersion); a callable receives the lines and the snapshot instead.
         """
         show = progress if callable(progress) else (_print_lines if progress else lambda lines, snap: None)
-        done, _ = follow_job(self.cluster, self.name, show, timeout=timeout)
+        # From the version this object holds (what submit() got back), so the watch also sees the
+        # phases the operator wrote before a first read would have (an old version: read afresh).
+        held = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        start = held if self.metadata.resource_version else None
+        done, _ = follow_job(self.cluster, self.name, show, timeout=timeout, created=start)
         self.refresh()
         if not done.succeeded:
             raise JobFailed(
