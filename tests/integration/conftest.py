@@ -13,7 +13,12 @@ from support.kube import Kubectl, fresh_namespace, kubectl_runner
 from support.paths import CRDS_DIR
 from support.wait import wait_for
 
-LEPTON_RESOURCES = ("trainingjobs.lepton.ai", "modelversions.lepton.ai", "inferenceservices.lepton.ai")
+LEPTON_RESOURCES = (
+    "trainingjobs.lepton.ai",
+    "modelversions.lepton.ai",
+    "inferenceservices.lepton.ai",
+    "clusterqueues.lepton.ai",
+)
 
 
 @pytest.fixture(scope="session")

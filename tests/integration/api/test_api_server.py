@@ -45,7 +45,7 @@ def test_defaults_are_applied_by_the_server_and_match_the_models(lepton_crds, ku
     assert job["replicas"] == 1
     assert job["masterPort"] == 29500
     assert "nprocPerNode" not in job
-    assert job["scheduling"] == {"gang": True}
+    assert job["scheduling"] == {"gang": True, "preemptible": False}
     assert job["runPolicy"] == {
         "backoffLimit": 3,
         "restartPolicy": "OnFailure",
@@ -100,7 +100,9 @@ def test_kubectl_explain_prints_field_descriptions(lepton_crds, kubectl):
 
 def test_category_lepton_lists_all_three_kinds(lepton_crds, kubectl, namespace):
     create_all(kubectl, namespace)
-    names = set(kubectl("get", "lepton", "-n", namespace, "-o", "name").stdout.split())
+    # ClusterQueues are in the category too, but cluster-scoped: other tests' may be listed.
+    listed = kubectl("get", "lepton", "-n", namespace, "-o", "name").stdout.split()
+    names = {n for n in listed if not n.startswith("clusterqueue.")}
     assert names == {
         "trainingjob.lepton.ai/job",
         "modelversion.lepton.ai/classifier-v1",
@@ -113,7 +115,23 @@ def test_category_lepton_lists_all_three_kinds(lepton_crds, kubectl, namespace):
 @pytest.mark.parametrize(
     ("resource", "header"),
     [
-        ("tj", ["NAME", "PHASE", "READY", "WORKERS", "GPUS", "RESTARTS", "STEP", "LOSS", "AGE"]),
+        (
+            "tj",
+            [
+                "NAME",
+                "PHASE",
+                "READY",
+                "WORKERS",
+                "GPUS",
+                "RESTARTS",
+                "STEP",
+                "LOSS",
+                "POSITION",
+                "WAITING",
+                "FOR",
+                "AGE",
+            ],
+        ),
         ("mv", ["NAME", "MODEL", "VERSION", "PHASE", "AGE"]),
         (
             "lisvc",

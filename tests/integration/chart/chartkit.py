@@ -17,7 +17,12 @@ from support.kube import Kubectl
 from support.paths import REPO
 
 CHART = REPO / "charts" / "lepton"
-CRD_NAMES = ("trainingjobs.lepton.ai", "modelversions.lepton.ai", "inferenceservices.lepton.ai")
+CRD_NAMES = (
+    "trainingjobs.lepton.ai",
+    "modelversions.lepton.ai",
+    "inferenceservices.lepton.ai",
+    "clusterqueues.lepton.ai",
+)
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,10 @@ def chart_at(commit: str, directory: Path) -> Path:
 
 def crd_schemas(kubectl: Kubectl) -> dict[str, Any]:
     """The served CRDs' versions (schemas included), by name: what an upgrade must change."""
-    out = json.loads(kubectl("get", "crd", *CRD_NAMES, "-o", "json").stdout)
+    # A chart older than a kind (ClusterQueue came after 8f68e96) has no CRD for it.
+    out = json.loads(
+        kubectl("get", "crd", *CRD_NAMES, "--ignore-not-found", "-o", "json").stdout or '{"items": []}'
+    )
     return {item["metadata"]["name"]: item["spec"]["versions"] for item in out["items"]}
 
 

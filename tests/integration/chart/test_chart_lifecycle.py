@@ -56,19 +56,11 @@ def without_crds(kubectl, lepton_crds):
     listed = kubectl("get", ",".join(CRD_NAMES), "-A", "-o", "json", check=False)
     leftovers = json.loads(listed.stdout)["items"] if listed.returncode == 0 else []
     for item in leftovers:
-        if item["metadata"].get("finalizers"):
-            meta = item["metadata"]
-            kubectl(
-                "patch",
-                item["kind"].lower(),
-                meta["name"],
-                "-n",
-                meta["namespace"],
-                "--type=merge",
-                "-p",
-                '{"metadata":{"finalizers":null}}',
-                check=False,
-            )
+        meta = item["metadata"]
+        if meta.get("finalizers"):
+            where = ["-n", meta["namespace"]] if meta.get("namespace") else []
+            patch = ["--type=merge", "-p", '{"metadata":{"finalizers":null}}']
+            kubectl("patch", item["kind"].lower(), meta["name"], *where, *patch, check=False)
     kubectl("delete", "crd", *CRD_NAMES, "--ignore-not-found", "--wait=true", timeout=120)
     yield
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))

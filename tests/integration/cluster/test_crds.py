@@ -13,7 +13,12 @@ pytestmark = pytest.mark.integration
 
 def test_lepton_crds_apply_and_become_established(kube, lepton_crds):
     docs = [yaml.safe_load(p.read_text()) for p in sorted(CRDS_DIR.glob("*.yaml"))]
-    assert {d["spec"]["names"]["kind"] for d in docs} == {"TrainingJob", "ModelVersion", "InferenceService"}
+    assert {d["spec"]["names"]["kind"] for d in docs} == {
+        "TrainingJob",
+        "ModelVersion",
+        "InferenceService",
+        "ClusterQueue",
+    }
     assert {d["spec"]["group"] for d in docs} == {"lepton.ai"}
     assert {v["name"] for d in docs for v in d["spec"]["versions"] if v["served"]} == {"v1alpha1"}
     ext = client.ApiextensionsV1Api(kube)
