@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO / "operator"))
 from kubernetes import client, config  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
-from benchkit import Operator, cluster_env, cpu_delta, cpu_seconds, install_crds, make_namespace  # noqa: E402
+from benchkit import Operator, cluster_env, cpu_delta, cpu_seconds, install_crds, make_namespace, tear_down  # noqa: E402
 from localcluster import cluster  # noqa: E402
 from localcluster.config import Config  # noqa: E402
 from soakkit import (  # noqa: E402
@@ -313,10 +313,7 @@ def main() -> None:
         args.out.write_text(json.dumps(results, indent=2))
         print(json.dumps({k: v for k, v in results.items() if k != "samples"}, indent=2), flush=True)
     finally:
-        if operator is not None:
-            operator.stop()
-        if not args.keep:
-            cluster.down(cfg, quiet=True)
+        tear_down(cfg, operator, args.keep)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,16 @@ from localcluster import cluster  # noqa: E402
 from localcluster.config import Config  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
-from benchkit import Operator, audit_count, cluster_env, cpu_delta, cpu_seconds, install_crds, make_namespace  # noqa: E402
+from benchkit import (  # noqa: E402
+    Operator,
+    audit_count,
+    cluster_env,
+    cpu_delta,
+    cpu_seconds,
+    install_crds,
+    make_namespace,
+    tear_down,
+)
 
 GROUP, VERSION = "lepton.ai", "v1alpha1"
 POOL_LABEL = "bench.lepton.ai/pool"
@@ -337,10 +346,7 @@ def main() -> None:
         )
         print(json.dumps({k: results[k] for k in ("queue_gang", "queue_plain")}, indent=2))
     finally:
-        if operator is not None:
-            operator.stop()
-        if not args.keep:
-            cluster.down(cfg, quiet=True)
+        tear_down(cfg, operator, args.keep)
 
 
 if __name__ == "__main__":

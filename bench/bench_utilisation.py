@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from kubernetes import client, config  # noqa: E402
 
 from bench_trainingjob import GROUP, VERSION, drain, job_body, make_namespace, wait_settled  # noqa: E402
+from benchkit import tear_down  # noqa: E402
 from localcluster import cluster  # noqa: E402
 from localcluster.config import Config, Ports  # noqa: E402
 from support.operator import Operator  # noqa: E402
@@ -401,10 +402,7 @@ def main() -> None:
             )
         print(json.dumps(results, indent=2), flush=True)
     finally:
-        if operator is not None:
-            operator.stop()
-        if not args.keep:
-            cluster.down(cfg, quiet=True)
+        tear_down(cfg, operator, args.keep)
 
 
 if __name__ == "__main__":

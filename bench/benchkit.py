@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "e2e"))
 sys.path.insert(0, str(REPO / "tests"))
 
+from localcluster import cluster  # noqa: E402
 from localcluster.config import Config, Ports  # noqa: E402
 from support.ports import free_port  # noqa: E402
 
@@ -116,6 +117,14 @@ class Operator:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def tear_down(cfg: Config, operator: Operator | None, keep: bool) -> None:
+    """The end of every bench run: the operator stopped, the cluster down unless it is kept."""
+    if operator is not None:
+        operator.stop()
+    if not keep:
+        cluster.down(cfg, quiet=True)
 
 
 def cpu_seconds(cfg: Config, operator_pid: int) -> dict[str, float]:
