@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from lepton.api.trainingjob import TrainingJobReason
 from lepton.controllers.training.observe import NodeInfo
-from lepton.policies import admission
+from lepton.policies import admission, elastic
 from lepton.policies.gpu_health import NodeFault
 from lepton.policies.lifecycle import Admission
 from lepton.policies.queues import QueuePolicy, Quota
@@ -49,6 +49,10 @@ class JobSummary:
     """when its Queued condition last turned True"""
     queue_optional: bool = False
     """the queue is (also) Volcano's: a job naming one that is no ClusterQueue uses the default queue"""
+    elastic: elastic.Bounds | None = None
+    """spec.elastic's bounds"""
+    size: int | None = None
+    """status.size (elastic)"""
 
     @property
     def holds_admission(self) -> bool:
@@ -99,6 +103,8 @@ class Queue:
         self._holding: dict[str, tuple[str, bool]] = {}
         # key -> when this process admitted it (for QUOTA_SETTLE_S)
         self._admitted_at: dict[str, float] = {}
+        # key -> (uid, size): the size of each elastic job as this process last decided or planned it
+        self._sizes: dict[str, tuple[str, int]] = {}
 
     def hold(self, key: str, uid: str) -> None:
         """Remember that ``key`` holds its admission, whatever the index says yet."""
@@ -107,9 +113,41 @@ class Queue:
     def release(self, key: str, uid: str) -> None:
         """Remember that ``key`` no longer holds GPUs (finished, suspended, restarting)."""
         self._holding[key] = (uid, False)
+        self._sizes.pop(key, None)
 
     def forget(self, key: str) -> None:
         self._holding.pop(key, None)
+        self._sizes.pop(key, None)
+
+    def resize(self, key: str, uid: str, size: int) -> None:
+        """Remember the size an elastic job's plan gave it (it shrank, or took what a pass granted)."""
+        self._sizes[key] = (uid, size)
+
+    def granted(self, key: str, uid: str) -> int | None:
+        """The size this process last gave the elastic job ``key``."""
+        known = self._sizes.get(key)
+        return known[1] if known is not None and known[0] == uid else None
+
+    async def grow(self, key: str, uid: str, observed: Observed) -> tuple[int | None, tuple[str, ...]]:
+        """Run one admission pass for a running elastic job below maxReplicas: its new size when the
+        pass grows it, and the other jobs the pass admitted or grew (to be woken)."""
+        async with self._lock:
+            decision = self._pass(observed)
+            return decision.grown.get(key), tuple(
+                k for k in (*decision.admitted, *decision.grown) if k != key
+            )
+
+    def _pass(self, observed: Observed) -> admission.Decision:
+        now = observed.now
+        self._admitted_at = {k: t for k, t in self._admitted_at.items() if now - t < QUOTA_SETTLE_S}
+        sizes = {k: size for k, (uid, size) in self._sizes.items() if uid == _uid_of(observed, k)}
+        decision = decide(observed, self._holding, frozenset(self._admitted_at), sizes)
+        for admitted_key in decision.admitted:
+            self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
+            self._admitted_at[admitted_key] = now
+        for sized, size in (*decision.sizes.items(), *decision.grown.items()):
+            self._sizes[sized] = (_uid_of(observed, sized), size)
+        return decision
 
     def is_admitted(self, key: str, uid: str) -> bool:
         return self._holding.get(key) == (uid, True)
@@ -119,16 +157,13 @@ class Queue:
         (to be woken: their GPUs are set aside for them now)."""
         async with self._lock:
             if self.is_admitted(key, uid):
-                return Admission(True), ()
-            now = observed.now
-            self._admitted_at = {k: t for k, t in self._admitted_at.items() if now - t < QUOTA_SETTLE_S}
-            decision = decide(observed, self._holding, frozenset(self._admitted_at))
-            for admitted_key in decision.admitted:
-                self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
-                self._admitted_at[admitted_key] = now
-            others = tuple(k for k in decision.admitted if k != key)
+                return Admission(True, size=self.granted(key, uid)), ()
+            decision = self._pass(observed)
+            others = tuple(k for k in (*decision.admitted, *decision.grown) if k != key)
             if key in decision.admitted:
-                return Admission(True, "all workers fit on the free GPUs"), others
+                return Admission(
+                    True, "all workers fit on the free GPUs", size=decision.sizes.get(key)
+                ), others
             message = decision.waiting.get(key, "waiting for admission")
             reason = decision.reasons.get(key)
             position = decision.positions.get(key)
@@ -141,7 +176,7 @@ class Queue:
                 message,
                 position=position,
                 requeue_after=QUOTA_SETTLE_S if settling else None,
-                **({"reason": reason} if reason else {}),
+                reason=reason or TrainingJobReason.WAITING_FOR_GPUS,
             )
             return waiting, others
 
@@ -151,10 +186,14 @@ def _uid_of(observed: Observed, key: str) -> str:
 
 
 def decide(
-    observed: Observed, holding: Mapping[str, tuple[str, bool]], settling: frozenset[str] = frozenset()
+    observed: Observed,
+    holding: Mapping[str, tuple[str, bool]],
+    settling: frozenset[str] = frozenset(),
+    sizes: Mapping[str, int] | None = None,
 ) -> admission.Decision:
     """One admission pass over what the indices show; ``settling``: jobs admitted less than
-    QUOTA_SETTLE_S ago, whose pods all count beside their ResourceQuotas' used."""
+    QUOTA_SETTLE_S ago, whose pods all count beside their ResourceQuotas' used; ``sizes``: elastic
+    jobs' sizes as this process decided them (newer than their status.size)."""
     used: dict[str, int] = {name: sum(gpus) for name, gpus in observed.gpus_by_node.items()}
     nodes = [
         admission.Node(
@@ -171,6 +210,7 @@ def decide(
     ]
     demand: list[admission.Demand] = []
     queue: list[admission.Gang] = []
+    growers: list[admission.Grower] = []
     for seen in observed.jobs:
         optional = seen.queue_optional and seen.queue not in observed.queues
         job = replace(seen, queue="") if optional else seen
@@ -181,24 +221,28 @@ def decide(
         if holds:
             pods = [p for p in observed.pods_by_job.get(job.key, ()) if not p.terminal]
             bound = sum(1 for p in pods if p.node)
+            size = _size(job, sizes or {})
             demand.append(
                 admission.Demand(
-                    max(job.replicas - bound, 0) if job.gpus_per_pod else 0,
+                    max(size - bound, 0) if job.gpus_per_pod else 0,
                     job.gpus_per_pod,
                     job.placement,
                     queue=job.queue,
                     namespace=job.key.partition("/")[0],
-                    total_pods=job.replicas,
+                    total_pods=size,
                     # What its namespace's ResourceQuotas do not count yet: pods not created.
                     # (While settling, only its bound pods are surely in the quota's used.)
-                    uncreated=max(job.replicas - (bound if job.key in settling else len(pods)), 0),
+                    uncreated=max(size - (bound if job.key in settling else len(pods)), 0),
                 )
             )
+            if job.elastic is not None and _may_grow(job, job.elastic, size, bound, len(pods)):
+                growers.append(_grower(job, job.elastic, size, observed.priorities))
         elif job.waiting and job.gang:
             queue.append(
                 admission.Gang(
                     key=job.key,
-                    pods=job.replicas,
+                    pods=job.elastic.max if job.elastic else job.replicas,
+                    min_pods=job.elastic.min if job.elastic else None,
                     gpus_per_pod=job.gpus_per_pod,
                     priority=observed.priorities.get(job.priority_class or DEFAULT_PRIORITY, 0),
                     created=job.created,
@@ -209,4 +253,34 @@ def decide(
             )
     default = QueuePolicy("", reservation_after=observed.default_reservation)
     queues = {"": default, **observed.queues}
-    return admission.decide(nodes, demand, queue, queues=queues, quotas=observed.quotas, now=observed.now)
+    return admission.decide(
+        nodes, demand, queue, queues=queues, quotas=observed.quotas, now=observed.now, growers=growers
+    )
+
+
+def _size(job: JobSummary, sizes: Mapping[str, int]) -> int:
+    """How many workers an admitted job has: its elastic size, else spec.replicas."""
+    if job.elastic is None:
+        return job.replicas
+    return sizes.get(job.key) or job.size or job.replicas
+
+
+def _may_grow(job: JobSummary, bounds: elastic.Bounds, size: int, bound: int, active: int) -> bool:
+    """Running elastic jobs below maxReplicas grow, once every worker they have is bound: a job
+    whose workers still wait for nodes (or replacements) gets no more."""
+    return job.gang and job.phase == Phase.RUNNING and size < bounds.max and bound == active == size
+
+
+def _grower(
+    job: JobSummary, bounds: elastic.Bounds, size: int, priorities: Mapping[str, int]
+) -> admission.Grower:
+    return admission.Grower(
+        key=job.key,
+        size=size,
+        bounds=bounds,
+        gpus_per_pod=job.gpus_per_pod,
+        priority=priorities.get(job.priority_class or DEFAULT_PRIORITY, 0),
+        created=job.created,
+        placement=job.placement,
+        queue=job.queue,
+    )
