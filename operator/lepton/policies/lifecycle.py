@@ -373,9 +373,10 @@ def _admitted(ctx: _Ctx) -> Plan:
             requeue_after=ctx.timing.poll_seconds,
         )
     present = {p.index for p in current}
-    if verdict is not None and job.bounds and all(f.node_lost for f in failures):
+    if verdict is not None and job.bounds and all(f.node_lost for f in failures) and 0 not in verdict.replace:
         # Lost with their node: go on with the survivors rather than wait for replacements that
-        # may fit nowhere; growth brings the job back to size where GPUs allow.
+        # may fit nowhere; growth brings the job back to size where GPUs allow. (Worker 0 hosts the
+        # c10d rendezvous the others reconnect to: it is replaced, never left out.)
         lost = set(verdict.replace)
         sizing = elastic.shrunk(job.bounds, job.replicas, len(present - lost), verdict.message.split(";")[0])
         return _with(

@@ -266,6 +266,17 @@ STEPS = [
         lost=frozenset({"gpu-1"}),
     ),
     Step(
+        "worker 0 lost with its node is replaced, not left out: it hosts the c10d rendezvous",
+        RUNNING,
+        [pod(0), pod(1), pod(2)],
+        Phase.RUNNING,
+        R.WORKER_REPLACED,
+        3,
+        R.ADMITTED_BELOW_MAXIMUM,
+        force_delete=("j-worker-0",),
+        lost=frozenset({"gpu-0"}),
+    ),
+    Step(
         "after shrinking, the survivors' gap is no missing worker",
         replace(
             RUNNING, replicas=2, reason=R.SHRANK_ON_NODE_LOSS, sizing=elastic.Sizing(2, R.SHRANK_ON_NODE_LOSS)
