@@ -378,6 +378,9 @@ def _admitted(ctx: _Ctx) -> Plan:
         # may fit nowhere; growth brings the job back to size where GPUs allow. (Worker 0 hosts the
         # c10d rendezvous the others reconnect to: it is replaced, never left out.)
         lost = set(verdict.replace)
+        gone = tuple(p.name for p in current if p.index in lost and not p.deleting)
+        if len(present - lost) == job.replicas:  # shrunk already; the watch still shows a lost pod
+            return _with(base, force_delete=gone, delete=ctx.stale)
         sizing = elastic.shrunk(job.bounds, job.replicas, len(present - lost), verdict.message.split(";")[0])
         return _with(
             base,
@@ -385,7 +388,7 @@ def _admitted(ctx: _Ctx) -> Plan:
             reason=sizing.reason,
             message=sizing.message,
             history=history,
-            force_delete=tuple(p.name for p in current if p.index in lost and not p.deleting),
+            force_delete=gone,
             delete=ctx.stale,
             sizing=sizing,
         )
