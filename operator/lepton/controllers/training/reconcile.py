@@ -118,7 +118,10 @@ async def _plan(
         grow_to = await growth.look(key, job.metadata.uid or "", state, training, indices, now, faults)
     elif lifecycle.needs_admission(state, pods, now, tm):
         if not job.spec.scheduling.gang:
-            admission = lifecycle.Admission(True, "gang admission is off (scheduling.gang: false)")
+            # Every worker is created at once; elastic: all maxReplicas, the scheduler places what
+            # fits and the rendezvous starts once minReplicas have joined.
+            most = job.spec.elastic.max_replicas if job.spec.elastic else None
+            admission = lifecycle.Admission(True, "gang admission is off (scheduling.gang: false)", size=most)
         else:
             observed = indices.observed(
                 initialized=key if initialized else None,
