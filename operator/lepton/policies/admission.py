@@ -10,9 +10,10 @@ free GPUs or the same quota. Queues and quotas are in policies.queues.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lepton.api.trainingjob import TrainingJobReason
+from lepton.policies import elastic
 from lepton.policies.queues import QueuePolicy, Quota, Room
 
 NO_SCHEDULE_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
@@ -106,10 +107,17 @@ class Gang:
     placement: Placement = field(default_factory=Placement)
     queue: str = ""
     waiting_since: float | None = None
+    min_pods: int | None = None
+    """Elastic: minReplicas (``pods`` is then maxReplicas); admitted at the largest size that fits."""
 
     @property
     def namespace(self) -> str:
         return self.key.partition("/")[0] if "/" in self.key else ""
+
+    @property
+    def least(self) -> int:
+        """The fewest pods it can be admitted with."""
+        return self.pods if self.min_pods is None else self.min_pods
 
     @property
     def gpus(self) -> int:
@@ -126,6 +134,28 @@ class Decision:
     reasons: Mapping[str, str] = field(default_factory=dict)
     # Heads of queues that hold a reservation: nothing admitted after them may take what they wait for.
     reserved: tuple[str, ...] = ()
+    # Elastic jobs admitted by this pass: their size (their pods' count).
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    # Running elastic jobs this pass grows: their new size.
+    grown: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Grower:
+    """A running elastic job below maxReplicas whose workers are all bound: it may grow."""
+
+    key: str
+    size: int
+    bounds: elastic.Bounds
+    gpus_per_pod: int
+    priority: int = 0
+    created: float = 0.0
+    placement: Placement = field(default_factory=Placement)
+    queue: str = ""
+
+    @property
+    def namespace(self) -> str:
+        return self.key.partition("/")[0]
 
 
 def queue_order(gangs: Iterable[Gang]) -> list[Gang]:
@@ -242,6 +272,7 @@ def decide(
     quotas: Iterable[Quota] = (),
     now: float = 0.0,
     held: Mapping[str, frozenset[str]] | None = None,
+    growers: Iterable[Grower] = (),
 ) -> Decision:
     """Admit, in queue order, every waiting gang whose pods all fit what is left: the free GPUs, its
     queue's nominal quota and its namespace's ResourceQuotas.
@@ -255,6 +286,9 @@ def decide(
     without quota or reservation. ``held``: gangs whose preemption victims are stopping -> the
     victims' nodes, whose free GPUs only that gang may take until it is admitted (none is lent to a
     later gang, so the victims' GPUs are not taken as they free up and a second preemption needed).
+    An elastic gang that does not fit whole is admitted at the largest size >= its minReplicas that
+    does. After the queue, ``growers`` grow (policies.elastic) with what is left: never the GPUs
+    held for a preemptor.
     """
     admitted_demand = list(admitted_demand)
     free = _FreeGpus(nodes)
@@ -276,8 +310,12 @@ def decide(
     heads: set[str] = set()  # queues whose head (first gang not admitted) was seen
 
     waiting_in: dict[str, int] = {}  # queue -> how many of its gangs wait so far
+    sizes: dict[str, int] = {}
+    still_waiting: list[Gang] = []
 
     def wait(gang: Gang, reason: str, message: str) -> None:
+        if reason != TrainingJobReason.QUEUE_NOT_FOUND:  # it cannot be admitted: it claims nothing
+            still_waiting.append(gang)
         waiting[gang.key], reasons[gang.key] = message, reason
         waiting_in[gang.queue] = positions[gang.key] = waiting_in.get(gang.queue, 0) + 1
 
@@ -296,19 +334,29 @@ def decide(
             continue
         short = room.shortage(policy, gang.namespace, gang.pods, gang.gpus_per_pod)
         fit = free.fit_count(gang.placement, gang.gpus_per_pod) if gang.gpus_per_pod > 0 else gang.pods
-        if short is None and fit >= gang.pods:
+        size = gang.pods if short is None and fit >= gang.pods else None
+        if size is None and gang.min_pods is not None:
+            size = elastic.admission_size(
+                elastic.Bounds(gang.min_pods, gang.pods), fit, room.holds(policy, gang)
+            )
+        if size is not None:
             if gang.gpus_per_pod > 0:
-                free.place(Demand(gang.pods, gang.gpus_per_pod, gang.placement))
-            room.hold(gang.queue, gang.namespace, gang.gpus, gang.pods, gang.gpus_per_pod)
+                free.place(Demand(size, gang.gpus_per_pod, gang.placement))
+            room.hold(gang.queue, gang.namespace, size * max(gang.gpus_per_pod, 0), size, gang.gpus_per_pod)
             admitted.append(gang.key)
+            if gang.min_pods is not None:
+                sizes[gang.key] = size
             continue
         if held and gang.key in held:
             free.claim_nodes(held[gang.key])
+        if gang.min_pods is not None:
+            short = room.shortage(policy, gang.namespace, gang.least, gang.gpus_per_pod)
         if short is not None:
             reason, message = TrainingJobReason.WAITING_FOR_QUOTA, short.message
         else:
             ever = free.capacity_count(gang.placement, gang.gpus_per_pod)
-            reason, message = TrainingJobReason.WAITING_FOR_GPUS, waiting_message(gang, fit, ever)
+            least = replace(gang, pods=gang.least)  # elastic: what it needs at the least
+            reason, message = TrainingJobReason.WAITING_FOR_GPUS, waiting_message(least, fit, ever)
         head = gang.queue not in heads
         heads.add(gang.queue)
         if head and policy.strict:
@@ -318,17 +366,51 @@ def decide(
             blocked[("queue", gang.queue)] = gang.key
             if short is not None and short.namespaced:
                 blocked[("namespace", gang.namespace)] = gang.key
-            if fit < gang.pods:
+            if fit < gang.least:
                 free.claim(gang.placement, gang.gpus_per_pod)
             message += "; holds a reservation: nothing admitted after it may take what it waits for"
         wait(gang, reason, message)
+    grown = _grow(free, room, queues, list(growers), still_waiting)
     return Decision(
         admitted=tuple(admitted),
         waiting=waiting,
         positions=positions,
         reasons=reasons,
         reserved=tuple(reserved),
+        sizes=sizes,
+        grown=grown,
     )
+
+
+def _grow(
+    free: _FreeGpus,
+    room: Room,
+    queues: Mapping[str, QueuePolicy] | None,
+    growers: list[Grower],
+    waiting: list[Gang],
+) -> dict[str, int]:
+    """Grow running elastic jobs with what the queue left, in queue order. Before a job grows, every
+    waiting gang of equal or higher priority claims the free GPUs of the nodes it may use (as a
+    reservation does): growth then takes only GPUs none of them could use, so no job that would
+    be admitted before the grower, were it waiting, is starved by it. Lower-priority gangs do not
+    hold it back: the grower would be admitted before them anyway."""
+    grown: dict[str, int] = {}
+    pending = sorted(waiting, key=lambda g: -g.priority)
+    for grower in sorted(growers, key=lambda g: (-g.priority, g.created, g.key)):
+        while pending and pending[0].priority >= grower.priority:
+            gang = pending.pop(0)
+            if gang.gpus_per_pod > 0:
+                free.claim(gang.placement, gang.gpus_per_pod)
+        policy = queues.get(grower.queue) if queues is not None else QueuePolicy(grower.queue)
+        if policy is None or grower.gpus_per_pod <= 0:
+            continue
+        fit = free.fit_count(grower.placement, grower.gpus_per_pod)
+        extra = elastic.growth(grower.size, grower.bounds, fit, room.holds(policy, grower))
+        if extra:
+            free.place(Demand(extra, grower.gpus_per_pod, grower.placement))
+            room.hold(grower.queue, grower.namespace, extra * grower.gpus_per_pod, extra, grower.gpus_per_pod)
+            grown[grower.key] = grower.size + extra
+    return grown
 
 
 def _why_blocking(blocker: str, reserved: Sequence[str]) -> str:
