@@ -4,7 +4,8 @@ The input is what the operator observes (free GPUs per schedulable node, the pen
 already admitted, the waiting jobs, their queues and their namespaces' ResourceQuotas); the output
 is which jobs to admit now and, for the others, a reason and a message saying what is missing. One
 call decides for every queue, so admission is serialized: no two jobs can each get part of the same
-free GPUs or the same quota. Queues and quotas are in policies.queues.
+free GPUs or the same quota. Queues and quotas are in policies.queues; nodes, placements and the
+free GPUs in policies.placement.
 """
 
 from __future__ import annotations
@@ -14,67 +15,8 @@ from dataclasses import dataclass, field, replace
 
 from lepton.api.trainingjob import TrainingJobReason
 from lepton.policies import elastic
+from lepton.policies.placement import FreeGpus, Node, Placement
 from lepton.policies.queues import QueuePolicy, Quota, Room
-
-NO_SCHEDULE_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
-
-
-@dataclass(frozen=True)
-class Taint:
-    key: str
-    value: str = ""
-    effect: str = "NoSchedule"
-
-
-@dataclass(frozen=True)
-class Toleration:
-    key: str = ""
-    operator: str = "Equal"
-    value: str = ""
-    effect: str = ""
-
-    def tolerates(self, taint: Taint) -> bool:
-        if self.effect and self.effect != taint.effect:
-            return False
-        if not self.key:
-            # An empty key with Exists tolerates every taint (Kubernetes semantics).
-            return self.operator == "Exists"
-        if self.key != taint.key:
-            return False
-        return self.operator == "Exists" or self.value == taint.value
-
-
-@dataclass(frozen=True)
-class Node:
-    name: str
-    allocatable_gpus: int
-    free_gpus: int
-    labels: Mapping[str, str] = field(default_factory=dict)
-    taints: tuple[Taint, ...] = ()
-    schedulable: bool = True
-    gpu_fault: str = ""
-    """Why a GPU health agent or the device plugin says its GPUs are faulty (policies.gpu_health);
-    such a node is never chosen, whatever the placement tolerates."""
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a group of identical pods may go: selector and tolerations of the pod template."""
-
-    node_selector: tuple[tuple[str, str], ...] = ()
-    tolerations: tuple[Toleration, ...] = ()
-
-    @staticmethod
-    def of(node_selector: Mapping[str, str] | None, tolerations: Iterable[Toleration] = ()) -> Placement:
-        return Placement(tuple(sorted((node_selector or {}).items())), tuple(tolerations))
-
-    def allows(self, node: Node) -> bool:
-        if not node.schedulable or node.gpu_fault:
-            return False
-        if any(node.labels.get(key) != value for key, value in self.node_selector):
-            return False
-        blocking = (t for t in node.taints if t.effect in NO_SCHEDULE_EFFECTS)
-        return all(any(tol.tolerates(taint) for tol in self.tolerations) for taint in blocking)
 
 
 @dataclass(frozen=True)
@@ -162,95 +104,12 @@ def queue_order(gangs: Iterable[Gang]) -> list[Gang]:
     return sorted(gangs, key=lambda g: (-g.priority, g.created, g.key))
 
 
-class _FreeGpus:
-    """Free GPUs per node, bucketed by free count per placement, so best-fit is O(distinct counts)."""
-
-    def __init__(self, nodes: Sequence[Node]) -> None:
-        self._nodes = nodes
-        self._free = {n.name: max(0, n.free_gpus) for n in nodes}
-        self._allocatable = {n.name: n.allocatable_gpus for n in nodes}
-        # placement -> free count -> node names; built on first use of a placement.
-        self._pools: dict[Placement, dict[int, set[str]]] = {}
-        self._members: dict[Placement, frozenset[str]] = {}
-        self._capacity: dict[tuple[Placement, int], int] = {}
-
-    def _pool(self, placement: Placement) -> dict[int, set[str]]:
-        pool = self._pools.get(placement)
-        if pool is None:
-            members = frozenset(n.name for n in self._nodes if placement.allows(n))
-            pool = {}
-            for name in members:
-                pool.setdefault(self._free[name], set()).add(name)
-            self._pools[placement] = pool
-            self._members[placement] = members
-        return pool
-
-    def fit_count(self, placement: Placement, gpus_per_pod: int) -> int:
-        pool = self._pool(placement)
-        return sum(len(names) * (free // gpus_per_pod) for free, names in pool.items())
-
-    def capacity_count(self, placement: Placement, gpus_per_pod: int) -> int:
-        key = (placement, gpus_per_pod)
-        if key not in self._capacity:
-            self._pool(placement)
-            self._capacity[key] = sum(self._allocatable[n] // gpus_per_pod for n in self._members[placement])
-        return self._capacity[key]
-
-    def place(self, demand: Demand) -> int:
-        """Best-fit each pod onto the allowed node with the fewest free GPUs that still holds it.
-
-        Returns how many pods could not be placed.
-        """
-        if demand.gpus_per_pod <= 0:
-            return 0
-        pool = self._pool(demand.placement)
-        unplaced = 0
-        for _ in range(demand.pods):
-            candidates = [free for free, names in pool.items() if names and free >= demand.gpus_per_pod]
-            if not candidates:
-                unplaced += 1
-                continue
-            # Nodes with the same free count are interchangeable for best fit: take any.
-            name = next(iter(pool[min(candidates)]))
-            self._take(name, demand.gpus_per_pod)
-        return unplaced
-
-    def claim(self, placement: Placement, gpus_per_pod: int) -> None:
-        """Set aside every free GPU of the nodes ``placement`` allows that could ever hold one of the
-        pods (a reservation): without run times to plan with, any GPU left there for backfill could
-        be one the reserved gang needs."""
-        pool = self._pool(placement)
-        for free in [f for f, names in pool.items() if f > 0 and names]:
-            for name in list(pool[free]):
-                if self._allocatable[name] >= gpus_per_pod:
-                    self._take(name, free)
-
-    @property
-    def free(self) -> Mapping[str, int]:
-        return self._free
-
-    def claim_nodes(self, names: Iterable[str]) -> None:
-        """Set aside every free GPU of ``names`` (GPUs held for a preemptor while its victims stop)."""
-        for name in names:
-            if self._free.get(name, 0) > 0:
-                self._take(name, self._free[name])
-
-    def _take(self, name: str, gpus: int) -> None:
-        before = self._free[name]
-        after = before - gpus
-        self._free[name] = after
-        for placement, pool in self._pools.items():
-            if name in self._members[placement]:
-                pool[before].discard(name)
-                pool.setdefault(after, set()).add(name)
-
-
 def free_after(nodes: Sequence[Node], admitted_demand: Iterable[Demand]) -> dict[str, int]:
     """Free GPUs per node once the pending demand of admitted jobs is placed as ``decide`` places it
     (policies.preemption counts would-be victims' GPUs on top of this)."""
-    free = _FreeGpus(nodes)
+    free = FreeGpus(nodes)
     for demand in sorted(admitted_demand, key=lambda d: -d.gpus_per_pod):
-        free.place(demand)
+        free.place(demand.pods, demand.gpus_per_pod, demand.placement)
     return dict(free.free)
 
 
@@ -291,9 +150,9 @@ def decide(
     held for a preemptor.
     """
     admitted_demand = list(admitted_demand)
-    free = _FreeGpus(nodes)
+    free = FreeGpus(nodes)
     for demand in sorted(admitted_demand, key=lambda d: -d.gpus_per_pod):
-        free.place(demand)
+        free.place(demand.pods, demand.gpus_per_pod, demand.placement)
     room = Room(quotas)
     for demand in admitted_demand:
         total = demand.pods if demand.total_pods is None else demand.total_pods
@@ -341,7 +200,7 @@ def decide(
             )
         if size is not None:
             if gang.gpus_per_pod > 0:
-                free.place(Demand(size, gang.gpus_per_pod, gang.placement))
+                free.place(size, gang.gpus_per_pod, gang.placement)
             room.hold(gang.queue, gang.namespace, size * max(gang.gpus_per_pod, 0), size, gang.gpus_per_pod)
             admitted.append(gang.key)
             if gang.min_pods is not None:
@@ -383,7 +242,7 @@ def decide(
 
 
 def _grow(
-    free: _FreeGpus,
+    free: FreeGpus,
     room: Room,
     queues: Mapping[str, QueuePolicy] | None,
     growers: list[Grower],
@@ -407,7 +266,7 @@ def _grow(
         fit = free.fit_count(grower.placement, grower.gpus_per_pod)
         extra = elastic.growth(grower.size, grower.bounds, fit, room.holds(policy, grower))
         if extra:
-            free.place(Demand(extra, grower.gpus_per_pod, grower.placement))
+            free.place(extra, grower.gpus_per_pod, grower.placement)
             room.hold(grower.queue, grower.namespace, extra * grower.gpus_per_pod, extra, grower.gpus_per_pod)
             grown[grower.key] = grower.size + extra
     return grown

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from lepton.api.trainingjob import RestartAction, RestartCause, TrainingJobReason
-from lepton.policies.admission import Demand, Gang, Node, free_after
+from lepton.policies.admission import Demand, Gang, free_after
 from lepton.policies.lifecycle import JobState, Plan
+from lepton.policies.placement import Node
 from lepton.policies.restart_history import Entry
 from lepton.policies.status import Phase, PodState, count
 

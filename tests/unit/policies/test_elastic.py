@@ -10,8 +10,9 @@ from lifecycle_kit import applied
 
 from lepton.api.trainingjob import TrainingJobReason as R
 from lepton.policies import elastic
-from lepton.policies.admission import Demand, Gang, Grower, Node, Placement, decide
+from lepton.policies.admission import Demand, Gang, Grower, decide
 from lepton.policies.lifecycle import Admission, JobState, Timing, plan
+from lepton.policies.placement import Node, Placement
 from lepton.policies.queues import QueuePolicy, Quota
 from lepton.policies.restart import Backoff
 from lepton.policies.status import Phase, PodState

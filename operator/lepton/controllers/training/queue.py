@@ -13,6 +13,7 @@ from lepton.controllers.training.preempting import PREEMPTION_POLL_S, Preemption
 from lepton.policies import admission, elastic, preemption
 from lepton.policies.gpu_health import NodeFault
 from lepton.policies.lifecycle import Admission
+from lepton.policies.placement import Node, Placement
 from lepton.policies.queues import QueuePolicy, Quota
 from lepton.policies.status import Phase, PodState
 
@@ -36,7 +37,7 @@ class JobSummary:
     created: float
     replicas: int
     gpus_per_pod: int
-    placement: admission.Placement
+    placement: Placement
     priority_class: str | None
     phase: str | None
     suspend: bool
@@ -253,7 +254,7 @@ def _uid_of(observed: Observed, key: str) -> str:
 class Inputs:
     """What the indices show, in the terms of policies.admission and policies.preemption."""
 
-    nodes: list[admission.Node]
+    nodes: list[Node]
     demand: list[admission.Demand]
     gangs: list[admission.Gang]
     running: list[preemption.Running]
@@ -298,7 +299,7 @@ def inputs(
 ) -> Inputs:
     used: dict[str, int] = {name: sum(gpus) for name, gpus in observed.gpus_by_node.items()}
     nodes = [
-        admission.Node(
+        Node(
             name=n.name,
             allocatable_gpus=n.allocatable_gpus,
             free_gpus=n.allocatable_gpus - used.get(n.name, 0),

@@ -8,8 +8,8 @@ import asyncio
 
 from lepton.controllers.training.observe import NodeInfo
 from lepton.controllers.training.queue import JobSummary, Observed, Queue
-from lepton.policies.admission import Placement
 from lepton.policies.elastic import Bounds
+from lepton.policies.placement import Placement
 from lepton.policies.status import Phase, PodState
 
 PRIORITIES = {"top": 200, "high": 100, "low": 10}
