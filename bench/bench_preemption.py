@@ -16,7 +16,8 @@ import random
 import statistics
 import time
 
-from lepton.policies.admission import Demand, Gang, Node, decide
+from lepton.policies.admission import Demand, Gang, decide
+from lepton.policies.placement import Node
 from lepton.policies.preemption import Running, choose
 
 

@@ -28,7 +28,7 @@ from e2ekit import cli_env, host_path_claim, lepton, lepton_command, real_traini
 from kubernetes import client, watch
 
 from localcluster.config import Config
-from support.kube import Kubectl, fresh_namespace
+from support.kube import Kubectl, fresh_namespace, table_columns
 from support.wait import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -70,15 +70,6 @@ class Followed:
     endpoint has nothing newer to give (the phase stays Running until every worker is done)."""
     tail: str
     """What took the time from rank 0's last epoch to the phase Succeeded (printed, not asserted)."""
-
-
-def table_columns(table: str) -> dict[str, str]:
-    """One object's row of a `kubectl get` table, by header: kubectl starts each value under its
-    header, and an empty value leaves blanks, so splitting on whitespace would shift the columns."""
-    header, row = table.splitlines()[:2]
-    starts = [m.start() for m in re.finditer(r"\S+", header)]
-    ends = [*starts[1:], None]
-    return {name: row[a:b].strip() for name, a, b in zip(header.split(), starts, ends, strict=True)}
 
 
 def epoch_of(stamp: str) -> float:

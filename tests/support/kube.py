@@ -79,3 +79,13 @@ def orphans(api: client.ApiClient, namespace: str) -> list[str]:
         for ref in obj.metadata.owner_references or []
         if ref.uid not in uids
     ]
+
+
+def table_columns(table: str) -> dict[str, str]:
+    """One object's row of a `kubectl get` table, by header: kubectl starts each value under its
+    header, and an empty value leaves blanks, so splitting on whitespace would shift the columns.
+    Headers are apart by 3 or more spaces; one space stays inside a header ("WAITING FOR")."""
+    header, row = table.splitlines()[:2]
+    found = list(re.finditer(r"\S+(?: \S+)*", header))
+    ends = [m.start() for m in found[1:]] + [None]
+    return {m.group(): row[m.start() : end].strip() for m, end in zip(found, ends, strict=True)}

@@ -88,7 +88,8 @@ class OutputFormat(StrEnum):
 
 class ElasticPolicy(LeptonModel):
     """Elastic training (torchrun --nnodes=min:max with the c10d rendezvous): the job runs with any
-    number of workers between minReplicas and maxReplicas and survives the loss of workers."""
+    number of workers between minReplicas and maxReplicas (status.size): admitted at the largest
+    size that fits, grown when GPUs free up, shrunk when workers are lost with their node."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -258,7 +259,9 @@ class TrainingJobSpec(LeptonModel):
     model_config = ConfigDict(json_schema_extra=validations(_SPEC_RULES))
 
     replicas: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] = 1
-    """Number of worker pods (torchrun nodes). With elastic, the number started with."""
+    """Number of worker pods (torchrun nodes). With elastic it must lie within minReplicas and
+    maxReplicas and sizing does not read it: the job is admitted at the largest size that fits,
+    from maxReplicas down to minReplicas, and status.size says how many workers it runs."""
     nproc_per_node: Annotated[int, Field(ge=1, le=128)] | None = None
     """Processes per worker pod (torchrun --nproc-per-node); unset: the pod's GPUs, or 1 without GPUs.
     WORLD_SIZE is replicas x nprocPerNode."""

@@ -72,6 +72,20 @@ class TrainingJobReason(StrEnum):
     WORKER_FAILED = "WorkerFailed"
     WORKER_REPLACED = "WorkerReplaced"
     """Elastic: a lost worker is recreated while the others keep running."""
+    ADMITTED_AT_MAXIMUM = "AdmittedAtMaximum"
+    """Elastic (status.sizeReason): all maxReplicas workers fit at admission."""
+    ADMITTED_AT_MINIMUM = "AdmittedAtMinimum"
+    """Elastic (status.sizeReason): only minReplicas workers fit at admission; the job grows when
+    GPUs free up."""
+    ADMITTED_BELOW_MAXIMUM = "AdmittedBelowMaximum"
+    """Elastic (status.sizeReason): more than minReplicas but fewer than maxReplicas workers fit at
+    admission; the job grows when GPUs free up."""
+    GREW = "Grew"
+    """Elastic (status.sizeReason): GPUs freed up and no waiting job of equal or higher priority
+    could use them: workers were added (a new c10d rendezvous round, no restart)."""
+    SHRANK_ON_NODE_LOSS = "ShrankOnNodeLoss"
+    """Elastic (status.sizeReason): workers were lost with their node and at least minReplicas
+    remain: the job goes on with the survivors, no restart, and grows back when GPUs free up."""
     NODE_LOST = "NodeLost"
     """Workers were lost with their node; the restart is not charged to backoffLimit."""
     HARDWARE_FAULT = "HardwareFault"
@@ -210,7 +224,14 @@ class TrainingJobStatus(LeptonModel):
     progress: Progress | None = None
     """Latest training progress from rank 0 (step, epoch, loss, samplesPerSecond, lastUpdate)."""
     gpus: Annotated[int, Field(ge=0)] | None = None
-    """GPUs the job holds (replicas x GPUs per pod) while admitted."""
+    """GPUs the job holds (its workers x GPUs per pod) while admitted."""
+    size: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] | None = None
+    """Elastic: how many workers the job runs with now, between minReplicas and maxReplicas."""
+    size_reason: Annotated[str, StringConstraints(max_length=64)] | None = None
+    """Elastic: why the job has that size (AdmittedAtMaximum, AdmittedAtMinimum,
+    AdmittedBelowMaximum, Grew, ShrankOnNodeLoss)."""
+    size_message: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    """Elastic: the size's reason in words."""
     admission_message: Annotated[str, StringConstraints(max_length=4096)] | None = None
     """Why the job is (not yet) admitted, e.g. which resources are short."""
     queue_position: Annotated[int, Field(ge=1)] | None = None

@@ -33,6 +33,15 @@ TRAINING_JOB: dict[str, str] = {
     "WorkerFailed": "a worker exited non-zero; the job restarts if the restart policy and "
     "backoffLimit allow (read the worker's log: `lepton logs tj/NAME`)",
     "WorkerReplaced": "elastic: a lost worker was recreated while the others kept running",
+    "AdmittedAtMaximum": "elastic: all maxReplicas workers fit at admission (status.size)",
+    "AdmittedAtMinimum": "elastic: only minReplicas workers fit at admission; the job grows toward "
+    "maxReplicas when GPUs free up that no waiting job of equal or higher priority can use",
+    "AdmittedBelowMaximum": "elastic: fewer than maxReplicas workers fit at admission; the job grows "
+    "toward maxReplicas when GPUs free up that no waiting job of equal or higher priority can use",
+    "Grew": "elastic: workers were added with GPUs that freed up; they join in a new c10d rendezvous "
+    "round and the running workers are not restarted",
+    "ShrankOnNodeLoss": "elastic: workers were lost with their node and at least minReplicas remain, "
+    "so the job goes on with the survivors (no restart) and grows back when GPUs free up",
     "NodeLost": "workers were lost with their node; the restart is not charged to backoffLimit",
     "HardwareFault": "workers were lost to a hardware fault (their node's GPUs reported unhealthy, a "
     "hardware exit code, a DisruptionTarget condition); the gang is re-admitted on healthy nodes and "

@@ -4,76 +4,19 @@ The input is what the operator observes (free GPUs per schedulable node, the pen
 already admitted, the waiting jobs, their queues and their namespaces' ResourceQuotas); the output
 is which jobs to admit now and, for the others, a reason and a message saying what is missing. One
 call decides for every queue, so admission is serialized: no two jobs can each get part of the same
-free GPUs or the same quota. Queues and quotas are in policies.queues.
+free GPUs or the same quota. Queues and quotas are in policies.queues; nodes, placements and the
+free GPUs in policies.placement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lepton.api.trainingjob import TrainingJobReason
+from lepton.policies import elastic
+from lepton.policies.placement import FreeGpus, Node, Placement
 from lepton.policies.queues import QueuePolicy, Quota, Room
-
-NO_SCHEDULE_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
-
-
-@dataclass(frozen=True)
-class Taint:
-    key: str
-    value: str = ""
-    effect: str = "NoSchedule"
-
-
-@dataclass(frozen=True)
-class Toleration:
-    key: str = ""
-    operator: str = "Equal"
-    value: str = ""
-    effect: str = ""
-
-    def tolerates(self, taint: Taint) -> bool:
-        if self.effect and self.effect != taint.effect:
-            return False
-        if not self.key:
-            # An empty key with Exists tolerates every taint (Kubernetes semantics).
-            return self.operator == "Exists"
-        if self.key != taint.key:
-            return False
-        return self.operator == "Exists" or self.value == taint.value
-
-
-@dataclass(frozen=True)
-class Node:
-    name: str
-    allocatable_gpus: int
-    free_gpus: int
-    labels: Mapping[str, str] = field(default_factory=dict)
-    taints: tuple[Taint, ...] = ()
-    schedulable: bool = True
-    gpu_fault: str = ""
-    """Why a GPU health agent or the device plugin says its GPUs are faulty (policies.gpu_health);
-    such a node is never chosen, whatever the placement tolerates."""
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a group of identical pods may go: selector and tolerations of the pod template."""
-
-    node_selector: tuple[tuple[str, str], ...] = ()
-    tolerations: tuple[Toleration, ...] = ()
-
-    @staticmethod
-    def of(node_selector: Mapping[str, str] | None, tolerations: Iterable[Toleration] = ()) -> Placement:
-        return Placement(tuple(sorted((node_selector or {}).items())), tuple(tolerations))
-
-    def allows(self, node: Node) -> bool:
-        if not node.schedulable or node.gpu_fault:
-            return False
-        if any(node.labels.get(key) != value for key, value in self.node_selector):
-            return False
-        blocking = (t for t in node.taints if t.effect in NO_SCHEDULE_EFFECTS)
-        return all(any(tol.tolerates(taint) for tol in self.tolerations) for taint in blocking)
 
 
 @dataclass(frozen=True)
@@ -106,10 +49,17 @@ class Gang:
     placement: Placement = field(default_factory=Placement)
     queue: str = ""
     waiting_since: float | None = None
+    min_pods: int | None = None
+    """Elastic: minReplicas (``pods`` is then maxReplicas); admitted at the largest size that fits."""
 
     @property
     def namespace(self) -> str:
         return self.key.partition("/")[0] if "/" in self.key else ""
+
+    @property
+    def least(self) -> int:
+        """The fewest pods it can be admitted with."""
+        return self.pods if self.min_pods is None else self.min_pods
 
     @property
     def gpus(self) -> int:
@@ -126,101 +76,40 @@ class Decision:
     reasons: Mapping[str, str] = field(default_factory=dict)
     # Heads of queues that hold a reservation: nothing admitted after them may take what they wait for.
     reserved: tuple[str, ...] = ()
+    # Elastic jobs admitted by this pass: their size (their pods' count).
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    # Running elastic jobs this pass grows: their new size.
+    grown: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Grower:
+    """A running elastic job below maxReplicas whose workers are all bound: it may grow."""
+
+    key: str
+    size: int
+    bounds: elastic.Bounds
+    gpus_per_pod: int
+    priority: int = 0
+    created: float = 0.0
+    placement: Placement = field(default_factory=Placement)
+    queue: str = ""
+
+    @property
+    def namespace(self) -> str:
+        return self.key.partition("/")[0]
 
 
 def queue_order(gangs: Iterable[Gang]) -> list[Gang]:
     return sorted(gangs, key=lambda g: (-g.priority, g.created, g.key))
 
 
-class _FreeGpus:
-    """Free GPUs per node, bucketed by free count per placement, so best-fit is O(distinct counts)."""
-
-    def __init__(self, nodes: Sequence[Node]) -> None:
-        self._nodes = nodes
-        self._free = {n.name: max(0, n.free_gpus) for n in nodes}
-        self._allocatable = {n.name: n.allocatable_gpus for n in nodes}
-        # placement -> free count -> node names; built on first use of a placement.
-        self._pools: dict[Placement, dict[int, set[str]]] = {}
-        self._members: dict[Placement, frozenset[str]] = {}
-        self._capacity: dict[tuple[Placement, int], int] = {}
-
-    def _pool(self, placement: Placement) -> dict[int, set[str]]:
-        pool = self._pools.get(placement)
-        if pool is None:
-            members = frozenset(n.name for n in self._nodes if placement.allows(n))
-            pool = {}
-            for name in members:
-                pool.setdefault(self._free[name], set()).add(name)
-            self._pools[placement] = pool
-            self._members[placement] = members
-        return pool
-
-    def fit_count(self, placement: Placement, gpus_per_pod: int) -> int:
-        pool = self._pool(placement)
-        return sum(len(names) * (free // gpus_per_pod) for free, names in pool.items())
-
-    def capacity_count(self, placement: Placement, gpus_per_pod: int) -> int:
-        key = (placement, gpus_per_pod)
-        if key not in self._capacity:
-            self._pool(placement)
-            self._capacity[key] = sum(self._allocatable[n] // gpus_per_pod for n in self._members[placement])
-        return self._capacity[key]
-
-    def place(self, demand: Demand) -> int:
-        """Best-fit each pod onto the allowed node with the fewest free GPUs that still holds it.
-
-        Returns how many pods could not be placed.
-        """
-        if demand.gpus_per_pod <= 0:
-            return 0
-        pool = self._pool(demand.placement)
-        unplaced = 0
-        for _ in range(demand.pods):
-            candidates = [free for free, names in pool.items() if names and free >= demand.gpus_per_pod]
-            if not candidates:
-                unplaced += 1
-                continue
-            # Nodes with the same free count are interchangeable for best fit: take any.
-            name = next(iter(pool[min(candidates)]))
-            self._take(name, demand.gpus_per_pod)
-        return unplaced
-
-    def claim(self, placement: Placement, gpus_per_pod: int) -> None:
-        """Set aside every free GPU of the nodes ``placement`` allows that could ever hold one of the
-        pods (a reservation): without run times to plan with, any GPU left there for backfill could
-        be one the reserved gang needs."""
-        pool = self._pool(placement)
-        for free in [f for f, names in pool.items() if f > 0 and names]:
-            for name in list(pool[free]):
-                if self._allocatable[name] >= gpus_per_pod:
-                    self._take(name, free)
-
-    @property
-    def free(self) -> Mapping[str, int]:
-        return self._free
-
-    def claim_nodes(self, names: Iterable[str]) -> None:
-        """Set aside every free GPU of ``names`` (GPUs held for a preemptor while its victims stop)."""
-        for name in names:
-            if self._free.get(name, 0) > 0:
-                self._take(name, self._free[name])
-
-    def _take(self, name: str, gpus: int) -> None:
-        before = self._free[name]
-        after = before - gpus
-        self._free[name] = after
-        for placement, pool in self._pools.items():
-            if name in self._members[placement]:
-                pool[before].discard(name)
-                pool.setdefault(after, set()).add(name)
-
-
 def free_after(nodes: Sequence[Node], admitted_demand: Iterable[Demand]) -> dict[str, int]:
     """Free GPUs per node once the pending demand of admitted jobs is placed as ``decide`` places it
     (policies.preemption counts would-be victims' GPUs on top of this)."""
-    free = _FreeGpus(nodes)
+    free = FreeGpus(nodes)
     for demand in sorted(admitted_demand, key=lambda d: -d.gpus_per_pod):
-        free.place(demand)
+        free.place(demand.pods, demand.gpus_per_pod, demand.placement)
     return dict(free.free)
 
 
@@ -242,6 +131,7 @@ def decide(
     quotas: Iterable[Quota] = (),
     now: float = 0.0,
     held: Mapping[str, frozenset[str]] | None = None,
+    growers: Iterable[Grower] = (),
 ) -> Decision:
     """Admit, in queue order, every waiting gang whose pods all fit what is left: the free GPUs, its
     queue's nominal quota and its namespace's ResourceQuotas.
@@ -255,11 +145,14 @@ def decide(
     without quota or reservation. ``held``: gangs whose preemption victims are stopping -> the
     victims' nodes, whose free GPUs only that gang may take until it is admitted (none is lent to a
     later gang, so the victims' GPUs are not taken as they free up and a second preemption needed).
+    An elastic gang that does not fit whole is admitted at the largest size >= its minReplicas that
+    does. After the queue, ``growers`` grow (policies.elastic) with what is left: never the GPUs
+    held for a preemptor.
     """
     admitted_demand = list(admitted_demand)
-    free = _FreeGpus(nodes)
+    free = FreeGpus(nodes)
     for demand in sorted(admitted_demand, key=lambda d: -d.gpus_per_pod):
-        free.place(demand)
+        free.place(demand.pods, demand.gpus_per_pod, demand.placement)
     room = Room(quotas)
     for demand in admitted_demand:
         total = demand.pods if demand.total_pods is None else demand.total_pods
@@ -276,8 +169,12 @@ def decide(
     heads: set[str] = set()  # queues whose head (first gang not admitted) was seen
 
     waiting_in: dict[str, int] = {}  # queue -> how many of its gangs wait so far
+    sizes: dict[str, int] = {}
+    still_waiting: list[Gang] = []
 
     def wait(gang: Gang, reason: str, message: str) -> None:
+        if reason != TrainingJobReason.QUEUE_NOT_FOUND:  # it cannot be admitted: it claims nothing
+            still_waiting.append(gang)
         waiting[gang.key], reasons[gang.key] = message, reason
         waiting_in[gang.queue] = positions[gang.key] = waiting_in.get(gang.queue, 0) + 1
 
@@ -296,19 +193,29 @@ def decide(
             continue
         short = room.shortage(policy, gang.namespace, gang.pods, gang.gpus_per_pod)
         fit = free.fit_count(gang.placement, gang.gpus_per_pod) if gang.gpus_per_pod > 0 else gang.pods
-        if short is None and fit >= gang.pods:
+        size = gang.pods if short is None and fit >= gang.pods else None
+        if size is None and gang.min_pods is not None:
+            size = elastic.admission_size(
+                elastic.Bounds(gang.min_pods, gang.pods), fit, room.holds(policy, gang)
+            )
+        if size is not None:
             if gang.gpus_per_pod > 0:
-                free.place(Demand(gang.pods, gang.gpus_per_pod, gang.placement))
-            room.hold(gang.queue, gang.namespace, gang.gpus, gang.pods, gang.gpus_per_pod)
+                free.place(size, gang.gpus_per_pod, gang.placement)
+            room.hold(gang.queue, gang.namespace, size * max(gang.gpus_per_pod, 0), size, gang.gpus_per_pod)
             admitted.append(gang.key)
+            if gang.min_pods is not None:
+                sizes[gang.key] = size
             continue
         if held and gang.key in held:
             free.claim_nodes(held[gang.key])
+        if gang.min_pods is not None:
+            short = room.shortage(policy, gang.namespace, gang.least, gang.gpus_per_pod)
         if short is not None:
             reason, message = TrainingJobReason.WAITING_FOR_QUOTA, short.message
         else:
             ever = free.capacity_count(gang.placement, gang.gpus_per_pod)
-            reason, message = TrainingJobReason.WAITING_FOR_GPUS, waiting_message(gang, fit, ever)
+            least = replace(gang, pods=gang.least)  # elastic: what it needs at the least
+            reason, message = TrainingJobReason.WAITING_FOR_GPUS, waiting_message(least, fit, ever)
         head = gang.queue not in heads
         heads.add(gang.queue)
         if head and policy.strict:
@@ -318,17 +225,51 @@ def decide(
             blocked[("queue", gang.queue)] = gang.key
             if short is not None and short.namespaced:
                 blocked[("namespace", gang.namespace)] = gang.key
-            if fit < gang.pods:
+            if fit < gang.least:
                 free.claim(gang.placement, gang.gpus_per_pod)
             message += "; holds a reservation: nothing admitted after it may take what it waits for"
         wait(gang, reason, message)
+    grown = _grow(free, room, queues, list(growers), still_waiting)
     return Decision(
         admitted=tuple(admitted),
         waiting=waiting,
         positions=positions,
         reasons=reasons,
         reserved=tuple(reserved),
+        sizes=sizes,
+        grown=grown,
     )
+
+
+def _grow(
+    free: FreeGpus,
+    room: Room,
+    queues: Mapping[str, QueuePolicy] | None,
+    growers: list[Grower],
+    waiting: list[Gang],
+) -> dict[str, int]:
+    """Grow running elastic jobs with what the queue left, in queue order. Before a job grows, every
+    waiting gang of equal or higher priority claims the free GPUs of the nodes it may use (as a
+    reservation does): growth then takes only GPUs none of them could use, so no job that would
+    be admitted before the grower, were it waiting, is starved by it. Lower-priority gangs do not
+    hold it back: the grower would be admitted before them anyway."""
+    grown: dict[str, int] = {}
+    pending = sorted(waiting, key=lambda g: -g.priority)
+    for grower in sorted(growers, key=lambda g: (-g.priority, g.created, g.key)):
+        while pending and pending[0].priority >= grower.priority:
+            gang = pending.pop(0)
+            if gang.gpus_per_pod > 0:
+                free.claim(gang.placement, gang.gpus_per_pod)
+        policy = queues.get(grower.queue) if queues is not None else QueuePolicy(grower.queue)
+        if policy is None or grower.gpus_per_pod <= 0:
+            continue
+        fit = free.fit_count(grower.placement, grower.gpus_per_pod)
+        extra = elastic.growth(grower.size, grower.bounds, fit, room.holds(policy, grower))
+        if extra:
+            free.place(extra, grower.gpus_per_pod, grower.placement)
+            room.hold(grower.queue, grower.namespace, extra * grower.gpus_per_pod, extra, grower.gpus_per_pod)
+            grown[grower.key] = grower.size + extra
+    return grown
 
 
 def _why_blocking(blocker: str, reserved: Sequence[str]) -> str:

@@ -10,7 +10,7 @@ from lepton.api.common import Condition, epoch_of, find_condition, rfc3339_at, s
 from lepton.api.trainingjob import RestartRecord, TrainingJob
 from lepton.builders.env import reserved_env_violation
 from lepton.builders.initializer import initializer_violation
-from lepton.policies import restart, restart_history
+from lepton.policies import elastic, restart, restart_history
 from lepton.policies.lifecycle import JobState, Plan
 from lepton.policies.status import Phase, conditions_for
 
@@ -37,8 +37,13 @@ def job_state(job: TrainingJob) -> JobState:
         since = epoch_of(status.last_restart_time)
     else:
         since = epoch_of(own.last_transition_time) if own else None
+    bounds = elastic.Bounds(spec.elastic.min_replicas, spec.elastic.max_replicas) if spec.elastic else None
+    size = status.size if bounds is not None and status is not None else None
+    sizing = (
+        elastic.Sizing(size, status.size_reason or "", status.size_message or "") if status and size else None
+    )
     return JobState(
-        replicas=spec.replicas,
+        replicas=size or spec.replicas,
         restart_policy=restart.RestartPolicy(run.restart_policy.value),
         backoff_limit=run.backoff_limit,
         active_deadline_seconds=run.active_deadline_seconds,
@@ -57,6 +62,8 @@ def job_state(job: TrainingJob) -> JobState:
         start_time=epoch_of(status.start_time) if status else None,
         completion_time=epoch_of(status.completion_time) if status else None,
         phase_since=since,
+        bounds=bounds,
+        sizing=sizing,
     )
 
 
@@ -100,7 +107,8 @@ def build_status(
             observed_generation=job.metadata.generation,
             at=at,
         )
-    gpus = job.spec.replicas * job.spec.gpus_per_replica() if plan.phase.holds_admission else 0
+    workers = plan.sizing.size if plan.sizing is not None else job.spec.replicas
+    gpus = workers * job.spec.gpus_per_replica() if plan.phase.holds_admission else 0
     restarted = plan.restart_count > (previous.restart_count if previous else 0)
     status: dict[str, Any] = {
         "phase": plan.phase.value,
@@ -122,6 +130,10 @@ def build_status(
         "completionTime": _time(plan.completion_time),
         "lastRestartTime": at if restarted else (previous.last_restart_time if previous else None),
         "observedGeneration": job.metadata.generation,
+        # Elastic: the size stays recorded while the job waits (a restart re-admits it afresh).
+        "size": plan.sizing.size if plan.sizing else None,
+        "sizeReason": (plan.sizing.reason or None) if plan.sizing else None,
+        "sizeMessage": (plan.sizing.message or None) if plan.sizing else None,
     }
     if previous is not None:
         kept = previous.model_dump(

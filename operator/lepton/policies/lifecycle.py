@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lepton.api.trainingjob import TrainingJobReason
-from lepton.policies import restart, restart_history
+from lepton.policies import elastic, restart, restart_history, worker_failures
 from lepton.policies.gpu_health import NO_FAULTS, Faults
 from lepton.policies.status import Counts, Phase, PodState, count
 
@@ -21,7 +21,7 @@ from lepton.policies.status import Counts, Phase, PodState, count
 class JobState:
     """The spec fields and the recorded status the state machine reads."""
 
-    replicas: int
+    replicas: int  # elastic: the size it runs with (status.size), else spec.replicas
     restart_policy: restart.RestartPolicy = restart.RestartPolicy.ON_FAILURE
     backoff_limit: int = 3
     active_deadline_seconds: float | None = None
@@ -42,6 +42,8 @@ class JobState:
     start_time: float | None = None
     completion_time: float | None = None
     phase_since: float | None = None  # lastTransitionTime of the phase's condition
+    bounds: elastic.Bounds | None = None  # spec.elastic
+    sizing: elastic.Sizing | None = None  # recorded status.size and its reason
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Admission:
     position: int | None = None  # 1-based place in its queue, when not admitted
     requeue_after: float | None = None  # when not admitted: look again then, whatever happens
     preempting: tuple[str, ...] = ()  # victims this pass chose to preempt for it (policies.preemption)
+    size: int | None = None  # elastic: how many workers it is admitted with
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Plan:
     result_pod: str | None = None  # rank 0's pod whose termination message is the job's result
     queue_position: int | None = None  # while Queued: the job's place in its queue
     preempting: tuple[str, ...] = ()  # while Queued: jobs just preempted for it (events name them)
+    sizing: elastic.Sizing | None = None  # elastic: status.size and why
 
 
 def needs_admission(job: JobState, pods: Sequence[PodState], now: float, timing: Timing) -> bool:
@@ -120,6 +124,7 @@ class _Ctx:
     admission: Admission | None
     timing: Timing
     faults: Faults
+    grow_to: int | None = None
 
     def on_lost(self, pods: Sequence[PodState]) -> tuple[str, ...]:
         return tuple(p.name for p in pods if p.node is not None and p.node in self.lost_nodes)
@@ -134,7 +139,9 @@ def plan(
     admission: Admission | None = None,
     timing: Timing | None = None,
     faults: Faults = NO_FAULTS,
+    grow_to: int | None = None,
 ) -> Plan:
+    """``grow_to``: an admission pass grew the elastic job to this size (policies.elastic)."""
     attempt = job.restart_count
     current = [p for p in pods if p.attempt == attempt]
     base = Plan(
@@ -148,6 +155,7 @@ def plan(
         completion_time=job.completion_time,
         worker_restarts=job.worker_restarts,
         counts=count(current),
+        sizing=job.sizing,
     )
     ctx = _Ctx(
         job=job,
@@ -160,6 +168,7 @@ def plan(
         admission=admission,
         timing=timing or Timing(),
         faults=faults,
+        grow_to=grow_to,
     )
     if job.phase is not None and job.phase.finished:
         return _finished(ctx)
@@ -261,59 +270,18 @@ def _admit(ctx: _Ctx) -> Plan:
             requeue_after=admission.requeue_after if admission is not None else None,
             preempting=admission.preempting if admission is not None else (),
         )
-    existing = {p.index for p in ctx.current}
+    size = admission.size or job.replicas
     return _with(
         ctx.base,
         phase=Phase.ADMITTED,
         reason=TrainingJobReason.ADMITTED,
-        message=admission.message or f"all {job.replicas} workers fit; creating them",
+        message=(elastic.admitted(job.bounds, size).message if job.bounds else admission.message)
+        or f"all {size} workers fit; creating them",
         start_time=job.start_time if job.start_time is not None else ctx.now,
-        create=tuple(i for i in range(job.replicas) if i not in existing),
+        create=elastic.missing((p.index for p in ctx.current), size),
         delete=ctx.stale,
+        sizing=elastic.admitted(job.bounds, size) if job.bounds else None,
     )
-
-
-def _failures(ctx: _Ctx, phase: Phase) -> list[restart.WorkerFailure]:
-    failures: list[restart.WorkerFailure] = []
-    for pod in ctx.current:
-        on_lost_node = pod.node is not None and pod.node in ctx.lost_nodes
-        fault = ctx.faults.of(pod)
-        if pod.phase == "Failed":
-            failures.append(
-                restart.WorkerFailure(
-                    pod.index,
-                    pod.exit_code,
-                    pod.disruption or pod.reason or "Error",
-                    on_lost_node,
-                    pod.finished_at,
-                    pod=pod.name,
-                    node=pod.node,
-                    fault=fault,
-                )
-            )
-        elif pod.phase != "Succeeded" and on_lost_node:
-            failures.append(
-                restart.WorkerFailure(
-                    pod.index, None, f"node {pod.node} NotReady", True, pod=pod.name, node=pod.node
-                )
-            )
-        elif (lost := ctx.faults.lost(pod)) is not None:
-            reason = f"node {pod.node} GPU unhealthy"
-            failures.append(
-                restart.WorkerFailure(pod.index, None, reason, pod=pod.name, node=pod.node, fault=lost)
-            )
-        elif pod.deleting and pod.phase != "Succeeded":
-            reason = pod.disruption or pod.reason or "Deleted"
-            failures.append(
-                restart.WorkerFailure(pod.index, None, reason, pod=pod.name, node=pod.node, fault=fault)
-            )
-    if phase is Phase.RUNNING:
-        # Every worker ran in this attempt, so a missing one was deleted behind our back.
-        seen = {p.index for p in ctx.current}
-        failures.extend(
-            restart.WorkerFailure(i, None, "Deleted") for i in range(ctx.job.replicas) if i not in seen
-        )
-    return failures
 
 
 def _admitted(ctx: _Ctx) -> Plan:
@@ -323,12 +291,13 @@ def _admitted(ctx: _Ctx) -> Plan:
     if rank0 is not None and rank0.phase == "Succeeded":
         return _rank0_succeeded(ctx, rank0)
 
-    failures = _failures(ctx, phase)
-    running = sum(
-        1
-        for p in current
-        if p.phase == "Running" and p.active and p.node not in ctx.lost_nodes and not ctx.faults.lost(p)
+    # Once Running every worker ran in this attempt, so a missing one was deleted behind our back
+    # (not so right after growth: the watch may not show the new workers yet).
+    expected = job.replicas if phase is Phase.RUNNING and job.reason != TrainingJobReason.GREW else None
+    failures = worker_failures.classify(
+        current, lost_nodes=ctx.lost_nodes, faults=ctx.faults, expected=expected
     )
+    running = worker_failures.running(current, lost_nodes=ctx.lost_nodes, faults=ctx.faults)
     verdict = restart.decide(
         policy=job.restart_policy,
         failures=failures,
@@ -364,6 +333,25 @@ def _admitted(ctx: _Ctx) -> Plan:
             requeue_after=ctx.timing.poll_seconds,
         )
     present = {p.index for p in current}
+    if verdict is not None and job.bounds and all(f.node_lost for f in failures) and 0 not in verdict.replace:
+        # Lost with their node: go on with the survivors rather than wait for replacements that
+        # may fit nowhere; growth brings the job back to size where GPUs allow. (Worker 0 hosts the
+        # c10d rendezvous the others reconnect to: it is replaced, never left out.)
+        lost = set(verdict.replace)
+        gone = tuple(p.name for p in current if p.index in lost and not p.deleting)
+        if len(present - lost) == job.replicas:  # shrunk already; the watch still shows a lost pod
+            return _with(base, force_delete=gone, delete=ctx.stale)
+        sizing = elastic.shrunk(job.bounds, job.replicas, len(present - lost), verdict.message.split(";")[0])
+        return _with(
+            base,
+            phase=Phase.RUNNING,
+            reason=sizing.reason,
+            message=sizing.message,
+            history=history,
+            force_delete=gone,
+            delete=ctx.stale,
+            sizing=sizing,
+        )
     if verdict is not None:  # elastic: remove the lost workers, recreate each once its pod is gone
         replaced = set(verdict.replace)
         return _with(
@@ -377,6 +365,13 @@ def _admitted(ctx: _Ctx) -> Plan:
             delete=ctx.stale,
             requeue_after=ctx.timing.poll_seconds,
         )
+    if job.bounds and ctx.grow_to is not None and ctx.grow_to > job.replicas and phase is Phase.RUNNING:
+        # New workers join in a new c10d round; the running ones are left alone.
+        sizing = elastic.grown(job.bounds, job.replicas, ctx.grow_to)
+        create = elastic.missing(present, ctx.grow_to)
+        return _with(
+            base, reason=sizing.reason, message=sizing.message, create=create, sizing=sizing, delete=ctx.stale
+        )
     if len(current) == job.replicas and all(p.phase == "Running" for p in current):
         message = f"{job.replicas} of {job.replicas} workers running"
         return _with(
@@ -386,8 +381,7 @@ def _admitted(ctx: _Ctx) -> Plan:
             message=message,
             delete=ctx.stale,
         )
-    create = tuple(i for i in range(job.replicas) if i not in present)
-    return _with(base, phase=phase, create=create, delete=ctx.stale)
+    return _with(base, phase=phase, create=elastic.missing(present, job.replicas), delete=ctx.stale)
 
 
 def _rank0_succeeded(ctx: _Ctx, rank0: PodState) -> Plan:

@@ -4,10 +4,11 @@ being preempted does to a victim.
 Scope and order follow Kueue's ``withinClusterQueue: LowerPriority``: only jobs that opted in
 (spec.scheduling.preemptible), of the preemptor's own queue, of strictly lower priority, and only
 whole gangs. Among the sets of victims whose freed GPUs make every pod of the preemptor fit (under
-its placement, after the pending demand of admitted jobs), the fewest gangs win; among equally
-small sets, the lowest priorities, then the most recently created (the least work lost), then the
-fewest GPUs. The search is exact for small candidate lists and greedy (then pruned) beyond
-MAX_FIT_CHECKS.
+its placement, after the pending demand of admitted jobs; an elastic preemptor's minReplicas pods:
+it is admitted at the largest size that fits, and grows later without preempting), the fewest gangs
+win; among equally small sets, the lowest priorities, then the most recently created (the least
+work lost), then the fewest GPUs. The search is exact for small candidate lists and greedy (then
+pruned) beyond MAX_FIT_CHECKS.
 
 A victim goes back to Queued (Preempted): its workers are deleted with their grace period (SIGTERM,
 so they checkpoint), its attempt goes up so that new workers resume, and the restart is recorded
@@ -21,8 +22,9 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from lepton.api.trainingjob import RestartAction, RestartCause, TrainingJobReason
-from lepton.policies.admission import Demand, Gang, Node, free_after
+from lepton.policies.admission import Demand, Gang, free_after
 from lepton.policies.lifecycle import JobState, Plan
+from lepton.policies.placement import Node
 from lepton.policies.restart_history import Entry
 from lepton.policies.status import Phase, PodState, count
 
@@ -85,7 +87,7 @@ def choose(
                 if name in allowed:
                     freed[name] = freed.get(name, 0) + gpus
         more = sum((free.get(n, 0) + g) // per_pod - free.get(n, 0) // per_pod for n, g in freed.items())
-        return fit_now + more >= preemptor.pods
+        return fit_now + more >= preemptor.least  # elastic: enough for minReplicas (then it may grow)
 
     if not pool or not fit(pool):
         return ()
@@ -158,4 +160,5 @@ def evict(job: JobState, pods: Sequence[PodState], *, by: str, now: float, poll_
         counts=count(current),
         delete=tuple(p.name for p in pods if not p.deleting),
         requeue_after=poll_seconds,
+        sizing=job.sizing,  # elastic: the size stays recorded while it waits, as after a restart
     )

@@ -4,8 +4,9 @@ each admitted gang holds, so one admission pass never promises the same quota tw
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 GPU_QUOTA = "requests.nvidia.com/gpu"
 """The only GPU key a ResourceQuota accepts (extended resources are quota'd by request only)."""
@@ -47,6 +48,14 @@ class Quota:
     pods_used: int = 0
 
 
+class _Job(Protocol):
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def gpus_per_pod(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class Shortage:
     message: str
@@ -71,6 +80,10 @@ class Room:
         self._queue_gpus[queue] = self._queue_gpus.get(queue, 0) + gpus
         self._extra_pods[namespace] = self._extra_pods.get(namespace, 0) + uncreated_pods
         self._extra_gpus[namespace] = self._extra_gpus.get(namespace, 0) + uncreated_pods * gpus_per_pod
+
+    def holds(self, queue: QueuePolicy, job: _Job) -> Callable[[int], bool]:
+        """Whether the quotas hold ``n`` more pods of ``job`` (elastic sizing tries several)."""
+        return lambda n: self.shortage(queue, job.namespace, n, job.gpus_per_pod) is None
 
     def shortage(self, queue: QueuePolicy, namespace: str, pods: int, gpus_per_pod: int) -> Shortage | None:
         """What keeps a gang of ``pods`` x ``gpus_per_pod`` out, or None when its quotas hold it."""

@@ -15,6 +15,7 @@ import pytest
 from tjkit import Jobs, manifest
 
 from lepton.runtime.metrics import MetricsReporter
+from support.kube import table_columns
 from support.operator import Operator, running_operator
 from support.ports import free_port
 from support.wait import wait_for
@@ -86,9 +87,9 @@ def test_tj_progress_follows_rank_0_and_stays_when_it_is_unreachable(jobs, kubec
         )
         assert second["loss"] == 0.25
         assert second["lastUpdate"] >= first["lastUpdate"]
-        columns = kubectl("get", "tj", NAME, "-n", jobs.namespace).stdout.split("\n")
-        assert columns[0].split()[6:8] == ["STEP", "LOSS"], columns
-        assert columns[1].split()[6:8] == ["20", "0.25"], columns
+        table = kubectl("get", "tj", NAME, "-n", jobs.namespace).stdout
+        columns = table_columns(table)
+        assert (columns.get("STEP"), columns.get("LOSS")) == ("20", "0.25"), table
         # The status says how fresh it is: refreshed every poll while the endpoint answers.
         wait_for(lambda: progress(jobs)["lastUpdate"] > second["lastUpdate"], 30, "a fresher lastUpdate")
     finally:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lepton.policies.admission import Demand, Gang, Node, Placement, Taint, Toleration, decide
+from lepton.policies.admission import Demand, Gang, decide
+from lepton.policies.placement import Node, Placement, Taint, Toleration
 
 GPU_TAINT = Taint("kwok.x-k8s.io/node", "fake", "NoSchedule")
 TOLERATE = Placement.of(None, [Toleration("kwok.x-k8s.io/node", "Exists", "", "NoSchedule")])

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from lepton.api.trainingjob import RestartCause, TrainingJobReason
-from lepton.policies.admission import Demand, Gang, Node, Placement
+from lepton.policies.admission import Demand, Gang
 from lepton.policies.lifecycle import JobState, plan
+from lepton.policies.placement import Node, Placement
 from lepton.policies.preemption import Running, choose, evict
 from lepton.policies.status import Phase, PodState
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from lepton.policies.admission import Decision, Demand, Gang, Node, Placement, decide
+from lepton.policies.admission import Decision, Demand, Gang, decide
+from lepton.policies.placement import Node, Placement
 from lepton.policies.queues import QueuePolicy, Quota
 
 NOW = 10_000.0

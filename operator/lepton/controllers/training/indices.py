@@ -30,6 +30,7 @@ from lepton.controllers.training.observe import (
 from lepton.controllers.training.queue import DEFAULT_PRIORITY, JobSummary, Observed
 from lepton.controllers.training.quotas import queue_policy, resource_quota
 from lepton.policies import gpu_health
+from lepton.policies.elastic import Bounds
 from lepton.policies.gpu_health import NodeFault
 from lepton.policies.initializers import InitPod, is_initialized
 from lepton.policies.status import PodState
@@ -79,11 +80,14 @@ async def tj_init_pods(body: kopf.Body, memo: HasTraining, **_: Any) -> dict[str
 
 
 def kick_waiting(training: Training, kwargs: Mapping[str, Any], namespace: str | None = None) -> None:
-    """GPUs (or quota) were freed: jobs waiting for them (in ``namespace``, when given) may fit now."""
+    """GPUs (or quota) were freed: jobs waiting for them (in ``namespace``, when given) may fit now,
+    and running elastic jobs may grow."""
     jobs = kwargs.get("tj_jobs")
     if jobs is not None:
         prefix = f"{namespace}/" if namespace is not None else ""
-        training.wakeups.kick_all(j.key for j in jobs.get(None, ()) if j.waiting and j.key.startswith(prefix))
+        training.wakeups.kick_all(
+            j.key for j in jobs.get(None, ()) if (j.waiting or _below_max(j)) and j.key.startswith(prefix)
+        )
 
 
 @kopf.index("pods")
@@ -171,6 +175,8 @@ async def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
         deleting=job.metadata.deletion_timestamp is not None,
         initializing=spec.initializers is not None
         and not is_initialized(job.status.conditions if job.status else None),
+        elastic=Bounds(spec.elastic.min_replicas, spec.elastic.max_replicas) if spec.elastic else None,
+        size=job.status.size if job.status else None,
     )
     return {None: summary}
 
@@ -277,5 +283,10 @@ class Indices:
         return frozenset(lost), next_due
 
     def waiting_jobs(self) -> list[str]:
+        """Jobs that freed GPUs may let in: waiting ones, and running elastic ones below maxReplicas."""
         jobs: list[JobSummary] = list(self.jobs.get(None, []))
-        return [j.key for j in jobs if j.waiting]
+        return [j.key for j in jobs if j.waiting or _below_max(j)]
+
+
+def _below_max(job: JobSummary) -> bool:
+    return job.elastic is not None and job.phase == "Running" and (job.size or job.replicas) < job.elastic.max

@@ -10,9 +10,9 @@ from lepton.api.common import epoch_of
 from lepton.api.trainingjob import GPU_RESOURCE, TRAINER_CONTAINER
 from lepton.builders.initializer import INITIALIZER_LABEL
 from lepton.builders.workers import ATTEMPT_LABEL, INDEX_LABEL, JOB_LABEL
-from lepton.policies.admission import Placement, Taint, Toleration
 from lepton.policies.gpu_health import DISRUPTION_TARGET, NodeHealth
 from lepton.policies.initializers import InitContainer, InitPod
+from lepton.policies.placement import Placement, Taint, Toleration
 from lepton.policies.status import PodState
 
 TERMINAL_PHASES = ("Succeeded", "Failed")

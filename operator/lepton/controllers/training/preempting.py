@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lepton.policies import preemption
-from lepton.policies.admission import Demand, Gang, Node
+from lepton.policies.admission import Demand, Gang
+from lepton.policies.placement import Node
 
 # While its victims stop, the preemptor looks again this often even if no event wakes it.
 PREEMPTION_POLL_S = 5.0

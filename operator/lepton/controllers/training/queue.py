@@ -10,9 +10,10 @@ from dataclasses import dataclass, field, replace
 from lepton.api.trainingjob import TrainingJobReason
 from lepton.controllers.training.observe import NodeInfo
 from lepton.controllers.training.preempting import PREEMPTION_POLL_S, Preemptions
-from lepton.policies import admission, preemption
+from lepton.policies import admission, elastic, preemption
 from lepton.policies.gpu_health import NodeFault
 from lepton.policies.lifecycle import Admission
+from lepton.policies.placement import Node, Placement
 from lepton.policies.queues import QueuePolicy, Quota
 from lepton.policies.status import Phase, PodState
 
@@ -36,7 +37,7 @@ class JobSummary:
     created: float
     replicas: int
     gpus_per_pod: int
-    placement: admission.Placement
+    placement: Placement
     priority_class: str | None
     phase: str | None
     suspend: bool
@@ -52,6 +53,10 @@ class JobSummary:
     """the queue is (also) Volcano's: a job naming one that is no ClusterQueue uses the default queue"""
     preemptible: bool = False
     """spec.scheduling.preemptible: a higher-priority job of its queue may stop it (policies.preemption)"""
+    elastic: elastic.Bounds | None = None
+    """spec.elastic's bounds"""
+    size: int | None = None
+    """status.size (elastic)"""
 
     @property
     def holds_admission(self) -> bool:
@@ -103,6 +108,8 @@ class Queue:
         # key -> when this process admitted it (for QUOTA_SETTLE_S)
         self._admitted_at: dict[str, float] = {}
         self.preemptions = Preemptions()
+        # key -> (uid, size): the size of each elastic job as this process last decided or planned it
+        self._sizes: dict[str, tuple[str, int]] = {}
 
     def hold(self, key: str, uid: str) -> None:
         """Remember that ``key`` holds its admission, whatever the index says yet."""
@@ -111,10 +118,46 @@ class Queue:
     def release(self, key: str, uid: str) -> None:
         """Remember that ``key`` no longer holds GPUs (finished, suspended, restarting)."""
         self._holding[key] = (uid, False)
+        self._sizes.pop(key, None)
 
     def forget(self, key: str) -> None:
         self._holding.pop(key, None)
+        self._sizes.pop(key, None)
         self.preemptions.done(key)
+
+    def resize(self, key: str, uid: str, size: int) -> None:
+        """Remember the size an elastic job's plan gave it (it shrank, or took what a pass granted)."""
+        self._sizes[key] = (uid, size)
+
+    def granted(self, key: str, uid: str) -> int | None:
+        """The size this process last gave the elastic job ``key``."""
+        known = self._sizes.get(key)
+        return known[1] if known is not None and known[0] == uid else None
+
+    async def grow(self, key: str, uid: str, observed: Observed) -> tuple[int | None, tuple[str, ...]]:
+        """Run one admission pass for a running elastic job below maxReplicas: its new size when the
+        pass grows it, and the other jobs the pass admitted or grew (to be woken)."""
+        async with self._lock:
+            decision, _ = self._pass(observed)
+            return decision.grown.get(key), _others(decision, key)
+
+    def _pass(self, observed: Observed) -> tuple[admission.Decision, Inputs]:
+        """One admission pass, with the GPUs held for preemptors and the sizes this process gave
+        elastic jobs; remembers whom it admitted and the sizes it gave."""
+        now = observed.now
+        self._admitted_at = {k: t for k, t in self._admitted_at.items() if now - t < QUOTA_SETTLE_S}
+        sizes = {k: size for k, (uid, size) in self._sizes.items() if uid == _uid_of(observed, k)}
+        # Only while a preemption is under way: the check walks every job's pods.
+        held = self.preemptions.held(_stopping(observed, self._holding)) if self.preemptions else {}
+        seen = inputs(observed, self._holding, frozenset(self._admitted_at), sizes)
+        decision = _decide(seen, observed, held)
+        for admitted_key in decision.admitted:
+            self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
+            self._admitted_at[admitted_key] = now
+            self.preemptions.done(admitted_key)
+        for sized, size in (*decision.sizes.items(), *decision.grown.items()):
+            self._sizes[sized] = (_uid_of(observed, sized), size)
+        return decision, seen
 
     def is_admitted(self, key: str, uid: str) -> bool:
         return self._holding.get(key) == (uid, True)
@@ -124,21 +167,13 @@ class Queue:
         (to be woken: their GPUs are set aside for them now)."""
         async with self._lock:
             if self.is_admitted(key, uid):
-                return Admission(True), ()
-            now = observed.now
-            self._admitted_at = {k: t for k, t in self._admitted_at.items() if now - t < QUOTA_SETTLE_S}
-            recent = frozenset(self._admitted_at)
-            # Only while a preemption is under way: the check walks every job's pods.
-            held = self.preemptions.held(_stopping(observed, self._holding)) if self.preemptions else {}
-            seen = inputs(observed, self._holding, recent)
-            decision = _decide(seen, observed, held)
-            for admitted_key in decision.admitted:
-                self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
-                self._admitted_at[admitted_key] = now
-                self.preemptions.done(admitted_key)
-            others = tuple(k for k in decision.admitted if k != key)
+                return Admission(True, size=self.granted(key, uid)), ()
+            decision, seen = self._pass(observed)
+            others = _others(decision, key)
             if key in decision.admitted:
-                return Admission(True, "all workers fit on the free GPUs"), others
+                return Admission(
+                    True, "all workers fit on the free GPUs", size=decision.sizes.get(key)
+                ), others
             message = decision.waiting.get(key, "waiting for admission")
             reason = decision.reasons.get(key)
             position = decision.positions.get(key)
@@ -206,6 +241,11 @@ def _holds(job: JobSummary, holding: Mapping[str, tuple[str, bool]]) -> bool:
     return known[1] if known is not None and known[0] == job.uid else job.holds_admission
 
 
+def _others(decision: admission.Decision, key: str) -> tuple[str, ...]:
+    """The jobs other than ``key`` that the pass admitted or grew (to be woken)."""
+    return tuple(k for k in (*decision.admitted, *decision.grown) if k != key)
+
+
 def _uid_of(observed: Observed, key: str) -> str:
     return next((j.uid for j in observed.jobs if j.key == key), "")
 
@@ -214,11 +254,12 @@ def _uid_of(observed: Observed, key: str) -> str:
 class Inputs:
     """What the indices show, in the terms of policies.admission and policies.preemption."""
 
-    nodes: list[admission.Node]
+    nodes: list[Node]
     demand: list[admission.Demand]
     gangs: list[admission.Gang]
     running: list[preemption.Running]
     queues: dict[str, QueuePolicy]
+    growers: list[admission.Grower]
 
 
 def decide(
@@ -226,11 +267,13 @@ def decide(
     holding: Mapping[str, tuple[str, bool]],
     settling: frozenset[str] = frozenset(),
     held: Mapping[str, frozenset[str]] | None = None,
+    sizes: Mapping[str, int] | None = None,
 ) -> admission.Decision:
     """One admission pass over what the indices show; ``settling``: jobs admitted less than
     QUOTA_SETTLE_S ago, whose pods all count beside their ResourceQuotas' used; ``held``: GPUs held
-    for preemptors (policies.admission.decide)."""
-    return _decide(inputs(observed, holding, settling), observed, held)
+    for preemptors (policies.admission.decide); ``sizes``: elastic jobs' sizes as this process
+    decided them (newer than their status.size)."""
+    return _decide(inputs(observed, holding, settling, sizes), observed, held)
 
 
 def _decide(
@@ -244,15 +287,19 @@ def _decide(
         quotas=observed.quotas,
         now=observed.now,
         held=held,
+        growers=seen.growers,
     )
 
 
 def inputs(
-    observed: Observed, holding: Mapping[str, tuple[str, bool]], settling: frozenset[str] = frozenset()
+    observed: Observed,
+    holding: Mapping[str, tuple[str, bool]],
+    settling: frozenset[str] = frozenset(),
+    sizes: Mapping[str, int] | None = None,
 ) -> Inputs:
     used: dict[str, int] = {name: sum(gpus) for name, gpus in observed.gpus_by_node.items()}
     nodes = [
-        admission.Node(
+        Node(
             name=n.name,
             allocatable_gpus=n.allocatable_gpus,
             free_gpus=n.allocatable_gpus - used.get(n.name, 0),
@@ -267,6 +314,7 @@ def inputs(
     demand: list[admission.Demand] = []
     queue: list[admission.Gang] = []
     running: list[preemption.Running] = []
+    growers: list[admission.Grower] = []
     for seen in observed.jobs:
         optional = seen.queue_optional and seen.queue not in observed.queues
         job = replace(seen, queue="") if optional else seen
@@ -275,26 +323,30 @@ def inputs(
         if _holds(job, holding):
             pods = [p for p in observed.pods_by_job.get(job.key, ()) if not p.terminal]
             bound = sum(1 for p in pods if p.node)
+            size = _size(job, sizes or {})
             demand.append(
                 admission.Demand(
-                    max(job.replicas - bound, 0) if job.gpus_per_pod else 0,
+                    max(size - bound, 0) if job.gpus_per_pod else 0,
                     job.gpus_per_pod,
                     job.placement,
                     queue=job.queue,
                     namespace=job.key.partition("/")[0],
-                    total_pods=job.replicas,
+                    total_pods=size,
                     # What its namespace's ResourceQuotas do not count yet: pods not created.
                     # (While settling, only its bound pods are surely in the quota's used.)
-                    uncreated=max(job.replicas - (bound if job.key in settling else len(pods)), 0),
+                    uncreated=max(size - (bound if job.key in settling else len(pods)), 0),
                 )
             )
-            if job.preemptible and job.gang and bound >= job.replicas:
+            if job.preemptible and job.gang and bound >= size:
                 running.append(_running(job, pods, observed.priorities))
+            if job.elastic is not None and _may_grow(job, job.elastic, size, bound, len(pods)):
+                growers.append(_grower(job, job.elastic, size, observed.priorities))
         elif job.waiting and job.gang:
             queue.append(
                 admission.Gang(
                     key=job.key,
-                    pods=job.replicas,
+                    pods=job.elastic.max if job.elastic else job.replicas,
+                    min_pods=job.elastic.min if job.elastic else None,
                     gpus_per_pod=job.gpus_per_pod,
                     priority=_priority(job, observed.priorities),
                     created=job.created,
@@ -304,7 +356,35 @@ def inputs(
                 )
             )
     default = QueuePolicy("", reservation_after=observed.default_reservation)
-    return Inputs(nodes, demand, queue, running, {"": default, **observed.queues})
+    return Inputs(nodes, demand, queue, running, {"": default, **observed.queues}, growers)
+
+
+def _size(job: JobSummary, sizes: Mapping[str, int]) -> int:
+    """How many workers an admitted job has: its elastic size, else spec.replicas."""
+    if job.elastic is None:
+        return job.replicas
+    return sizes.get(job.key) or job.size or job.replicas
+
+
+def _may_grow(job: JobSummary, bounds: elastic.Bounds, size: int, bound: int, active: int) -> bool:
+    """Running elastic jobs below maxReplicas grow, once every worker they have is bound: a job
+    whose workers still wait for nodes (or replacements) gets no more."""
+    return job.gang and job.phase == Phase.RUNNING and size < bounds.max and bound == active == size
+
+
+def _grower(
+    job: JobSummary, bounds: elastic.Bounds, size: int, priorities: Mapping[str, int]
+) -> admission.Grower:
+    return admission.Grower(
+        key=job.key,
+        size=size,
+        bounds=bounds,
+        gpus_per_pod=job.gpus_per_pod,
+        priority=_priority(job, priorities),
+        created=job.created,
+        placement=job.placement,
+        queue=job.queue,
+    )
 
 
 def _priority(job: JobSummary, priorities: Mapping[str, int]) -> int:

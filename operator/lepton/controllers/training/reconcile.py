@@ -17,7 +17,7 @@ from lepton.builders.workers import construct_service, construct_worker_pod
 from lepton.controllers.kit.events import Events, events_about
 from lepton.controllers.kit.objects import ref_of
 from lepton.controllers.kit.owners import foreign_holder
-from lepton.controllers.training import initializer
+from lepton.controllers.training import growth, initializer
 from lepton.controllers.training.context import Training
 from lepton.controllers.training.indices import Indices, created_pod
 from lepton.kube import resources
@@ -118,9 +118,15 @@ async def _plan(
     if by is not None and state.phase is not None and state.phase.holds_admission:
         return preemption.evict(state, pods, by=by, now=now, poll_seconds=tm.poll_seconds)
     admission: lifecycle.Admission | None = None
-    if lifecycle.needs_admission(state, pods, now, tm):
+    grow_to: int | None = None
+    if growth.may_grow(state, pods) and job.spec.scheduling.gang:
+        grow_to = await growth.look(key, job.metadata.uid or "", state, training, indices, now, faults)
+    elif lifecycle.needs_admission(state, pods, now, tm):
         if not job.spec.scheduling.gang:
-            admission = lifecycle.Admission(True, "gang admission is off (scheduling.gang: false)")
+            # Every worker is created at once; elastic: all maxReplicas, the scheduler places what
+            # fits and the rendezvous starts once minReplicas have joined.
+            most = job.spec.elastic.max_replicas if job.spec.elastic else None
+            admission = lifecycle.Admission(True, "gang admission is off (scheduling.gang: false)", size=most)
         else:
             observed = indices.observed(
                 initialized=key if initialized else None,
@@ -135,7 +141,7 @@ async def _plan(
             training.wakeups.kick_all(admission.preempting)  # each victim stops its own workers
     lost, next_lost = indices.lost_nodes(now, training.settings.node_lost_seconds)
     plan = lifecycle.plan(
-        state, pods, now=now, lost_nodes=lost, admission=admission, timing=tm, faults=faults
+        state, pods, now=now, lost_nodes=lost, admission=admission, timing=tm, faults=faults, grow_to=grow_to
     )
     if next_lost is not None and any(p.node and p.active and p.node not in lost for p in pods):
         # A node of this job may count as lost soon: look again when its grace period ends.
@@ -274,7 +280,10 @@ def _report(job: TrainingJob, state: lifecycle.JobState, plan: lifecycle.Plan, e
         return
     if plan.phase is state.phase and plan.reason == state.reason:
         return
-    warning = plan.phase in WARNING_PHASES or plan.reason == TrainingJobReason.WORKER_REPLACED
+    warning = plan.phase in WARNING_PHASES or plan.reason in (
+        TrainingJobReason.WORKER_REPLACED,
+        TrainingJobReason.SHRANK_ON_NODE_LOSS,
+    )
     # A restart's cause (WorkerFailed, NodeLost) is in the message and the condition; the event
     # says what happens, so `kubectl get events` shows every restart under one reason.
     reason = (
@@ -309,6 +318,8 @@ def _account(
         queue.release(key, uid)
     else:
         queue.hold(key, uid)
+        if plan.sizing is not None:
+            queue.resize(key, uid, plan.sizing.size)
     freed = (state.phase is not None and state.phase.holds_admission and releasing) or bool(
         plan.delete or plan.force_delete
     )

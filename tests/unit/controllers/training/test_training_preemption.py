@@ -8,7 +8,7 @@ import asyncio
 
 from lepton.controllers.training.observe import NodeInfo
 from lepton.controllers.training.queue import JobSummary, Observed, Queue
-from lepton.policies.admission import Placement
+from lepton.policies.placement import Placement
 from lepton.policies.status import Phase, PodState
 
 NODES = [NodeInfo(f"gpu-{i}", 8, True) for i in range(2)]

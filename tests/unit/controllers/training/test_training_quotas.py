@@ -8,7 +8,7 @@ import asyncio
 from lepton.controllers.training.observe import NodeInfo
 from lepton.controllers.training.queue import QUOTA_SETTLE_S, JobSummary, Observed, Queue
 from lepton.controllers.training.quotas import queue_policy, resource_quota
-from lepton.policies.admission import Placement
+from lepton.policies.placement import Placement
 from lepton.policies.queues import QueuePolicy, Quota
 from lepton.policies.status import Phase, PodState
 
