@@ -42,6 +42,9 @@ fi
 
 cd "$module"
 version=$(go list -m -f '{{.Version}}' github.com/prometheus/prometheus)
+# `go list -m` names the module's folder only once it is in the module cache: on a machine that never
+# built it, Dir is empty until the module is downloaded.
+go mod download github.com/prometheus/prometheus
 src=$(go list -m -f '{{.Dir}}' github.com/prometheus/prometheus)
 # Module v0.305.1 is Prometheus v3.5.1.
 release=$(echo "$version" | sed -E 's/^v0\.([0-9])0*([0-9]+)\.([0-9]+)$/\1.\2.\3/')
