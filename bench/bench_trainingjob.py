@@ -43,16 +43,16 @@ GROUP, VERSION = "lepton.ai", "v1alpha1"
 POOL_LABEL = "bench.lepton.ai/pool"
 
 
-def bench_env(nodes: int) -> dict[str, str]:
+def bench_env(nodes: int, state_dir: str, port_offset: int) -> dict[str, str]:
     env = {
-        "LEPTON_CLUSTER_DIR": "/tmp/lepton-bench-trainingjob",
+        "LEPTON_CLUSTER_DIR": state_dir,
         "GPU_NODES": str(nodes),
         "CPU_NODES": "0",
         "PROMETHEUS": "0",
         "LEPTON_AUDIT": "1",
     }
     for name in Ports.__dataclass_fields__:
-        env[f"LEPTON_PORT_{name.upper()}"] = str(getattr(Ports(), name) + 2000)
+        env[f"LEPTON_PORT_{name.upper()}"] = str(getattr(Ports(), name) + port_offset)
     return env
 
 
@@ -406,9 +406,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the benchmark cluster running")
     parser.add_argument("--no-queueing", action="store_true", help="throughput figures only")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the plain-pods run")
+    # Two sessions on one machine each need their own cluster: another state dir and other ports.
+    parser.add_argument("--state-dir", default="/tmp/lepton-bench-trainingjob")
+    parser.add_argument("--port-offset", type=int, default=2000, help="added to every default port")
     parser.add_argument("--py-spy", metavar="FILE", help="profile the operator during the throughput run")
     args = parser.parse_args()
-    os.environ.update(bench_env(args.nodes))
+    os.environ.update(bench_env(args.nodes, args.state_dir, args.port_offset))
     cfg = Config.from_env()
     cluster.up(cfg)
     operator = None
