@@ -8,6 +8,7 @@ the share of the pool's GPU-time held by complete gangs (the only ones that make
 Lepton's gang admission, and with the same pods created directly in random order (no admission).
 
     python bench/bench_trainingjob.py [--nodes 1000] [--jobs 200] [--pool 32] [--job-seconds 10]
+        [--state-dir /tmp/lepton-bench-trainingjob] [--port-offset 2000]
 """
 
 from __future__ import annotations
