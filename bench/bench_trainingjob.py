@@ -8,6 +8,7 @@ the share of the pool's GPU-time held by complete gangs (the only ones that make
 Lepton's gang admission, and with the same pods created directly in random order (no admission).
 
     python bench/bench_trainingjob.py [--nodes 1000] [--jobs 200] [--pool 32] [--job-seconds 10]
+        [--state-dir /tmp/lepton-bench-trainingjob] [--port-offset 2000]
 """
 
 from __future__ import annotations
@@ -53,10 +54,10 @@ GROUP, VERSION = "lepton.ai", "v1alpha1"
 POOL_LABEL = "bench.lepton.ai/pool"
 
 
-def bench_env(nodes: int) -> dict[str, str]:
+def bench_env(nodes: int, state_dir: str, port_offset: int) -> dict[str, str]:
     return cluster_env(
-        "/tmp/lepton-bench-trainingjob",
-        2000,
+        state_dir,
+        port_offset,
         GPU_NODES=str(nodes),
         CPU_NODES="0",
         PROMETHEUS="0",
@@ -272,9 +273,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the benchmark cluster running")
     parser.add_argument("--no-queueing", action="store_true", help="throughput figures only")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the plain-pods run")
+    # Two sessions on one machine each need their own cluster: another state dir and other ports.
+    parser.add_argument("--state-dir", default="/tmp/lepton-bench-trainingjob")
+    parser.add_argument("--port-offset", type=int, default=2000, help="added to every default port")
     parser.add_argument("--py-spy", metavar="FILE", help="profile the operator during the throughput run")
     args = parser.parse_args()
-    os.environ.update(bench_env(args.nodes))
+    os.environ.update(bench_env(args.nodes, args.state_dir, args.port_offset))
     cfg = Config.from_env()
     cluster.up(cfg)
     operator = None

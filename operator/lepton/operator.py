@@ -74,6 +74,7 @@ def login(memo: Memo, **_: Any) -> kopf.ConnectionInfo:
 async def shutdown(memo: Memo, **_: Any) -> None:
     if memo.settings.activation_port:
         await memo.activation.stop()
+    await memo.training.tasks.close()
     await memo.serving.close()
     memo.kube.close()
 
@@ -98,7 +99,10 @@ def run(settings: Settings) -> None:
     import lepton.controllers.serving.indices  # noqa: PLC0415
     import lepton.controllers.training.handlers  # noqa: PLC0415
     import lepton.controllers.training.indices  # noqa: PLC0415
-    import lepton.controllers.training.progress  # noqa: F401, PLC0415
+
+    if settings.peering is not None:
+        # kopf stops its daemons while peering pauses this replica (controllers.training.tasks).
+        import lepton.controllers.training.daemons  # noqa: F401, PLC0415
 
     configure_logging(settings)
     memo = build_memo(settings)

@@ -61,7 +61,7 @@ def settled(kube, operator):
 
 
 def test_tj_a_job_costs_few_api_requests(jobs, operator, kube):
-    """Requests of the controller itself (kopf's finalizer and annotation patches come on top).
+    """Requests of the controller itself (kopf writes nothing into a job: test_tj_job_writes.py).
     First in this module: later tests' teardowns would add their own requests to the count."""
     done = {"sim.lepton.ai/exit-code": "0", "sim.lepton.ai/exit-after": "2s"}
     wait_for(settled(kube, operator), 120, "earlier modules' namespaces gone, the operator idle", interval=2)

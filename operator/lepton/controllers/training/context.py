@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from lepton.controllers.kit.objects import Objects
 from lepton.controllers.training.queue import Queue
+from lepton.controllers.training.tasks import JobTasks
 from lepton.kube.client import Kube
 from lepton.kube.resources import Discovery
 from lepton.metrics import Metrics
@@ -48,7 +49,7 @@ class Created:
 
 
 class Wakeups:
-    """Each job's resync daemon sleeps on an event: pod events and freed GPUs set it, and the job's
+    """Each job's resync loop sleeps on an event: pod events and freed GPUs set it, and the job's
     own requeue time bounds the sleep."""
 
     def __init__(self) -> None:
@@ -84,6 +85,10 @@ class Training:
     objects: Objects = field(default_factory=Objects)
     created: Created = field(default_factory=Created)
     wakeups: Wakeups = field(default_factory=Wakeups)
+    tasks: JobTasks = field(default_factory=JobTasks)
+    """Each job's resync and progress loops (a standalone operator's; kopf daemons with peering)."""
+    handled: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    """The uid, generation, labels and annotations of each job its event handler last reconciled."""
     conflicts: dict[str, str] = field(default_factory=dict)
     """Why a job cannot run, found while acting (its Service's name is taken): key -> message."""
     refused: dict[str, str] = field(default_factory=dict)
@@ -98,5 +103,6 @@ class Training:
         self.objects.forget(key)
         self.created.forget(key)
         self.wakeups.forget(key)
+        self.handled.pop(key, None)
         self.conflicts.pop(key, None)
         self.refused.pop(key, None)

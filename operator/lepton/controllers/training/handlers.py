@@ -1,11 +1,12 @@
-"""kopf registration of the TrainingJob controller: create, update and resume, a per-job resync
-daemon, pod deletions and node loss; all end in ``reconcile``. The indices are in
-controllers.training.indices."""
+"""kopf registration of the TrainingJob controller: the jobs' events, each job's loops
+(controllers.training.loops: started here, stopped by the job's deletion), pod deletions and node
+loss; all end in ``reconcile``. The indices are in controllers.training.indices."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -14,7 +15,8 @@ from lepton.api.common import GROUP, VERSION
 from lepton.api.trainingjob import PLURAL
 from lepton.builders.initializer import INITIALIZER_LABEL
 from lepton.builders.workers import JOB_LABEL
-from lepton.controllers.kit.errors import kopf_errors
+from lepton.controllers.training import loops
+from lepton.controllers.training.context import Training
 from lepton.controllers.training.indices import HasTraining, Indices, kick_waiting
 from lepton.controllers.training.observe import node_info, pod_job_key
 from lepton.controllers.training.reconcile import job_key, reconcile
@@ -22,53 +24,80 @@ from lepton.kube.errors import KubeError
 
 log = logging.getLogger("lepton.trainingjob")
 
-DEBOUNCE_SECONDS = 0.2
-# How soon a reconcile that the API server refused is tried again by the resync daemon.
-RETRY_SECONDS = 5.0
+
+def _never() -> bool:
+    # The tasks end by cancellation (the job's deletion, the operator's shutdown).
+    return False
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL, id="resume")
-@kopf.on.create(GROUP, VERSION, PLURAL, id="create")
-@kopf.on.update(GROUP, VERSION, PLURAL, id="update")
-@kopf_errors
-async def on_change(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> None:
-    training = memo.training
-    await reconcile(body, training, Indices.of(kwargs))
-    if job_key(body) in training.wakeups.requeue_at:
-        training.wakeups.kick(job_key(body))  # the daemon re-arms its timer from the new requeue time
+def start_loops(key: str, body: kopf.Body, training: Training, indices: Indices) -> None:
+    """Track the job and start its resync task (a standalone operator only: with peering, kopf
+    daemons run the loops, see controllers.training.tasks)."""
+    if training.settings.peering is not None:
+        return
+    tasks = training.tasks
+    tasks.seen(key, body)
+    training.wakeups.event(key)  # a kick before the task first runs is kept
+
+    def current() -> Mapping[str, Any] | None:
+        return tasks.body(key)
+
+    def after() -> None:
+        sync_progress(key, training, indices)
+
+    tasks.ensure(key, "resync", lambda: loops.resync(key, training, indices, current, _never, after))
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, id="resync", cancellation_timeout=5.0)
-async def resync(body: kopf.Body, memo: HasTraining, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
-    """Reconcile when woken (pod events, freed GPUs) or when the job asked to be looked at again,
-    and every resync period in any case. kopf keeps ``body`` current for daemons."""
-    training = memo.training
-    key = job_key(body)
-    wake = training.wakeups.event(key)
-    try:
-        while not stopped:
-            timeout = training.settings.resync_seconds
-            due = training.wakeups.requeue_at.get(key)
-            if due is not None:
-                timeout = max(0.0, min(timeout, due - training.clock()))
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
-            else:
-                # Pod events come in bursts (created, bound, running): one reconcile for the burst.
-                await asyncio.sleep(DEBOUNCE_SECONDS)
-            wake.clear()
-            if stopped:
-                break
-            try:
-                await reconcile(body, training, Indices.of(kwargs))
-            except KubeError as exc:
-                log.warning("reconcile of %s failed: %s", key, exc)
-                training.wakeups.requeue_at[key] = training.clock() + RETRY_SECONDS
-    finally:
+def sync_progress(key: str, training: Training, indices: Indices) -> None:
+    """Start the job's progress task when it runs (the task ends by itself when it stops running)."""
+    tasks = training.tasks
+    body = tasks.body(key)
+    if body is None or not loops.polls_progress(training.objects.freshest(key, body), training):
+        return
+    tasks.ensure(
+        key,
+        "progress",
+        lambda: loops.progress(key, training, indices, lambda: tasks.body(key), _never, asyncio.sleep),
+    )
+
+
+def _handled(body: kopf.Body) -> tuple[Any, ...]:
+    """What a reconcile triggered by the job's own event is for: the job as its owner wrote it (a new
+    uid is a new job; status writes leave the generation as it is)."""
+    meta = body["metadata"]
+    return (meta.get("uid"), meta.get("generation"), meta.get("labels"), meta.get("annotations"))
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL, id="job")
+async def job_event(type: str | None, body: kopf.Body, memo: HasTraining, **kwargs: Any) -> None:
+    """Every event of a job, the initial listing's included: reconcile a job seen for the first time
+    (created, or found at start) and one its owner changed; stop its loops when it is gone.
+
+    An event handler, not kopf's create/update/resume: those make kopf write its last-handled
+    configuration into the job (a PATCH per job and change, and its watch event), and their
+    failures are retried through more annotations. A failed reconcile here is retried by the
+    job's resync loop."""
+    training, key = memo.training, job_key(body)
+    if type == "DELETED":
+        training.tasks.forget(key)
         training.forget(key)
         training.metrics.job_phase(key, None)
+        return
+    indices = Indices.of(kwargs)
+    start_loops(key, body, training, indices)
+    handled = _handled(body)
+    if training.handled.get(key) == handled:
+        return  # our own status write coming back, or a change the loops react to
+    training.handled[key] = handled
+    try:
+        await reconcile(body, training, indices)
+    except KubeError as exc:
+        log.warning("reconcile of %s failed: %s", key, exc)
+        training.wakeups.requeue_at[key] = training.clock() + (exc.retry_after or loops.RETRY_SECONDS)
+    if key in training.wakeups.requeue_at:
+        training.wakeups.kick(key)  # the resync loop re-arms its timer from the new requeue time
+    if training.tasks.tracked(key):
+        sync_progress(key, training, indices)
 
 
 def _deleted(type: str | None, **_: Any) -> bool:

@@ -150,7 +150,10 @@ async def tj_quotas(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> dict[s
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-async def tj_jobs(body: kopf.Body, **_: Any) -> dict[None, JobSummary]:
+async def tj_jobs(body: kopf.Body, memo: HasTraining, **_: Any) -> dict[None, JobSummary]:
+    key = f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+    if memo.training.tasks.tracked(key):
+        memo.training.tasks.seen(key, body)  # the job's loops read the current object from there
     try:
         job = TrainingJob.model_validate(dict(body))
     except ValueError:
