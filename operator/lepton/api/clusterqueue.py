@@ -49,8 +49,9 @@ class ClusterQueueSpec(LeptonModel):
     reservation_after_seconds: Annotated[int, Field(ge=0, le=86400)] = DEFAULT_RESERVATION_SECONDS
     """Seconds after being queued at which a job that is the head of the queue (first among its
     waiting jobs) holds a reservation: no job admitted after it, in this queue or another, may take
-    the free GPUs of the nodes it can use, nor (when a ResourceQuota is what it lacks) the quota of
-    its namespace, so smaller jobs cannot starve it. 0: at once."""
+    the free GPUs of the nodes held for it (the fewest of those it can use that hold it once
+    drained, the ones with the most free GPUs first), nor (when a ResourceQuota is what it lacks)
+    the quota of its namespace, so smaller jobs cannot starve it. 0: at once."""
 
 
 class ClusterQueue(ObjectBase):

@@ -140,11 +140,12 @@ def decide(
     pods are not bound yet keeps its GPUs. A gang that does not fit is skipped and later gangs may
     still be admitted (BestEffortFIFO), unless its queue is StrictFIFO (the head blocks its queue)
     or it is the head of its queue and has waited past the queue's reservation bound: then it
-    holds a reservation (its queue waits behind it; so do the free GPUs of the nodes it may use,
-    and, when a ResourceQuota is what it lacks, its namespace). ``queues`` None: every queue exists,
-    without quota or reservation. ``held``: gangs whose preemption victims are stopping -> the
-    victims' nodes, whose free GPUs only that gang may take until it is admitted (none is lent to a
-    later gang, so the victims' GPUs are not taken as they free up and a second preemption needed).
+    holds a reservation (its queue waits behind it; so do the free GPUs of the fewest nodes it may
+    use that hold it once drained, and, when a ResourceQuota is what it lacks, its namespace).
+    ``queues`` None: every queue exists, without quota or reservation. ``held``: gangs whose
+    preemption victims are stopping -> the victims' nodes, whose free GPUs only that gang may take
+    until it is admitted (none is lent to a later gang, so the victims' GPUs are not taken as they
+    free up and a second preemption needed).
     An elastic gang that does not fit whole is admitted at the largest size >= its minReplicas that
     does. After the queue, ``growers`` grow (policies.elastic) with what is left: never the GPUs
     held for a preemptor.
@@ -226,7 +227,7 @@ def decide(
             if short is not None and short.namespaced:
                 blocked[("namespace", gang.namespace)] = gang.key
             if fit < gang.least:
-                free.claim(gang.placement, gang.gpus_per_pod)
+                free.reserve(gang.placement, gang.gpus_per_pod, gang.least)
             message += "; holds a reservation: nothing admitted after it may take what it waits for"
         wait(gang, reason, message)
     grown = _grow(free, room, queues, list(growers), still_waiting)
@@ -249,10 +250,11 @@ def _grow(
     waiting: list[Gang],
 ) -> dict[str, int]:
     """Grow running elastic jobs with what the queue left, in queue order. Before a job grows, every
-    waiting gang of equal or higher priority claims the free GPUs of the nodes it may use (as a
-    reservation does): growth then takes only GPUs none of them could use, so no job that would
-    be admitted before the grower, were it waiting, is starved by it. Lower-priority gangs do not
-    hold it back: the grower would be admitted before them anyway."""
+    waiting gang of equal or higher priority claims the free GPUs of every node it may use (more
+    than a reservation holds, which is only the nodes it needs): growth then takes only GPUs none
+    of them could use, so no job that would be admitted before the grower, were it waiting, is
+    starved by it. Lower-priority gangs do not hold it back: the grower would be admitted before
+    them anyway."""
     grown: dict[str, int] = {}
     pending = sorted(waiting, key=lambda g: -g.priority)
     for grower in sorted(growers, key=lambda g: (-g.priority, g.created, g.key)):

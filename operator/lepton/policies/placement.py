@@ -123,13 +123,31 @@ class FreeGpus:
 
     def claim(self, placement: Placement, gpus_per_pod: int) -> None:
         """Set aside every free GPU of the nodes ``placement`` allows that could ever hold one of the
-        pods (a reservation): without run times to plan with, any GPU left there for backfill could
-        be one the reserved gang needs."""
+        pods: before an elastic job grows, each waiting gang it must not starve claims all it could
+        use (policies.admission._grow)."""
         pool = self._pool(placement)
         for free in [f for f, names in pool.items() if f > 0 and names]:
             for name in list(pool[free]):
                 if self._allocatable[name] >= gpus_per_pod:
                     self._take(name, free)
+
+    def reserve(self, placement: Placement, gpus_per_pod: int, pods: int) -> None:
+        """Set aside every free GPU of the fewest nodes that hold ``pods`` of the pods once drained,
+        those with the most free GPUs first (the fewest GPUs left to free). Without run times to
+        plan with, any GPU left there for backfill could be one the reserved gang needs; the other
+        nodes' free GPUs stay open to backfill, which the gang could not use before these drain.
+        Each pass chooses again: a node that frees more GPUs than a chosen one takes its place."""
+        if gpus_per_pod <= 0:
+            return
+        self._pool(placement)
+        usable = [n for n in self._members[placement] if self._allocatable[n] >= gpus_per_pod]
+        slots = 0
+        for name in sorted(usable, key=lambda n: (-self._free[n], n)):
+            if slots >= pods:
+                break
+            slots += self._allocatable[name] // gpus_per_pod
+            if self._free[name] > 0:
+                self._take(name, self._free[name])
 
     @property
     def free(self) -> Mapping[str, int]:

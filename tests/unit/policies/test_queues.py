@@ -188,6 +188,51 @@ CASES = [
         reserved=("ns/big",),
     ),
     Case(
+        "reservation: only the nodes the head needs are held, those with the most free GPUs first",
+        nodes(4, 8, 0, 6),
+        [
+            g("ns/big", 2, created=1, waiting_since=WAITED),
+            g("ns/small", 1, 2, created=2),
+            g("ns/other", 1, 2, queue="other", created=3),
+            g("ns/too-big", 1, 8, queue="other", created=4),
+        ],
+        ("ns/other",),
+        {
+            "ns/big": ("WaitingForGPUs", "needs 2 pods x 8 GPUs; 1 fit now" + RESERVES),
+            "ns/small": ("WaitingInQueue", "behind ns/big, which holds a reservation"),
+            "ns/too-big": ("WaitingForGPUs", "needs 1 pod x 8 GPUs; 0 fit now"),
+        },
+        reserved=("ns/big",),
+    ),
+    Case(
+        "reservation: a node holding several of its pods counts for each (2 x 4 GPUs fit on one node)",
+        nodes(2, 6, 8),
+        [
+            g("ns/big", 4, 4, created=1, waiting_since=WAITED),
+            g("ns/other", 1, 2, queue="other", created=2),
+            g("ns/other-2", 1, 2, queue="other", created=3),
+        ],
+        ("ns/other",),
+        {
+            "ns/big": ("WaitingForGPUs", "needs 4 pods x 4 GPUs; 3 fit now" + RESERVES),
+            "ns/other-2": ("WaitingForGPUs", "needs 1 pod x 2 GPUs; 0 fit now"),
+        },
+        reserved=("ns/big",),
+    ),
+    Case(
+        "reservation of an elastic head: the nodes its minReplicas need",
+        nodes(4, 8, 0, 6),
+        [
+            g("ns/elastic", 4, created=1, waiting_since=WAITED, min_pods=2),
+            g("ns/other", 1, 4, queue="other", created=2),
+        ],
+        ("ns/other",),
+        {
+            "ns/elastic": ("WaitingForGPUs", "needs 2 pods x 8 GPUs; 1 fit now" + RESERVES),
+        },
+        reserved=("ns/elastic",),
+    ),
+    Case(
         "only the head of a queue is reserved for, however long the others waited",
         nodes(8, 0),
         [
@@ -300,4 +345,17 @@ def test_the_reserved_job_is_admitted_first_once_its_gpus_are_free():
     assert decision.admitted == ()
     # The running small job ends: both nodes are free and the big job goes first.
     decision = decide(nodes(8, 8), [], [big, *small], queues=QUEUES, now=NOW + 60)
+    assert decision.admitted == ("ns/big",)
+
+
+def test_backfill_runs_beside_a_reservation_that_holds_only_the_nodes_it_needs():
+    """A 2 x 8 head holds the two nodes with the most free GPUs; a small job of another queue runs on
+    the third meanwhile, and the head is admitted once its held nodes are free, however busy the
+    third stays. Holding every node, the small job would have waited and a-2's GPUs stayed idle."""
+    big = g("ns/big", 2, created=1, waiting_since=NOW - 1000)
+    small = g("ns/small", 1, 4, queue="other", created=10)
+    decision = decide(nodes(8, 4, 4), [], [big, small], queues=QUEUES, now=NOW)
+    # a-0 and a-1 held (equal free counts go by name); a-2's 4 free GPUs backfill.
+    assert (decision.admitted, decision.reserved) == (("ns/small",), ("ns/big",))
+    decision = decide(nodes(8, 8, 0), [], [big], queues=QUEUES, now=NOW + 60)
     assert decision.admitted == ("ns/big",)
