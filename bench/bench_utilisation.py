@@ -18,6 +18,7 @@ the head of the queue), and from then nothing is admitted onto its nodes, so it 
 longest run time (its fit time) plus the admission pass's latency.
 
     python bench/bench_utilisation.py [--nodes 8] [--arrival-seconds 60] [--reservation-seconds 20]
+        [--state-dir /tmp/lepton-cluster-utilisation] [--port-offset 1100]
 """
 
 from __future__ import annotations
@@ -41,28 +42,14 @@ sys.path.insert(0, str(REPO / "bench"))
 from kubernetes import client, config  # noqa: E402
 
 from bench_trainingjob import GROUP, VERSION, drain, job_body, make_namespace, wait_settled  # noqa: E402
-from benchkit import tear_down  # noqa: E402
+from benchkit import cluster_env, tear_down  # noqa: E402
 from localcluster import cluster  # noqa: E402
-from localcluster.config import Config, Ports  # noqa: E402
+from localcluster.config import Config  # noqa: E402
 from support.operator import Operator  # noqa: E402
 
 # (replicas, GPUs per worker): the mix the issue names.
 SIZES = ((1, 1), (1, 8), (2, 8), (4, 8))
 QUEUE = "bench-utilisation"
-PORT_OFFSET = 1100
-
-
-def bench_env(nodes: int) -> dict[str, str]:
-    env = {
-        "LEPTON_CLUSTER_DIR": "/tmp/lepton-cluster-utilisation",
-        "GPU_NODES": str(nodes),
-        "GPUS_PER_NODE": "8",
-        "CPU_NODES": "0",
-        "PROMETHEUS": "0",
-    }
-    for name in Ports.__dataclass_fields__:
-        env[f"LEPTON_PORT_{name.upper()}"] = str(getattr(Ports(), name) + PORT_OFFSET)
-    return env
 
 
 @dataclass
@@ -330,8 +317,20 @@ def main() -> None:
     parser.add_argument("--trace", metavar="FILE", help="write the samples of both runs as JSON")
     parser.add_argument("--keep", action="store_true", help="leave the benchmark cluster running")
     parser.add_argument("--no-anchor", action="store_true", help="skip the plain-pods run")
+    # Two sessions on one machine each need their own cluster: another state dir and other ports.
+    parser.add_argument("--state-dir", default="/tmp/lepton-cluster-utilisation")
+    parser.add_argument("--port-offset", type=int, default=1100, help="added to every default port")
     args = parser.parse_args()
-    os.environ.update(bench_env(args.nodes))
+    os.environ.update(
+        cluster_env(
+            args.state_dir,
+            args.port_offset,
+            GPU_NODES=str(args.nodes),
+            GPUS_PER_NODE="8",
+            CPU_NODES="0",
+            PROMETHEUS="0",
+        )
+    )
     cfg = Config.from_env()
     capacity = args.nodes * 8
     plan = workload(args.seed, capacity, args.arrival_seconds, (args.min_seconds, args.max_seconds))
