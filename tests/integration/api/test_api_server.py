@@ -122,6 +122,7 @@ def test_category_lepton_lists_all_three_kinds(lepton_crds, kubectl, namespace):
                 "PHASE",
                 "READY",
                 "WORKERS",
+                "SIZE",
                 "GPUS",
                 "RESTARTS",
                 "STEP",
