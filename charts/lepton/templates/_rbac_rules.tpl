@@ -72,10 +72,13 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
 - apiGroups: [""]
   resources: [resourcequotas]
   verbs: [list, watch]
-# Events about its objects, from the operator and from kopf.
+# Events about its objects, from the operator and from kopf (create); the kubelet's Events of one
+# model-server pod that was scheduled and does not start (list, by involvedObject.uid, at most every
+# few seconds while it waits): only they say why (a token Secret that does not exist, FailedMount).
+# Never watched: Events are the noisiest kind of a cluster.
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  verbs: [create, list]
 {{- end -}}
 
 {{/* Cluster-scoped reads that no Role can grant. */}}

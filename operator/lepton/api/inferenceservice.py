@@ -125,6 +125,12 @@ class InferenceServiceReason(StrEnum):
     TRAFFIC_SWITCHED = "TrafficSwitched"
     DEPLOYMENT_DELETED = "DeploymentDeleted"
     INVALID_ANNOTATION = "InvalidAnnotation"
+    TOKEN_SECRET_MISSING = "TokenSecretMissing"  # noqa: S105 - a reason, not a secret
+    """A Secret (or key) that spec.auth.tokenSecrets names does not exist: the model-server pods
+    wait in ContainerCreating (the kubelet cannot mount it) until it is created."""
+    POD_START_FAILED = "PodStartFailed"
+    """A model-server pod was scheduled and does not start; the message is the kubelet's (a volume
+    it cannot mount, an image it cannot pull, a sandbox it cannot make)."""
 
 
 class ModelRef(LeptonModel):

@@ -144,6 +144,13 @@ INFERENCE_SERVICE: dict[str, str] = {
     "TrafficSwitched": "the Service now sends requests to the model-server replicas",
     "DeploymentDeleted": "an old version's Deployment was removed",
     "InvalidAnnotation": "a lepton.ai/ annotation has a value the operator cannot use; the message names it",
+    "TokenSecretMissing": "a Secret (or a key of it) that spec.auth.tokenSecrets names does not exist in "
+    "the namespace (the message names it): the kubelet cannot mount it and the model servers wait in "
+    "ContainerCreating. Create it (`kubectl create secret generic NAME --from-literal=KEY=...`); the "
+    "pods start by themselves and the condition clears",
+    "PodStartFailed": "a model-server pod was scheduled but does not start; the message is the "
+    "kubelet's reason (a volume it cannot mount, an image it cannot pull, a sandbox it cannot make): "
+    "fix what it names, or `kubectl describe pod` for the whole story",
 }
 
 BY_KIND = {"TrainingJob": TRAINING_JOB, "ModelVersion": MODEL_VERSION, "InferenceService": INFERENCE_SERVICE}

@@ -65,7 +65,7 @@ EXPECTED = {
     ("batch", "jobs"): {"list", "watch", "create"},
     ("scheduling.volcano.sh", "podgroups"): {"create"},
     ("scheduling.x-k8s.io", "podgroups"): {"create"},
-    ("", "events"): {"create"},
+    ("", "events"): {"create", "list"},  # list: the kubelet's Events of a pod that does not start
     ("", "configmaps"): {"get"},
     ("", "resourcequotas"): {"list", "watch"},
     ("lepton.ai", "clusterqueues"): {"list", "watch"},

@@ -58,8 +58,10 @@ from lepton.policies.inference import (
     plan,
     scaled_by_hand,
     status_of,
+    with_start_problem,
 )
 from lepton.policies.models import resolve
+from lepton.policies.pod_start import Finding
 from lepton.policies.rollout_state import canary_status
 
 log = logging.getLogger("lepton.inferenceservice")
@@ -191,6 +193,11 @@ async def _reconcile(
     if canary is not None:
         assessment = with_rollout(assessment, canary.decision)
     assessment = _noted(isvc, assessment, traffic.note(isvc), canary.invalid if canary else (), events)
+    tokens = [(t.name, t.key) for t in spec.auth.token_secrets] if spec.auth else []
+    start = await serving.pod_starts.check(
+        serving.kube, key, ns, indices.server_pods(ns, isvc.name), serving.clock(), token_secrets=tokens
+    )
+    assessment = with_start_problem(assessment, start.finding)
     if blocked is not None:
         assessment = replace(
             assessment, phase=InferenceServicePhase.FAILED, ready=ConditionValue(False, *blocked)
@@ -213,12 +220,17 @@ async def _reconcile(
     serving.metrics.inference_service(ns, isvc.name, series if written else None)
     if written:
         _report(isvc, decided, assessment, events)
+        _report_start(isvc, start.finding, events)
         await events.send(serving.kube)
+        due_at = start.due  # a model-server pod waiting to start is due a look
         if canary is not None:
             # A promotion completes once the route is read back carrying it: look again soon.
             due = canary.decision.requeue_after
             due = min(due or ROUTE_READBACK_SECONDS, ROUTE_READBACK_SECONDS) if route_changed else due
-            serving.requeues.set(key, None if due is None else serving.clock() + due)
+            if due is not None:
+                at = serving.clock() + due
+                due_at = at if due_at is None else min(due_at, at)
+        serving.requeues.set(key, due_at)
 
 
 async def _act(
@@ -328,6 +340,14 @@ def _report(isvc: InferenceService, decided: Plan, assessment: Assessment, event
         assessment.phase.value,
         shown.message,
     )
+
+
+def _report_start(isvc: InferenceService, found: Finding | None, events: Events) -> None:
+    """A Warning when a pod's start problem is new to the status (the condition says it anyway)."""
+    before = isvc.status.conditions if isvc.status else None
+    if found is not None and not any(c.message == found.message for c in before or []):
+        events.warning(InferenceServiceReason(found.reason.value), found.message)
+        log.info("%s/%s: %s: %s", isvc.namespace, isvc.name, found.reason.value, found.message)
 
 
 def _noted(
