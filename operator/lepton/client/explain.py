@@ -25,6 +25,9 @@ TRAINING_JOB: dict[str, str] = {
     "QueueNotFound": "spec.scheduling.queue names a ClusterQueue that does not exist (`kubectl get "
     "clusterqueues`); the job waits until it is created, or fix the name",
     "Admitted": "GPUs are set aside for every worker; the pods are being created and scheduled",
+    "PodStartFailed": "a worker pod was scheduled but does not start; the message is the kubelet's "
+    "reason (a Secret or ConfigMap of the template that does not exist, an image it cannot pull, a "
+    "sandbox it cannot make): fix what it names; the job goes on by itself once the pod starts",
     "Running": "every worker pod runs",
     "AllWorkersRunning": "every worker pod runs",
     "StoppingWorkers": "rank 0 succeeded; the other workers get the success grace period to exit",

@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from typing import Any
 
 import pytest
 from kubernetes import client
 from servekit import Serving, inference_service
 
-from lepton.api.common import now
 from lepton.policies.pod_start import RECHECK_SECONDS
+from support.events import bound_pod, kubelet_event
 from support.operator import Operator
 from support.wait import wait_for
 
@@ -41,38 +40,7 @@ def held_service(serving: Serving, name: str, **spec: Any) -> dict[str, Any]:
 
 
 def scheduled_pod(serving: Serving, name: str) -> client.V1Pod:
-    def bound() -> client.V1Pod | None:
-        pods = serving.core.list_namespaced_pod(
-            serving.namespace, label_selector=f"lepton.ai/inferenceservice={name}"
-        ).items
-        return next((p for p in pods if p.spec.node_name), None)
-
-    return wait_for(bound, 30, f"a model-server pod of {name} bound to a node")
-
-
-def kubelet_event(serving: Serving, pod: client.V1Pod, reason: str, message: str) -> None:
-    """The Event the kubelet of the pod's node writes (a stand-in: KWOK's nodes have no kubelet)."""
-    at = now()
-    serving.core.create_namespaced_event(
-        serving.namespace,
-        {
-            "metadata": {"name": f"{pod.metadata.name}.{uuid.uuid4().hex[:12]}"},
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "name": pod.metadata.name,
-                "namespace": serving.namespace,
-                "uid": pod.metadata.uid,
-            },
-            "type": "Warning",
-            "reason": reason,
-            "message": message,
-            "source": {"component": "kubelet", "host": pod.spec.node_name},
-            "firstTimestamp": at,
-            "lastTimestamp": at,
-            "count": 1,
-        },
-    )
+    return bound_pod(serving.core, serving.namespace, f"lepton.ai/inferenceservice={name}")
 
 
 def events_read(operator: Operator) -> float:
@@ -92,7 +60,7 @@ def test_a_missing_token_secret_is_named_until_the_pod_starts(kube, namespace, o
     applied = time.monotonic()
     held_service(serving, "guarded", auth=auth)
     pod = scheduled_pod(serving, "guarded")
-    kubelet_event(serving, pod, "FailedMount", MISSING)
+    kubelet_event(serving.core, pod, "FailedMount", MISSING)
 
     ready = wait_for(
         lambda: (
@@ -137,7 +105,7 @@ def test_another_reason_the_kubelet_gives_is_passed_on(kube, namespace, operator
     held_service(serving, "sandboxed")
     pod = scheduled_pod(serving, "sandboxed")
     message = 'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network "cbr0"'
-    kubelet_event(serving, pod, "FailedCreatePodSandBox", message)
+    kubelet_event(serving.core, pod, "FailedCreatePodSandBox", message)
     ready = wait_for(
         lambda: (
             (c := serving.condition("inferenceservices", "sandboxed", "Ready")).get("reason")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lepton.api.common import parse_time
+from lepton.api.common import epoch_of
 from lepton.kube import resources
 from lepton.kube.client import Kube
 from lepton.kube.errors import KubeError
@@ -34,7 +34,7 @@ log = logging.getLogger("lepton.podstart")
 
 def _epoch(value: Any) -> float | None:
     try:
-        return parse_time(str(value)).timestamp() if value else None
+        return epoch_of(str(value) if value else None)
     except ValueError:
         return None
 
