@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
 from traefikkit import (
     MODEL,
-    SERVER_IMAGE,
     GatewayLoad,
     inference_service,
     model_version,
@@ -32,8 +29,7 @@ from traefikkit import (
 )
 
 import gatewayapi as gateway
-from localcluster.config import E2E_DIR, Config
-from realnode.archives import import_all
+from localcluster.config import Config
 from support.kube import Kubectl, fresh_namespace
 from support.operator import Operator, running_operator
 from support.paths import CRDS_DIR
@@ -54,17 +50,6 @@ STEPS = [{"weight": 25, "pauseSeconds": PAUSE}, {"weight": 50, "pauseSeconds": P
 ANALYSIS = {"intervalSeconds": INTERVAL, "failureLimit": 1, "minRequests": 5, "maxErrorRate": 0.05}
 RATE = 20  # requests/s through the Gateway
 VERSIONS = {"v1": True, "v2": True, "v3": False, "v4": True}
-
-
-@pytest.fixture(scope="module")
-def server_image(e2e_cluster: Config) -> None:
-    """Only the server image (model servers and verification pods); reused when built."""
-    out = subprocess.run(
-        [str(E2E_DIR / "images" / "build.sh"), "server"], stdout=subprocess.PIPE, text=True, check=True
-    )
-    _, layout, ref = out.stdout.strip().splitlines()[-1].split()
-    assert ref.endswith(SERVER_IMAGE), out.stdout
-    import_all(e2e_cluster, Path(layout), [ref])
 
 
 @pytest.fixture(scope="module")

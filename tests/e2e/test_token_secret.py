@@ -10,20 +10,17 @@ import base64
 import json
 import os
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from e2ekit import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION
 from kubernetes import client
-from traefikkit import INPUT, MODEL, SERVER_IMAGE, model_version, storage, write_artifact
+from traefikkit import INPUT, MODEL, model_version, real_node_server, storage, write_artifact
 
-from localcluster.config import E2E_DIR, Config
-from realnode.archives import import_all
+from localcluster.config import Config
 from support.kube import Kubectl
 from support.operator import Operator, running_operator
 from support.paths import CRDS_DIR
@@ -35,17 +32,6 @@ SECRET = "api-token"
 # The first look comes STALL_SECONDS after the pod is bound; the kubelet's first FailedMount within
 # a second or two of that. Generous for a loaded machine.
 NAMED_WITHIN = 60
-
-
-@pytest.fixture(scope="module")
-def server_image(e2e_cluster: Config) -> None:
-    """Only the server image (model server and verification pods); reused when built."""
-    out = subprocess.run(
-        [str(E2E_DIR / "images" / "build.sh"), "server"], stdout=subprocess.PIPE, text=True, check=True
-    )
-    _, layout, ref = out.stdout.strip().splitlines()[-1].split()
-    assert ref.endswith(SERVER_IMAGE), out.stdout
-    import_all(e2e_cluster, Path(layout), [ref])
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +59,7 @@ def guarded_service() -> dict[str, Any]:
             "model": {"name": MODEL, "version": "v1"},
             "replicas": 1,
             "auth": {"tokenSecrets": [{"name": SECRET, "key": "token"}]},
-            "server": {
-                "image": SERVER_IMAGE,
-                "imagePullPolicy": "Never",
-                "nodeSelector": REAL_NODE_SELECTOR,
-                "tolerations": [REAL_NODE_TOLERATION],
-                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}},
-            },
+            "server": real_node_server(),
         },
     }
 

@@ -38,6 +38,8 @@ SLICE = [
     "tests/integration/serving/test_rollout_gateway.py",
     # spec.networkPolicy: the NetworkPolicy watched, read, applied, deleted.
     "tests/integration/serving/test_inferenceservice_networkpolicy.py",
+    # A server pod that does not start: its Events listed (events list).
+    "tests/integration/serving/test_inferenceservice_pod_start.py",
 ]
 # Granted but not used in this run, each with its reason (the same reasons are in _rbac_rules.tpl).
 UNUSED_ALLOWED = {

@@ -43,6 +43,16 @@ def scheduled_pod(serving: Serving, name: str) -> client.V1Pod:
     return bound_pod(serving.core, serving.namespace, f"lepton.ai/inferenceservice={name}")
 
 
+def wait_reason(serving: Serving, name: str, reason: str) -> dict[str, Any]:
+    """The service's Ready condition once its reason is ``reason``."""
+    return wait_for(
+        lambda: (c := serving.condition("inferenceservices", name, "Ready")).get("reason") == reason and c,
+        BOUND,
+        f"Ready of {name} to say {reason}",
+        seen=lambda: serving.status("inferenceservices", name),
+    )
+
+
 def events_read(operator: Operator) -> float:
     """Lists of Events the operator has sent so far (its request counter)."""
     pattern = re.compile(
@@ -62,16 +72,7 @@ def test_a_missing_token_secret_is_named_until_the_pod_starts(kube, namespace, o
     pod = scheduled_pod(serving, "guarded")
     kubelet_event(serving.core, pod, "FailedMount", MISSING)
 
-    ready = wait_for(
-        lambda: (
-            (c := serving.condition("inferenceservices", "guarded", "Ready")).get("reason")
-            == "TokenSecretMissing"
-            and c
-        ),
-        BOUND,
-        "Ready to say TokenSecretMissing",
-        seen=lambda: serving.status("inferenceservices", "guarded"),
-    )
+    ready = wait_reason(serving, "guarded", "TokenSecretMissing")
     print(f"\napply -> Ready names the missing Secret: {time.monotonic() - applied:.1f}s (simulated kubelet)")
     assert ready["status"] == "False"
     assert f"Secret {SECRET} " in ready["message"]
@@ -106,14 +107,5 @@ def test_another_reason_the_kubelet_gives_is_passed_on(kube, namespace, operator
     pod = scheduled_pod(serving, "sandboxed")
     message = 'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network "cbr0"'
     kubelet_event(serving.core, pod, "FailedCreatePodSandBox", message)
-    ready = wait_for(
-        lambda: (
-            (c := serving.condition("inferenceservices", "sandboxed", "Ready")).get("reason")
-            == "PodStartFailed"
-            and c
-        ),
-        BOUND,
-        "Ready to say PodStartFailed",
-        seen=lambda: serving.status("inferenceservices", "sandboxed"),
-    )
+    ready = wait_reason(serving, "sandboxed", "PodStartFailed")
     assert f"pod {pod.metadata.name} cannot start: FailedCreatePodSandBox: {message}" == ready["message"]
