@@ -10,6 +10,7 @@ every few seconds, never a loop.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,7 +79,9 @@ def pod_start(body: Mapping[str, Any]) -> PodStart:
 
 def pod_event(body: Mapping[str, Any]) -> PodEvent:
     """A core/v1 Event; when it was last seen, from whichever of its times is set (a repeated one
-    moves lastTimestamp, or series.lastObservedTime for events.k8s.io writers)."""
+    moves lastTimestamp, or series.lastObservedTime for events.k8s.io writers), in whole seconds:
+    the kubelet writes whole seconds, the scheduler microseconds, and its Scheduled must not look
+    newer than a failure of the same second."""
     meta = body.get("metadata") or {}
     candidates = (
         (body.get("series") or {}).get("lastObservedTime"),
@@ -87,7 +90,7 @@ def pod_event(body: Mapping[str, Any]) -> PodEvent:
         body.get("firstTimestamp"),
         meta.get("creationTimestamp"),
     )
-    at = next((t for t in (_epoch(c) for c in candidates) if t is not None), 0.0)
+    at = next((math.floor(t) for t in (_epoch(c) for c in candidates) if t is not None), 0.0)
     return PodEvent(
         type=str(body.get("type") or ""),
         reason=str(body.get("reason") or ""),

@@ -70,6 +70,12 @@ def test_container_states() -> None:
     assert pod_start(pod(base, deletionTimestamp=SCHEDULED)).deleting
 
 
+def test_the_schedulers_event_is_not_newer_than_a_kubelet_failure_of_the_same_second() -> None:
+    scheduled = {"type": "Normal", "reason": "Scheduled", "eventTime": "2026-11-26T20:00:01.734201Z"}
+    failed = {"type": "Warning", "reason": "FailedMount", "lastTimestamp": "2026-11-26T20:00:01Z"}
+    assert pod_event(scheduled).at == pod_event(failed).at
+
+
 def test_an_events_time_is_when_it_was_last_seen() -> None:
     repeated = {
         "type": "Warning",
@@ -87,5 +93,5 @@ def test_an_events_time_is_when_it_was_last_seen() -> None:
         "series": {"count": 3, "lastObservedTime": "2026-11-26T20:03:00.500000Z"},
     }
     event = pod_event(series)
-    assert event.at == epoch("2026-11-26T20:03:00.500000Z")
+    assert event.at == epoch("2026-11-26T20:03:00Z")  # whole seconds, as the kubelet's
     assert (event.type, event.reason, event.message) == ("Warning", "FailedMount", "")
