@@ -1,9 +1,10 @@
 """kopf registration of the serving controllers. ModelVersion: create, update, resume, and its
 verification Job's and pods' events. InferenceService: create, update, resume, the events of its
-Deployments, its Services and its model's ModelVersions, and a rollout daemon that wakes it when
-its canary asked to be looked at again (a pause ends, a check is due). Every one ends in
+Deployments, its Services and its model's ModelVersions, and a daemon that wakes it when it asked
+to be looked at again (a canary's pause ends or check is due; a model-server pod waiting to start
+is due a look, which that pod's own events only schedule). Every one ends in
 ``reconcile_model_version`` or ``reconcile_inference_service``; no polling: every change that
-matters arrives as a watch event or at a time the rollout decision named. The indices are in
+matters arrives as a watch event or at a time a reconcile named. The indices are in
 controllers.serving.indices."""
 
 from __future__ import annotations
