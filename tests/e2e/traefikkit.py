@@ -65,9 +65,13 @@ def model_version(version: str, digest: str) -> dict[str, Any]:
 
 
 def inference_service(
-    version: str, gateway: dict[str, str], hostname: str, rollout: dict[str, Any]
+    version: str, gateway: dict[str, str], hostname: str, rollout: dict[str, Any], mirror_percent: int = 0
 ) -> dict[str, Any]:
-    """One replica of ``version`` on the real node, routed by an HTTPRoute on ``gateway``."""
+    """One replica of ``version`` on the real node, routed by an HTTPRoute on ``gateway`` (mirroring
+    ``mirror_percent`` % of the requests to a new version during a rollout)."""
+    traffic: dict[str, Any] = {"gateway": gateway, "hostnames": [hostname]}
+    if mirror_percent:
+        traffic["mirrorPercent"] = mirror_percent
     return {
         "apiVersion": "lepton.ai/v1alpha1",
         "kind": "InferenceService",
@@ -82,7 +86,7 @@ def inference_service(
                 "tolerations": [REAL_NODE_TOLERATION],
                 "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}},
             },
-            "traffic": {"gateway": gateway, "hostnames": [hostname]},
+            "traffic": traffic,
             "rollout": rollout,
         },
     }

@@ -41,6 +41,12 @@ class Requeues:
             self.due[key] = at
         self._wake.setdefault(key, asyncio.Event()).set()
 
+    def sooner(self, key: str, at: float) -> None:
+        """Reconcile ``key`` at ``at`` unless something is due before."""
+        due = self.due.get(key)
+        if due is None or at < due:
+            self.set(key, at)
+
     async def sleep(self, key: str, clock: Callable[[], float]) -> None:
         """Until ``key``'s time comes (indefinitely while none is set)."""
         wake = self._wake.setdefault(key, asyncio.Event())
