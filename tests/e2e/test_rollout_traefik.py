@@ -23,9 +23,9 @@ from traefikrun import (
     accepted,
     canary,
     custom,
+    host_operator,
     import_server_image,
     lisvc,
-    operator_env,
     route,
     serve_first,
     set_version,
@@ -36,8 +36,7 @@ from traefikrun import backends as weights
 import gatewayapi as gateway
 from localcluster.config import Config
 from support.kube import Kubectl, fresh_namespace
-from support.operator import Operator, running_operator
-from support.paths import CRDS_DIR
+from support.operator import Operator
 from support.wait import wait_for
 
 # The first test also pays for the fixtures: Traefik's build when it is not cached (make test-e2e
@@ -78,10 +77,7 @@ def traefik(e2e_cluster: Config, kubectl: Kubectl, kube: client.ApiClient, ns: s
 def operator(
     e2e_cluster: Config, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory, traefik: str
 ) -> Iterator[Operator]:
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS_DIR))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS_DIR))
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    with running_operator(str(e2e_cluster.kubeconfig), log, operator_env(e2e_cluster)) as op:
+    with host_operator(e2e_cluster, kubectl, tmp_path_factory.mktemp("operator") / "operator.log") as op:
         yield op
 
 

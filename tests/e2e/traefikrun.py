@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ import gatewayapi as gateway
 from localcluster.config import E2E_DIR, Config
 from realnode.archives import import_all
 from support.kube import Kubectl
+from support.operator import Operator, running_operator
+from support.paths import CRDS_DIR
 from support.ports import free_port
 from support.wait import wait_for
 
@@ -73,6 +77,15 @@ def operator_env(cfg: Config) -> dict[str, str]:
             [{"key": "lepton.ai/real-node", "operator": "Exists", "effect": "NoSchedule"}]
         ),
     }
+
+
+@contextmanager
+def host_operator(cfg: Config, kubectl: Kubectl, log: Path) -> Iterator[Operator]:
+    """The CRDs of this checkout installed, and the operator running on the host."""
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS_DIR))
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS_DIR))
+    with running_operator(str(cfg.kubeconfig), log, operator_env(cfg)) as op:
+        yield op
 
 
 def custom(kube: client.ApiClient) -> client.CustomObjectsApi:

@@ -52,7 +52,8 @@ def test_watch_namespaces_turn_namespaced_rules_into_roles(render: Render) -> No
     cluster = {r for rule in one(objects, "ClusterRole")["rules"] for r in rule["resources"]}
     # Only what no Role can grant stays cluster-wide.
     assert cluster == {
-        "nodes", "priorityclasses", "customresourcedefinitions", "namespaces", "clusterqueues", "gatewayclasses",
+        "nodes", "priorityclasses", "customresourcedefinitions", "namespaces", "clusterqueues",
+        "gatewayclasses",
     }  # fmt: skip
     assert env_of(one(objects, "Deployment"))["LEPTON_NAMESPACES"] == "team-a,team-b"
 
