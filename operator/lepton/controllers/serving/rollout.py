@@ -129,7 +129,10 @@ async def decide_canary(
     names = sorted({*live, *(v for v in (target, stable) if v)})
     mirror = MirrorChoice(MirrorMode.FILTER)
     percent = isvc.spec.traffic.mirror_percent if isvc.spec.traffic else None
-    rolling = target not in (None, stable) or (state is not None and state.phase in ACTIVE)
+    # Read only while a rollout may mirror: a new target beside a stable version, or one running.
+    rolling = (stable is not None and target not in (None, stable)) or (
+        state is not None and state.phase in ACTIVE
+    )
     if traffic.gateway and percent and rolling:
         mirror = choose_mirror(await gateway_facts(isvc, serving), percent)
     observed = Observed(
