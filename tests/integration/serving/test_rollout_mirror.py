@@ -26,7 +26,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 NAME = "iris"
 TRAFFIC = {"gateway": {"name": "public", "sectionName": "http"}, "mirrorPercent": 50}
-SHADOW = [{"weight": 0, "pauseSeconds": 5}, {"weight": 50, "pauseSeconds": 5}]
+# The shadow step outlasts the grace before the route names a TraefikService (5 s) by enough to see it.
+SHADOW = [{"weight": 0, "pauseSeconds": 15}, {"weight": 50, "pauseSeconds": 5}]
 ANALYSIS = {"intervalSeconds": 5, "minRequests": 5, "failureLimit": 2, "maxErrorRate": 0.05}
 # What Traefik v3.6.12 publishes (its extended HTTPRoute features): no mirror among them.
 TRAEFIK_FEATURES = ["HTTPRoute", "HTTPRouteHostRewrite", "HTTPRouteMethodMatching", "HTTPRoutePathRewrite"]
