@@ -83,7 +83,10 @@ def operator_env(cfg: Config) -> dict[str, str]:
 def host_operator(cfg: Config, kubectl: Kubectl, log: Path) -> Iterator[Operator]:
     """The CRDs of this checkout installed, and the operator running on the host."""
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS_DIR))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS_DIR))
+    # `kubectl wait` fails at once on a CRD the API server has not given conditions yet: ask again.
+    established = ("wait", "--for=condition=Established", "--timeout=30s", "-f", str(CRDS_DIR))
+    wait_for(lambda: kubectl(*established, check=False).returncode == 0, 60, "the CRDs Established",
+             seen=lambda: kubectl(*established, check=False).stderr)  # fmt: skip
     with running_operator(str(cfg.kubeconfig), log, operator_env(cfg)) as op:
         yield op
 
