@@ -75,9 +75,13 @@ def real_node_server() -> dict[str, Any]:
 
 
 def inference_service(
-    version: str, gateway: dict[str, str], hostname: str, rollout: dict[str, Any]
+    version: str, gateway: dict[str, str], hostname: str, rollout: dict[str, Any], mirror_percent: int = 0
 ) -> dict[str, Any]:
-    """One replica of ``version`` on the real node, routed by an HTTPRoute on ``gateway``."""
+    """One replica of ``version`` on the real node, routed by an HTTPRoute on ``gateway`` (mirroring
+    ``mirror_percent`` % of the requests to a new version during a rollout)."""
+    traffic: dict[str, Any] = {"gateway": gateway, "hostnames": [hostname]}
+    if mirror_percent:
+        traffic["mirrorPercent"] = mirror_percent
     return {
         "apiVersion": "lepton.ai/v1alpha1",
         "kind": "InferenceService",
@@ -86,7 +90,7 @@ def inference_service(
             "model": {"name": MODEL, "version": version},
             "replicas": 1,
             "server": real_node_server(),
-            "traffic": {"gateway": gateway, "hostnames": [hostname]},
+            "traffic": traffic,
             "rollout": rollout,
         },
     }

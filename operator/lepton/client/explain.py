@@ -119,6 +119,10 @@ INFERENCE_SERVICE: dict[str, str] = {
     "AnalysisErrors": "analysis queries keep failing: the rollout holds, never promoting or rolling "
     "back on errors (check Prometheus and the queries in the message)",
     "AnalysisRecovered": "analysis queries answer again; the rollout goes on",
+    "MirrorUnsupported": "traffic.mirrorPercent is set but the Gateway's class neither lists "
+    "HTTPRouteRequestMirror (and HTTPRouteRequestPercentageMirror) in status.supportedFeatures nor is "
+    "Traefik with its TraefikService CRD: nothing is mirrored, the new version is analysed on its "
+    "weighted share, and a weight-0 (shadow) step holds until promoted by hand",
     "FailedVersionSkipped": "this version was rolled back before; `latest` skips it until a newer one "
     "appears or `lepton rollout retry` asks again",
     "Scaled": "the replica count changed",

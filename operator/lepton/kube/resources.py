@@ -24,7 +24,9 @@ def base_path(api_version: str) -> str:
 
 
 def collection_path(api_version: str, plural: str, namespace: str) -> str:
-    return f"{base_path(api_version)}/namespaces/{namespace}/{plural}"
+    """An empty namespace: a cluster-scoped kind (a GatewayClass, for instance)."""
+    where = f"/namespaces/{namespace}" if namespace else ""
+    return f"{base_path(api_version)}{where}/{plural}"
 
 
 def object_path(api_version: str, plural: str, namespace: str, name: str) -> str:

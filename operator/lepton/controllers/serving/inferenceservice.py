@@ -23,7 +23,7 @@ from lepton.api.rollout import RolloutStrategy
 from lepton.builders.activator import construct_activated_service
 from lepton.builders.inference import APPLIED_HASH, construct_deployment, construct_service
 from lepton.builders.serving_config import pod_annotations_of
-from lepton.builders.traffic import construct_shared_service
+from lepton.builders.traffic import MirrorMode, construct_shared_service
 from lepton.controllers.kit.events import Events, events_about
 from lepton.controllers.kit.objects import ref_of
 from lepton.controllers.kit.owners import foreign_holder
@@ -33,6 +33,7 @@ from lepton.controllers.serving.netpol import act_network_policy
 from lepton.controllers.serving.observe import ServiceState, version_info
 from lepton.controllers.serving.rollout import (
     CanaryRound,
+    TrafficActed,
     act_traffic,
     decide_canary,
     observe_traffic,
@@ -163,11 +164,11 @@ async def _reconcile(
     blocked = await act_network_policy(isvc, serving, indices.network_policy(ns, isvc.name))
     if blocked is None:
         blocked = await _act(isvc, decided, zero.to_activator, indices, deployments, service, serving, events)
-    route_changed = False
+    acted = TrafficActed()
     if blocked is None:
         await zero_act(isvc, zero, activator, serving, events)
         weights, wanted = wanted_versions(canary.decision if canary else None, decided)
-        route_changed = await act_traffic(
+        acted = await act_traffic(
             isvc,
             serving,
             traffic,
@@ -177,6 +178,7 @@ async def _reconcile(
             canary.decision.mirror if canary else None,
             events,
             zero.to_activator,
+            canary.mirror.mode if canary else MirrorMode.FILTER,
         )
 
     # Once it has had all its replicas, a shortfall is a degradation rather than a deployment.
@@ -226,11 +228,13 @@ async def _reconcile(
         if canary is not None:
             # A promotion completes once the route is read back carrying it: look again soon.
             due = canary.decision.requeue_after
-            due = min(due or ROUTE_READBACK_SECONDS, ROUTE_READBACK_SECONDS) if route_changed else due
+            due = min(due or ROUTE_READBACK_SECONDS, ROUTE_READBACK_SECONDS) if acted.route_changed else due
             if due is not None:
                 at = serving.clock() + due
                 due_at = at if due_at is None else min(due_at, at)
         serving.requeues.set(key, due_at)
+    if acted.wait is not None:
+        serving.requeues.earliest(key, serving.clock() + acted.wait)
 
 
 async def _act(
