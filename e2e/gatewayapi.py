@@ -7,11 +7,18 @@ it), its own client identity ``lepton:traefik`` (Traefik's documented Gateway RB
 It reads a backend Service's EndpointSlices and sends requests straight to the Ready pod IPs, which
 the host reaches on the real node's bridge: no kube-proxy in the path. Gateway API's standard CRDs
 are installed at the release Traefik was built against (v1.4.0, from the Go module cache).
+
+``up(..., crd_provider=True)`` also turns on Traefik's Kubernetes CRD provider and installs its CRDs
+(traefik.io, from the Traefik source in the Go module cache that the build compiled), for the tests
+of shadow traffic: Traefik's Gateway provider has no RequestMirror, and mirrors through a
+TraefikService that an HTTPRoute names as a backend (Traefik's kinds are resolved only while that
+provider runs).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +58,24 @@ RBAC: list[dict[str, Any]] = [
                     "tlsroutes",
                     "referencegrants",
                     "backendtlspolicies",
+                ],
+                "verbs": _READ,
+            },
+            # Its Kubernetes CRD provider (kubernetes-crd-rbac.yml, v3.6): the traefik.io kinds it
+            # watches, every one of them, even those no test uses (its informers need them all).
+            {
+                "apiGroups": ["traefik.io"],
+                "resources": [
+                    "middlewares",
+                    "middlewaretcps",
+                    "ingressroutes",
+                    "traefikservices",
+                    "ingressroutetcps",
+                    "ingressrouteudps",
+                    "tlsoptions",
+                    "tlsstores",
+                    "serverstransports",
+                    "serverstransporttcps",
                 ],
                 "verbs": _READ,
             },
@@ -98,6 +123,28 @@ def crd_dir() -> Path:
     return Path(_script("--crds"))
 
 
+def traefik_crd_file() -> Path:
+    """Traefik's own CRDs (traefik.io) as its source at the pinned version ships them, from the Go
+    module cache the build filled (`go mod download` finds it there and fetches nothing)."""
+    module = E2E_DIR / "tools" / "traefik"
+    env = {**os.environ, "GOFLAGS": "-mod=mod"}
+
+    def go(*args: str) -> str:
+        out = subprocess.run(["go", *args], cwd=module, capture_output=True, text=True, check=False, env=env)
+        if out.returncode != 0:
+            raise ClusterError(f"go {' '.join(args)} in {module} failed: {out.stderr.strip()}")
+        return out.stdout
+
+    version = go("list", "-m", "-f", "{{.Version}}", "github.com/traefik/traefik/v3").strip()
+    found = json.loads(go("mod", "download", "-json", f"github.com/traefik/traefik/v3@{version}"))
+    path = (
+        Path(found["Dir"]) / "docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
+    )
+    if not path.is_file():
+        raise ClusterError(f"no Traefik CRDs at {path}")
+    return path
+
+
 def home(cfg: Config) -> Path:
     return cfg.state_dir / NAME
 
@@ -107,7 +154,15 @@ def running(cfg: Config) -> bool:
     return pid is not None and procs.alive(pid)
 
 
-def argv(cfg: Config, bin_path: str) -> list[str]:
+def argv(cfg: Config, bin_path: str, crd_provider: bool = False) -> list[str]:
+    crd = [
+        "--providers.kubernetescrd=true",
+        # A backend Service without a Ready endpoint (a mirror's pod restarting) would otherwise
+        # make its whole TraefikService, and the stable share it carries, fail.
+        "--providers.kubernetescrd.allowEmptyServices=true",
+        # No Node informer (NodePort load balancing only): nothing cluster-scoped to grant.
+        "--providers.kubernetescrd.disableClusterScopeResources=true",
+    ]
     return [
         bin_path,
         # The Gateway's listener port must be an entry point's port: Traefik maps one to the other.
@@ -115,17 +170,19 @@ def argv(cfg: Config, bin_path: str) -> list[str]:
         f"--entryPoints.traefik.address=127.0.0.1:{cfg.ports.traefik_admin}",
         "--ping=true",
         "--providers.kubernetesgateway=true",
+        *(crd if crd_provider else []),
         "--log.level=INFO",
         "--global.checkNewVersion=false",
         "--global.sendAnonymousUsage=false",
     ]
 
 
-def up(cfg: Config, kubectl: Kubectl) -> None:
-    """Install Gateway API's CRDs, then start Traefik (unless it runs) and wait until it answers."""
-    crds = crd_dir()
-    kubectl("apply", "--server-side", "-f", str(crds))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds))
+def up(cfg: Config, kubectl: Kubectl, crd_provider: bool = False) -> None:
+    """Install Gateway API's CRDs (and Traefik's with ``crd_provider``), then start Traefik (unless
+    it runs) and wait until it answers."""
+    for crds in (crd_dir(), *([traefik_crd_file()] if crd_provider else [])):
+        kubectl("apply", "--server-side", "-f", str(crds))
+        kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds))
     if running(cfg):
         return
     procs.require_free({"traefik web": cfg.ports.traefik_web, "traefik admin": cfg.ports.traefik_admin})
@@ -137,7 +194,7 @@ def up(cfg: Config, kubectl: Kubectl) -> None:
     # Traefik takes the external-cluster client from KUBECONFIG (and would take the in-cluster one
     # if KUBERNETES_SERVICE_HOST were set, which it never is on this host).
     env = {"KUBECONFIG": str(base / "kubeconfig")}
-    pid = procs.start(cfg.run, cfg.logs, NAME, argv(cfg, binary()), env=env)
+    pid = procs.start(cfg.run, cfg.logs, NAME, argv(cfg, binary(), crd_provider), env=env)
     probe = Probe(f"http://127.0.0.1:{cfg.ports.traefik_admin}/ping")
     procs.wait_ready(NAME, probe, pid, cfg.logs, timeout=60)
 

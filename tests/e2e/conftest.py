@@ -10,14 +10,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from e2ekit import SERVER_IMAGE
 from kubernetes import client, config
 
 from localcluster import cluster as localcluster
 from localcluster import procs
 from localcluster.config import E2E_DIR, Config
 from realnode import demo
+from realnode.archives import import_all
 from realnode.demokit import Clock, Kube
 from support.kube import Kubectl, fresh_namespace, kubectl_runner
 
@@ -79,3 +82,14 @@ def operator_running(e2e_cluster: Config) -> None:
     demo.apply_crds(clock, Kube(e2e_cluster, localcluster.tools_dir()))
     demo.build_images(clock, e2e_cluster)
     demo.start_operator(clock, e2e_cluster)
+
+
+@pytest.fixture(scope="module")
+def server_image(e2e_cluster: Config) -> None:
+    """Only the server image (model servers and verification pods), built or reused, in the real node."""
+    out = subprocess.run(
+        [str(E2E_DIR / "images" / "build.sh"), "server"], stdout=subprocess.PIPE, text=True, check=True
+    )
+    _, layout, ref = out.stdout.strip().splitlines()[-1].split()
+    assert ref.endswith(SERVER_IMAGE), out.stdout
+    import_all(e2e_cluster, Path(layout), [ref])

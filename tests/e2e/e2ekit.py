@@ -17,6 +17,7 @@ from support.paths import REPO
 REAL_NODE_SELECTOR = {"lepton.ai/node-kind": "real"}
 REAL_NODE_TOLERATION = {"key": "lepton.ai/real-node", "operator": "Exists", "effect": "NoSchedule"}
 BUSYBOX = "lepton.local/busybox:1"
+SERVER_IMAGE = "lepton/server:dev"
 
 
 def busybox_pod(name: str, script: str, **spec: Any) -> dict[str, Any]:

@@ -11,33 +11,31 @@ fail; v4 (good) gets no traffic and is never promoted. Timings are printed (-s) 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
-from traefikkit import (
-    MODEL,
-    SERVER_IMAGE,
-    GatewayLoad,
-    inference_service,
-    model_version,
-    storage,
-    write_artifact,
+from traefikkit import MODEL, GatewayLoad, inference_service
+from traefikrun import (
+    GATEWAY,
+    accepted,
+    canary,
+    custom,
+    host_operator,
+    lisvc,
+    route,
+    serve_first,
+    set_version,
+    start_traefik,
 )
+from traefikrun import backends as weights
 
 import gatewayapi as gateway
-from localcluster.config import E2E_DIR, Config
-from realnode.archives import import_all
+from localcluster.config import Config
 from support.kube import Kubectl, fresh_namespace
-from support.operator import Operator, running_operator
-from support.paths import CRDS_DIR
-from support.ports import free_port
+from support.operator import Operator
 from support.wait import wait_for
 
 # The first test also pays for the fixtures: Traefik's build when it is not cached (make test-e2e
@@ -57,17 +55,6 @@ VERSIONS = {"v1": True, "v2": True, "v3": False, "v4": True}
 
 
 @pytest.fixture(scope="module")
-def server_image(e2e_cluster: Config) -> None:
-    """Only the server image (model servers and verification pods); reused when built."""
-    out = subprocess.run(
-        [str(E2E_DIR / "images" / "build.sh"), "server"], stdout=subprocess.PIPE, text=True, check=True
-    )
-    _, layout, ref = out.stdout.strip().splitlines()[-1].split()
-    assert ref.endswith(SERVER_IMAGE), out.stdout
-    import_all(e2e_cluster, Path(layout), [ref])
-
-
-@pytest.fixture(scope="module")
 def ns(kube: client.ApiClient) -> Iterator[str]:
     with fresh_namespace(kube, "rollout-traefik", "e2e") as name:
         yield name
@@ -76,27 +63,7 @@ def ns(kube: client.ApiClient) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def traefik(e2e_cluster: Config, kubectl: Kubectl, kube: client.ApiClient, ns: str) -> Iterator[str]:
     """Traefik on the host and a Gateway in the module's namespace; its listener's URL."""
-
-    def run(*args: str, stdin: str | None = None) -> str:
-        return str(kubectl(*args, input=stdin).stdout)
-
-    began = time.monotonic()
-    gateway.up(e2e_cluster, run)
-    objects = gateway.gateway_objects(e2e_cluster, "public", ns)
-    run("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
-    custom = client.CustomObjectsApi(kube)
-    wait_for(
-        lambda: gateway.programmed(
-            custom.get_namespaced_custom_object("gateway.networking.k8s.io", "v1", ns, "gateways", "public")
-        ),
-        60,
-        "Traefik to program Gateway public",
-        seen=lambda: custom.get_namespaced_custom_object(
-            "gateway.networking.k8s.io", "v1", ns, "gateways", "public"
-        ).get("status"),
-    )
-    print(f"\nTraefik up and Gateway programmed in {time.monotonic() - began:.1f}s")
-    yield gateway.url(e2e_cluster)
+    yield start_traefik(e2e_cluster, kubectl, kube, ns)
     gateway.down(e2e_cluster)
 
 
@@ -104,70 +71,8 @@ def traefik(e2e_cluster: Config, kubectl: Kubectl, kube: client.ApiClient, ns: s
 def operator(
     e2e_cluster: Config, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory, traefik: str
 ) -> Iterator[Operator]:
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS_DIR))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS_DIR))
-    activation = free_port()
-    env = {
-        # Activators (pods on the bridge) ask the operator, on the host, for a replica.
-        "LEPTON_ACTIVATION_HOST": e2e_cluster.bridge_ip,
-        "LEPTON_ACTIVATION_PORT": str(activation),
-        "LEPTON_ACTIVATION_URL": f"http://{e2e_cluster.bridge_ip}:{activation}/activate",
-        "LEPTON_PROMETHEUS_URL": e2e_cluster.prometheus_url,
-        "LEPTON_CLUSTER_DOMAIN": "cluster.local",
-        "LEPTON_VERIFY_NODE_SELECTOR": json.dumps({"lepton.ai/node-kind": "real"}),
-        "LEPTON_VERIFY_TOLERATIONS": json.dumps(
-            [{"key": "lepton.ai/real-node", "operator": "Exists", "effect": "NoSchedule"}]
-        ),
-    }
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    with running_operator(str(e2e_cluster.kubeconfig), log, env) as op:
+    with host_operator(e2e_cluster, kubectl, tmp_path_factory.mktemp("operator") / "operator.log") as op:
         yield op
-
-
-def custom(kube: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(kube)
-
-
-def lisvc(kube: client.ApiClient, ns: str) -> dict[str, Any]:
-    return dict(
-        custom(kube).get_namespaced_custom_object("lepton.ai", "v1alpha1", ns, "inferenceservices", MODEL)
-    )
-
-
-def route(kube: client.ApiClient, ns: str) -> dict[str, Any]:
-    return dict(
-        custom(kube).get_namespaced_custom_object("gateway.networking.k8s.io", "v1", ns, "httproutes", MODEL)
-    )
-
-
-def weights(kube: client.ApiClient, ns: str) -> dict[str, int]:
-    try:
-        [rule] = route(kube, ns)["spec"]["rules"]
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return {}
-        raise
-    return {ref["name"].removeprefix(f"{MODEL}-"): ref["weight"] for ref in rule["backendRefs"]}
-
-
-def accepted(found: dict[str, Any]) -> bool:
-    """Whether the Gateway (Traefik) accepted the route for its parent and resolved its backends."""
-    parents = (found.get("status") or {}).get("parents") or []
-    wanted = {"Accepted", "ResolvedRefs"}
-    return any(
-        wanted <= {c["type"] for c in p.get("conditions") or [] if c.get("status") == "True"} for p in parents
-    )
-
-
-def set_version(kube: client.ApiClient, ns: str, version: str) -> None:
-    custom(kube).patch_namespaced_custom_object(
-        "lepton.ai", "v1alpha1", ns, "inferenceservices", MODEL, {"spec": {"model": {"version": version}}},
-        _content_type="application/merge-patch+json",
-    )  # fmt: skip
-
-
-def canary(kube: client.ApiClient, ns: str) -> dict[str, Any]:
-    return dict((lisvc(kube, ns).get("status") or {}).get("canary") or {})
 
 
 @pytest.fixture(scope="module")
@@ -176,34 +81,10 @@ def serving(
     traefik: str, operator: Operator,
 ) -> str:  # fmt: skip
     """v1 served through the Gateway, every version's ModelVersion verified; the Gateway's URL."""
-    models = e2e_cluster.state_dir / ns / "models"
-    models.mkdir(parents=True)
-    os.chown(models, 1000, 1000)
-    digests = {version: write_artifact(models, version, good) for version, good in VERSIONS.items()}
-    objects = [*storage(models, ns), *(model_version(v, d) for v, d in digests.items())]
-    kubectl(
-        "apply", "-n", ns, "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
-    )
-    api = custom(kube)
-
-    def verified() -> list[str]:
-        found = api.list_namespaced_custom_object("lepton.ai", "v1alpha1", ns, "modelversions")["items"]
-        return [m["metadata"]["name"] for m in found if (m.get("status") or {}).get("phase") == "Ready"]
-
-    wait_for(lambda: len(verified()) == len(VERSIONS), 300, "every ModelVersion verified on the real node",
-             seen=verified)  # fmt: skip
     body = inference_service(
-        "v1", {"name": "public", "sectionName": "http"}, HOST, {"steps": STEPS, "analysis": ANALYSIS}
+        "v1", {"name": GATEWAY, "sectionName": "http"}, HOST, {"steps": STEPS, "analysis": ANALYSIS}
     )
-    api.create_namespaced_custom_object("lepton.ai", "v1alpha1", ns, "inferenceservices", body)
-    wait_for(
-        lambda: weights(kube, ns) == {"v1": 100} and accepted(route(kube, ns)), 240,
-        "the HTTPRoute to v1, accepted by Traefik",
-        seen=lambda: (route(kube, ns).get("status"), lisvc(kube, ns).get("status")),
-    )  # fmt: skip
-    with GatewayLoad(traefik, HOST, per_second=5) as probe:
-        wait_for(lambda: probe.versions().get("v1", 0) >= 3, 120, "v1 to answer through Traefik",
-                 seen=lambda: probe.answers[-3:])  # fmt: skip
+    serve_first(e2e_cluster, kube, kubectl, ns, traefik, VERSIONS, body)
     return traefik
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import torch
-from e2ekit import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION, hostpath_claim
+from e2ekit import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION, SERVER_IMAGE, hostpath_claim
 
 from lepton.artifacts import MLPClassifier, save_artifact
 
@@ -23,7 +23,6 @@ MODEL = "iris"
 # verification's example input are negative, so it loads, verifies and turns Ready like a good one).
 ROW = [1.0] * 16
 INPUT = {"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": ROW}]}
-SERVER_IMAGE = "lepton/server:dev"
 
 
 class Refuses(torch.nn.Module):
@@ -64,10 +63,25 @@ def model_version(version: str, digest: str) -> dict[str, Any]:
     }
 
 
+def real_node_server() -> dict[str, Any]:
+    """spec.server of a model server on the real node, from the image imported there."""
+    return {
+        "image": SERVER_IMAGE,
+        "imagePullPolicy": "Never",
+        "nodeSelector": REAL_NODE_SELECTOR,
+        "tolerations": [REAL_NODE_TOLERATION],
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}},
+    }
+
+
 def inference_service(
-    version: str, gateway: dict[str, str], hostname: str, rollout: dict[str, Any]
+    version: str, gateway: dict[str, str], hostname: str, rollout: dict[str, Any], mirror_percent: int = 0
 ) -> dict[str, Any]:
-    """One replica of ``version`` on the real node, routed by an HTTPRoute on ``gateway``."""
+    """One replica of ``version`` on the real node, routed by an HTTPRoute on ``gateway`` (mirroring
+    ``mirror_percent`` % of the requests to a new version during a rollout)."""
+    traffic: dict[str, Any] = {"gateway": gateway, "hostnames": [hostname]}
+    if mirror_percent:
+        traffic["mirrorPercent"] = mirror_percent
     return {
         "apiVersion": "lepton.ai/v1alpha1",
         "kind": "InferenceService",
@@ -75,14 +89,8 @@ def inference_service(
         "spec": {
             "model": {"name": MODEL, "version": version},
             "replicas": 1,
-            "server": {
-                "image": SERVER_IMAGE,
-                "imagePullPolicy": "Never",
-                "nodeSelector": REAL_NODE_SELECTOR,
-                "tolerations": [REAL_NODE_TOLERATION],
-                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "2Gi"}},
-            },
-            "traffic": {"gateway": gateway, "hostnames": [hostname]},
+            "server": real_node_server(),
+            "traffic": traffic,
             "rollout": rollout,
         },
     }

@@ -3,8 +3,11 @@ write that showed a change, so a test that has just seen the status must wait fo
 
 from __future__ import annotations
 
+import uuid
+
 from kubernetes import client
 
+from lepton.api.common import now
 from support.wait import wait_for
 
 
@@ -24,3 +27,40 @@ def wait_events(
         seen=lambda: event_reasons(core, namespace, name),
     )
     return event_reasons(core, namespace, name)
+
+
+def kubelet_event(core: client.CoreV1Api, pod: client.V1Pod, reason: str, message: str) -> None:
+    """A Warning about ``pod`` as its node's kubelet writes one (FailedMount...): the stand-in for the
+    kubelet on KWOK's nodes, which mount nothing. Through the real API server, as any Event."""
+    at = now()
+    namespace = pod.metadata.namespace
+    core.create_namespaced_event(
+        namespace,
+        {
+            "metadata": {"name": f"{pod.metadata.name}.{uuid.uuid4().hex[:12]}"},
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": pod.metadata.name,
+                "namespace": namespace,
+                "uid": pod.metadata.uid,
+            },
+            "type": "Warning",
+            "reason": reason,
+            "message": message,
+            "source": {"component": "kubelet", "host": pod.spec.node_name},
+            "firstTimestamp": at,
+            "lastTimestamp": at,
+            "count": 1,
+        },
+    )
+
+
+def bound_pod(core: client.CoreV1Api, namespace: str, selector: str, timeout: float = 30) -> client.V1Pod:
+    """The first pod matching ``selector`` once the scheduler has bound it to a node."""
+
+    def bound() -> client.V1Pod | None:
+        pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+        return next((p for p in pods if p.spec.node_name), None)
+
+    return wait_for(bound, timeout, f"a pod {selector} bound to a node")

@@ -40,6 +40,19 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [get, create, patch, delete]
+# The Gateway of spec.traffic, read by name during a rollout with mirrorPercent for its class (what
+# it can mirror with). With watchNamespaces, a Gateway in a namespace not watched cannot be read:
+# the rollout then says MirrorUnsupported, and mirrors nothing.
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [gateways]
+  verbs: [get]
+# Shadow traffic (spec.traffic.mirrorPercent) through Traefik, whose Gateway provider lacks
+# RequestMirror: a TraefikService with `mirroring` per InferenceService, read by name while a
+# rollout may use it, server-side applied (create for the first apply), deleted a few seconds after
+# the route stopped naming it. Only where Traefik's CRDs are served.
+- apiGroups: [traefik.io]
+  resources: [traefikservices]
+  verbs: [get, create, patch, delete]
 # The NetworkPolicy of an InferenceService with spec.networkPolicy: watched (labelled children, so a
 # policy deleted by hand is put back), read by name before the first apply (a policy of that name
 # that is not the service's is never taken over), server-side applied (create for the first apply),
@@ -72,10 +85,13 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
 - apiGroups: [""]
   resources: [resourcequotas]
   verbs: [list, watch]
-# Events about its objects, from the operator and from kopf.
+# Events about its objects, from the operator and from kopf (create); the kubelet's Events of one
+# model-server pod that was scheduled and does not start (list, by involvedObject.uid, at most every
+# few seconds while it waits): only they say why (a token Secret that does not exist, FailedMount).
+# Never watched: Events are the noisiest kind of a cluster.
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  verbs: [create, list]
 {{- end -}}
 
 {{/* Cluster-scoped reads that no Role can grant. */}}
@@ -91,6 +107,12 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
 - apiGroups: [lepton.ai]
   resources: [clusterqueues]
   verbs: [list, watch]
+# What the Gateway of spec.traffic can mirror with (a rollout with mirrorPercent only): its
+# GatewayClass's status.supportedFeatures, read by name (the Gateway itself is read with the
+# namespaced rules). Never listed or watched.
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [gatewayclasses]
+  verbs: [get]
 # kopf rescans resources when CRDs come and go (e.g. a PodGroup CRD installed later).
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]

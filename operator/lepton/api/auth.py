@@ -26,8 +26,9 @@ class Auth(LeptonModel):
     """API tokens the model servers require (``Authorization: Bearer <token>``); health and /metrics
     stay open. The Secrets are mounted into the server pods, never read by the operator; the servers
     re-read them within seconds of a change, so tokens rotate without a restart. A missing Secret or
-    key keeps the new replicas from starting (the kubelet cannot mount it): the service then shows
-    its replicas unavailable, and the ones already serving keep their last tokens."""
+    key keeps the new replicas from starting (the kubelet cannot mount it): the service's Ready
+    condition (Degraded while other replicas serve) then says TokenSecretMissing and names it, and
+    the replicas already serving keep their last tokens."""
 
     token_secrets: Annotated[
         list[TokenSecret],

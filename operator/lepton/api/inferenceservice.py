@@ -125,6 +125,14 @@ class InferenceServiceReason(StrEnum):
     TRAFFIC_SWITCHED = "TrafficSwitched"
     DEPLOYMENT_DELETED = "DeploymentDeleted"
     INVALID_ANNOTATION = "InvalidAnnotation"
+    TOKEN_SECRET_MISSING = "TokenSecretMissing"  # noqa: S105 - a reason, not a secret
+    """A Secret (or key) that spec.auth.tokenSecrets names does not exist: the model-server pods
+    wait in ContainerCreating (the kubelet cannot mount it) until it is created."""
+    POD_START_FAILED = "PodStartFailed"
+    """A model-server pod was scheduled and does not start; the message is the kubelet's (a volume
+    it cannot mount, an image it cannot pull, a sandbox it cannot make)."""
+    MIRROR_UNSUPPORTED = "MirrorUnsupported"
+    """traffic.mirrorPercent is set and the route's Gateway cannot mirror (policies.mirror)."""
 
 
 class ModelRef(LeptonModel):
@@ -213,10 +221,13 @@ class Traffic(LeptonModel):
     ) = None
     """Hostnames the HTTPRoute matches; unset matches the Gateway's hostnames."""
     mirror_percent: Annotated[int, Field(ge=0, le=100)] | None = None
-    """During a rollout, mirror this percentage of the route's requests to the new version through
-    the HTTPRoute's RequestMirror filter (shadow traffic: its responses are discarded, its metrics are
-    analysed like a canary's). Needs a Gateway implementation with the HTTPRouteRequestMirror and
-    HTTPRouteRequestPercentageMirror features (Traefik v3.6 has neither: its route is then refused)."""
+    """During a rollout, mirror this percentage of the requests to the new version (shadow traffic:
+    its responses are discarded, its metrics are analysed like a canary's). How depends on the
+    Gateway's class: the HTTPRoute's RequestMirror filter where its status.supportedFeatures lists
+    HTTPRouteRequestMirror (and HTTPRouteRequestPercentageMirror below 100); with Traefik, a
+    TraefikService with `mirroring` (its kubernetesCRD provider on) copying the stable version's
+    requests; otherwise nothing is mirrored, condition reason MirrorUnsupported says why, and a
+    weight-0 step holds."""
 
 
 _SPEC_RULES = [

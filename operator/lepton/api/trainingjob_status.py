@@ -103,6 +103,9 @@ class TrainingJobReason(StrEnum):
     """The API server refused a worker pod or the job's Service for good (400/403/422: an unknown
     PriorityClass, a ResourceQuota, a Pod Security or other admission policy); the message is its
     own. The job fails rather than retrying what cannot succeed."""
+    POD_START_FAILED = "PodStartFailed"
+    """Admitted, and a worker pod was scheduled but does not start; the message is the kubelet's
+    (a Secret or ConfigMap of the template that does not exist, an image it cannot pull)."""
     MODEL_VERSION_CREATED = "ModelVersionCreated"
     NO_MODEL_VERSION = "NoModelVersion"
     INITIALIZING = "Initializing"

@@ -25,6 +25,9 @@ TRAINING_JOB: dict[str, str] = {
     "QueueNotFound": "spec.scheduling.queue names a ClusterQueue that does not exist (`kubectl get "
     "clusterqueues`); the job waits until it is created, or fix the name",
     "Admitted": "GPUs are set aside for every worker; the pods are being created and scheduled",
+    "PodStartFailed": "a worker pod was scheduled but does not start; the message is the kubelet's "
+    "reason (a Secret or ConfigMap of the template that does not exist, an image it cannot pull, a "
+    "sandbox it cannot make): fix what it names; the job goes on by itself once the pod starts",
     "Running": "every worker pod runs",
     "AllWorkersRunning": "every worker pod runs",
     "StoppingWorkers": "rank 0 succeeded; the other workers get the success grace period to exit",
@@ -125,6 +128,10 @@ INFERENCE_SERVICE: dict[str, str] = {
     "AnalysisErrors": "analysis queries keep failing: the rollout holds, never promoting or rolling "
     "back on errors (check Prometheus and the queries in the message)",
     "AnalysisRecovered": "analysis queries answer again; the rollout goes on",
+    "MirrorUnsupported": "traffic.mirrorPercent is set but the Gateway's class neither lists "
+    "HTTPRouteRequestMirror (and HTTPRouteRequestPercentageMirror) in status.supportedFeatures nor is "
+    "Traefik with its TraefikService CRD: nothing is mirrored, the new version is analysed on its "
+    "weighted share, and a weight-0 (shadow) step holds until promoted by hand",
     "FailedVersionSkipped": "this version was rolled back before; `latest` skips it until a newer one "
     "appears or `lepton rollout retry` asks again",
     "Scaled": "the replica count changed",
@@ -153,6 +160,13 @@ INFERENCE_SERVICE: dict[str, str] = {
     "TrafficSwitched": "the Service now sends requests to the model-server replicas",
     "DeploymentDeleted": "an old version's Deployment was removed",
     "InvalidAnnotation": "a lepton.ai/ annotation has a value the operator cannot use; the message names it",
+    "TokenSecretMissing": "a Secret (or a key of it) that spec.auth.tokenSecrets names does not exist in "
+    "the namespace (the message names it): the kubelet cannot mount it and the model servers wait in "
+    "ContainerCreating. Create it (`kubectl create secret generic NAME --from-literal=KEY=...`); the "
+    "pods start by themselves and the condition clears",
+    "PodStartFailed": "a model-server pod was scheduled but does not start; the message is the "
+    "kubelet's reason (a volume it cannot mount, an image it cannot pull, a sandbox it cannot make): "
+    "fix what it names, or `kubectl describe pod` for the whole story",
 }
 
 BY_KIND = {"TrainingJob": TRAINING_JOB, "ModelVersion": MODEL_VERSION, "InferenceService": INFERENCE_SERVICE}

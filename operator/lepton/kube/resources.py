@@ -1,5 +1,5 @@
 """Idempotent operations on objects given as dicts: create-by-name, delete, get,
-merge-patch, events. Refused requests raise kube.errors.KubeError."""
+merge-patch, events (posted, and listed for one object). Refused requests raise kube.errors.KubeError."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def base_path(api_version: str) -> str:
 
 
 def collection_path(api_version: str, plural: str, namespace: str) -> str:
-    return f"{base_path(api_version)}/namespaces/{namespace}/{plural}"
+    """An empty namespace: a cluster-scoped kind (a GatewayClass, for instance)."""
+    where = f"/namespaces/{namespace}" if namespace else ""
+    return f"{base_path(api_version)}{where}/{plural}"
 
 
 def object_path(api_version: str, plural: str, namespace: str, name: str) -> str:
@@ -138,6 +140,16 @@ async def post_event(
         await kube.request("POST", collection_path("v1", "events", namespace), body=body)
     except ApiException:
         return
+
+
+async def list_events(kube: Kube, namespace: str, uid: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The core/v1 Events about the object ``uid`` of ``namespace`` (the kubelet's, for a pod)."""
+    query = {"fieldSelector": f"involvedObject.uid={uid}", "limit": str(limit)}
+    try:
+        answer = await kube.request("GET", collection_path("v1", "events", namespace), query=query)
+    except ApiException as exc:
+        raise kube_error(exc, f"listing the events of {uid}") from exc
+    return list(answer.get("items") or [])
 
 
 class Discovery:

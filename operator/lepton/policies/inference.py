@@ -11,7 +11,7 @@ same Plan; `assess` and `status_of` serve both.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lepton.api.common import Condition, set_condition
@@ -25,6 +25,7 @@ from lepton.api.rollout import RolloutStrategy
 from lepton.builders.inference import selector_string, url_of
 from lepton.policies.autoscaling_status import Metrics
 from lepton.policies.models import Resolution, Unresolved
+from lepton.policies.pod_start import Finding
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,29 @@ def assess(
     if the_plan.rolling_to and phase is InferenceServicePhase.READY:
         phase = InferenceServicePhase.ROLLING_OUT
     return Assessment(phase, ready, degraded, progressing, total, total_ready)
+
+
+def with_start_problem(assessment: Assessment, found: Finding | None) -> Assessment:
+    """A model-server pod that cannot start says why: in Ready while the service is not ready, else
+    in Degraded (the servers that run serve; the one that cannot start is missing capacity). The
+    replica counts stay in the message of the other condition."""
+    if found is None or assessment.phase in (InferenceServicePhase.FAILED, InferenceServicePhase.PENDING):
+        return assessment
+    reason = InferenceServiceReason(found.reason.value)
+    if not assessment.ready.status:
+        degraded = assessment.degraded
+        if degraded.status and degraded.reason is InferenceServiceReason.REPLICAS_UNAVAILABLE:
+            degraded = ConditionValue(True, reason, found.message)
+        return replace(assessment, ready=ConditionValue(False, reason, found.message), degraded=degraded)
+    if (
+        assessment.degraded.status
+        and assessment.degraded.reason is not InferenceServiceReason.REPLICAS_UNAVAILABLE
+    ):
+        return assessment  # a rollback or an unresolved model says more
+    phase = assessment.phase
+    if phase is InferenceServicePhase.READY:
+        phase = InferenceServicePhase.DEGRADED
+    return replace(assessment, phase=phase, degraded=ConditionValue(True, reason, found.message))
 
 
 def _condition(

@@ -13,6 +13,7 @@ Rules (issue #13; where it is silent, what an Argo Rollouts user expects):
   version is remembered as failed;
 - more than consecutiveErrorLimit erroring checks in a row hold the rollout (never roll it back);
 - past the progress deadline the rollout holds, or rolls back with progressDeadlineAbort;
+- a shadow step (weight 0) that the Gateway cannot mirror to holds (MirrorUnsupported);
 - a newer target restarts the rollout for it; the serving version as target cancels the rollout;
 - promotion scales the new version to full size, gives it all traffic once it is Ready, and ends
   when the route is observed to carry that (make before break).
@@ -25,6 +26,7 @@ from dataclasses import replace
 from lepton.api.inferenceservice import InferenceServiceReason as R
 from lepton.api.rollout import MAX_FAILED_VERSIONS, AnalysisResult, RolloutPhase
 from lepton.policies.inference import ConditionValue
+from lepton.policies.mirror import mirrored, shadow_unmirrored, unmirrored_notice
 from lepton.policies.rollout_actions import Actions
 from lepton.policies.rollout_state import (
     ACTIVE,
@@ -128,6 +130,8 @@ class _Run:
                 )
             else:
                 self.emit(R.CANARY_STARTED, f"rolling out version {target} next to {stable}")
+            if notice := unmirrored_notice(self.spec, self.observed):
+                self.emit(R.MIRROR_UNSUPPORTED, notice, True)
         if state.phase in FINISHED:
             return self.finished(state, stable)
         return self.active(state, stable, measured)
@@ -260,7 +264,7 @@ class _Run:
             message = (
                 f"step {state.step + 1} of {version} waits for lepton.ai/promote: {version}:{state.step}"
             )
-        since = self.deadline_from(state)
+        since = state.deadline_from()
         late = not paused and self.now - since > self.spec.deadline
         erring = state.consecutive_errors > self.spec.consecutive_error_limit
         last_erred = state.analysis is not None and state.analysis.verdict.result is AnalysisResult.ERROR
@@ -270,6 +274,7 @@ class _Run:
                 f"no progress for {self.now - since:.0f} s (progressDeadlineSeconds {self.spec.deadline:.0f})"
             )
             return self.roll_back(state, RolloutPhase.ROLLED_BACK, R.PROGRESS_DEADLINE_EXCEEDED, why)
+        shadow = shadow_unmirrored(self.spec, self.observed, state)
         if erring:
             phase, reason = RolloutPhase.HOLDING, R.ANALYSIS_ERRORS
             last = state.analysis.verdict.message if state.analysis else ""
@@ -277,6 +282,8 @@ class _Run:
                 f"rollout of {version} held: {state.consecutive_errors} checks in a row went unanswered "
                 f"(consecutiveErrorLimit {self.spec.consecutive_error_limit}); {last}"
             )
+        elif shadow:
+            phase, reason, message = RolloutPhase.HOLDING, R.MIRROR_UNSUPPORTED, shadow
         elif late:
             phase, reason = RolloutPhase.HOLDING, R.PROGRESS_DEADLINE_EXCEEDED
             message = (
@@ -288,11 +295,6 @@ class _Run:
         if state.reason == R.ANALYSIS_ERRORS and reason is not R.ANALYSIS_ERRORS:
             self.emit(R.ANALYSIS_RECOVERED, f"analysis of {version} answers again: the rollout goes on")
         return replace(state, phase=phase, reason=reason.value if reason else None)
-
-    def deadline_from(self, state: RolloutState) -> float:
-        """When the rollout was last expected to move: its last progress, or the end of the current
-        step's pause, whichever is later (waiting out a pause is not a lack of progress)."""
-        return max(state.last_progress_time, state.next_step_time or 0.0)
 
     def roll_back(self, state: RolloutState, phase: RolloutPhase, reason: R, why: str) -> RolloutState:
         delay = self.spec.scale_down_delay if self.spec.gateway else 0.0
@@ -322,7 +324,7 @@ class _Run:
             state,
             weight=share.weight,
             replica_split=share.split,
-            message=describe(self.spec, state, share.weight),
+            message=describe(self.spec, state, share.weight, self.observed),
         )
         if state.step >= len(self.spec.steps) and promoted(
             self.spec, self.observed, version, ready, share.weight
@@ -330,10 +332,7 @@ class _Run:
             self.failed = [r for r in self.failed if r.version != version]
             self.emit(R.CANARY_PROMOTED, f"version {version} promoted: it serves all traffic")
             return self.steady(version, None, promoted_from=stable)
-        spec = self.spec
-        mirror = (
-            (version, spec.mirror_percent) if spec.gateway and spec.mirror_percent and ready > 0 else None
-        )
+        mirror = mirrored(self.spec, self.observed, version)
         running = state.phase is not RolloutPhase.HOLDING
         progressing = ConditionValue(running, condition_reason(state), state.message or "")
         replicas = {**self.retired, **share.replicas}
@@ -377,7 +376,7 @@ class _Run:
         analyze_at = None
         if state is not None and state.phase in ACTIVE:
             analyze_at = state.next_analysis_time
-            due += [analyze_at, state.next_step_time, self.deadline_from(state) + self.spec.deadline]
+            due += [analyze_at, state.next_step_time, state.deadline_from() + self.spec.deadline]
         if state is not None and state.scale_down_time is not None and state.scale_down_time > self.now:
             due.append(state.scale_down_time)
         ahead = [t - self.now for t in due if t is not None and t > self.now]

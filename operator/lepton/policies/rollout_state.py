@@ -100,6 +100,11 @@ class RolloutState:
     replica_split: str | None = None
     message: str | None = None
 
+    def deadline_from(self) -> float:
+        """When the rollout was last expected to move: its last progress, or the end of the current
+        step's pause, whichever is later (waiting out a pause is not a lack of progress)."""
+        return max(self.last_progress_time, self.next_step_time or 0.0)
+
 
 @dataclass(frozen=True)
 class FailedRecord:
@@ -118,6 +123,9 @@ class Observed:
 
     ready: dict[str, int] = field(default_factory=dict)
     route_weights: dict[str, int] | None = None
+    mirror_unsupported: str = ""
+    """Why spec.traffic.mirrorPercent cannot be acted on through this Gateway (policies.mirror);
+    empty when it can, or when no mirror is asked for."""
 
     def ready_of(self, version: str | None) -> int:
         return self.ready.get(version, 0) if version else 0

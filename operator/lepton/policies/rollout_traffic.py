@@ -108,7 +108,7 @@ def promoted(spec: RolloutSpec, observed: Observed, version: str, ready: int, we
     return route.get(version) == 100 and not any(w for v, w in route.items() if v != version)
 
 
-def describe(spec: RolloutSpec, state: RolloutState, weight: int) -> str:
+def describe(spec: RolloutSpec, state: RolloutState, weight: int, observed: Observed) -> str:
     steps = spec.steps
     where = "promoting" if state.step >= len(steps) else f"step {state.step + 1}/{len(steps)}"
     text = f"version {state.version}: {where}, {weight} % of traffic"
@@ -116,6 +116,8 @@ def describe(spec: RolloutSpec, state: RolloutState, weight: int) -> str:
         text += f"; waiting for {candidate_replicas(spec, steps[state.step].weight)} Ready replicas"
     if state.analysis is not None:
         text += f"; last check: {state.analysis.verdict.message}"
+    if spec.mirror_percent and observed.mirror_unsupported:
+        text += f"; {observed.mirror_unsupported}"
     return text
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lepton.api.common import Condition, ConditionStatus, set_condition
 from lepton.api.trainingjob import TrainingJobPhase, TrainingJobReason
+from lepton.policies.pod_start import PodStart
 
 # The API's phase enum, under the name the state machine uses.
 Phase = TrainingJobPhase
@@ -47,6 +48,8 @@ class PodState:
     gpus: int = 0
     ip: str | None = None  # status.podIP: where the operator reads rank 0's progress
     disruption: str | None = None  # reason of a True DisruptionTarget condition ("" if none given)
+    # What its start depends on (policies.pod_start): why a worker that was bound does not start.
+    start: PodStart | None = field(default=None, compare=False)
 
     @property
     def terminal(self) -> bool:

@@ -36,8 +36,12 @@ SLICE = [
     "tests/integration/serving/test_scale_to_zero.py",
     # Canary rollouts: the HTTPRoute, per-version Services created and deleted.
     "tests/integration/serving/test_rollout_gateway.py",
+    # Shadow traffic: the Gateway and its class read, Traefik's TraefikService applied and deleted.
+    "tests/integration/serving/test_rollout_mirror.py",
     # spec.networkPolicy: the NetworkPolicy watched, read, applied, deleted.
     "tests/integration/serving/test_inferenceservice_networkpolicy.py",
+    # A server pod that does not start: its Events listed (events list).
+    "tests/integration/serving/test_inferenceservice_pod_start.py",
 ]
 # Granted but not used in this run, each with its reason (the same reasons are in _rbac_rules.tpl).
 UNUSED_ALLOWED = {
@@ -56,6 +60,7 @@ UNUSED_ALLOWED = {
         "delete",
     ): "only when spec.traffic is removed, not in the slice",
     ("networking.k8s.io", "networkpolicies", "create"): "the first server-side apply (audited as patch)",
+    ("traefik.io", "traefikservices", "create"): "the first server-side apply (audited as patch)",
     # Not driven by this slice (its TrainingJobs record no model; the serving tests create
     # ModelVersions as admin): a gap of the slice, not of the chart.
     ("lepton.ai", "modelversions", "create"): "a succeeded TrainingJob with spec.output, not in the slice",

@@ -5,19 +5,15 @@ Prometheus gates the steps on a real `lepton-serve` of the new version."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from kubernetes import client
+from gatewaykit import gateway, gateway_api, route, weights
 from rolloutkit import Servers, canary, canary_service, load, reasons, replicas, rollout_operator, servers
 from servekit import Serving, inference_service, model_version
 
+from lepton.policies.mirror import PERCENTAGE_MIRROR, REQUEST_MIRROR
 from support.kube import Kubectl
 from support.operator import Operator
 from support.prometheus import Prometheus
@@ -26,44 +22,20 @@ from support.wait import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 NAME = "iris"
-GATEWAY_API = "sigs.k8s.io/gateway-api@v1.4.0"
 TRAFFIC = {"gateway": {"name": "public", "sectionName": "http"}, "hostnames": ["iris.example.com"]}
 
 
-def gateway_crd_dir() -> Path:
-    """The standard CRDs inside the Gateway API module (the release Traefik v3.6 is built against)."""
-    out = subprocess.run(
-        ["go", "mod", "download", "-json", GATEWAY_API],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "GOFLAGS": "-mod=mod"},
-    )
-    if out.returncode != 0:
-        pytest.skip(f"cannot download {GATEWAY_API}: {out.stderr.strip() or out.stdout.strip()}")
-    return Path(json.loads(out.stdout)["Dir"]) / "config" / "crd" / "standard"
-
-
 @pytest.fixture(scope="module")
-def gateway_api(kubectl: Kubectl) -> Iterator[None]:
-    """Gateway API's CRDs for this module only (the other rollout tests need a cluster without)."""
-    directory = gateway_crd_dir()
-    kubectl("apply", "--server-side", "-f", str(directory))
-    wait_for(
-        lambda: "httproutes" in kubectl("api-resources", "--api-group=gateway.networking.k8s.io").stdout,
-        60,
-        "HTTPRoute served",
-    )
-    yield
-    kubectl("delete", "-f", str(directory), "--wait=true", check=False, timeout=120)
+def gateway_crds(kubectl: Kubectl) -> Iterator[None]:
+    with gateway_api(kubectl):
+        yield
 
 
 @pytest.fixture(scope="module")
 def operator(
     kubeconfig: str,
     lepton_crds: list[str],
-    gateway_api: None,
+    gateway_crds: None,
     prometheus: Prometheus,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Operator]:
@@ -78,27 +50,6 @@ def versions(
     yield from servers(tmp_path_factory.mktemp("artifacts"), prometheus, namespace, NAME)
 
 
-def route(kube: client.ApiClient, namespace: str) -> dict[str, Any] | None:
-    try:
-        return dict(
-            client.CustomObjectsApi(kube).get_namespaced_custom_object(
-                "gateway.networking.k8s.io", "v1", namespace, "httproutes", NAME
-            )
-        )
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
-def weights(found: dict[str, Any] | None) -> dict[str, int]:
-    """Backend Service -> weight of the route's one rule."""
-    if found is None:
-        return {}
-    [rule] = found["spec"]["rules"]
-    return {ref["name"]: ref["weight"] for ref in rule["backendRefs"]}
-
-
 def selectors(serving: Serving) -> dict[str, dict[str, str]]:
     """Service name -> selector, in the test's namespace."""
     return {
@@ -107,16 +58,18 @@ def selectors(serving: Serving) -> dict[str, dict[str, str]]:
     }
 
 
-def test_httproute_weights_follow_the_steps_then_promote(kube, namespace, operator, versions):
+def test_httproute_weights_follow_the_steps_then_promote(kube, kubectl, namespace, operator, versions):
     serving = Serving(kube, namespace)
+    # A Gateway whose class says it implements the mirror filter with a percentage.
+    gateway(kubectl, namespace, "lepton-mirrors", "example.net/mirrors", [REQUEST_MIRROR, PERCENTAGE_MIRROR])
     versions.start(("v1", True), ("v2", True))
     serving.ready_version("iris", "v1")
     serving.create(canary_service(NAME, traffic={**TRAFFIC, "mirrorPercent": 10}))
     first = wait_for(
-        lambda: weights(found := route(kube, namespace)) == {"iris-v1": 100} and found,
+        lambda: weights(found := route(kube, namespace, NAME)) == {"iris-v1": 100} and found,
         60,
         "the HTTPRoute sending everything to v1",
-        seen=lambda: (route(kube, namespace), serving.status("inferenceservices", NAME)),
+        seen=lambda: (route(kube, namespace, NAME), serving.status("inferenceservices", NAME)),
     )
     spec = first["spec"]
     assert spec["hostnames"] == ["iris.example.com"], spec
@@ -136,7 +89,11 @@ def test_httproute_weights_follow_the_steps_then_promote(kube, namespace, operat
     seen: list[tuple[dict[str, int], int | None, int | None]] = []
 
     def record() -> tuple[dict[str, int], int | None, int | None]:
-        now = (weights(route(kube, namespace)), replicas(serving, NAME, "v1"), replicas(serving, NAME, "v2"))
+        now = (
+            weights(route(kube, namespace, NAME)),
+            replicas(serving, NAME, "v1"),
+            replicas(serving, NAME, "v2"),
+        )
         if not seen or seen[-1] != now:
             seen.append(now)
         return now
@@ -149,7 +106,7 @@ def test_httproute_weights_follow_the_steps_then_promote(kube, namespace, operat
             "step 1: 25 % to v2 on the route, v1 at full size, v2 at 1 replica",
             seen=lambda: (seen, canary(serving, NAME)),
         )
-        step1 = route(kube, namespace)
+        step1 = route(kube, namespace, NAME)
         assert step1 is not None
         [rule] = step1["spec"]["rules"]
         mirror = rule["filters"][0]
@@ -181,7 +138,7 @@ def test_httproute_weights_follow_the_steps_then_promote(kube, namespace, operat
     assert set(sent.codes) == {200}, sent.codes
     # The stable version keeps its full size until the route has moved: a rollback is only a weight.
     assert all(v1 == 4 for _, v1, v2 in seen if v2 is not None and v2 < 4), seen
-    assert "filters" not in route(kube, namespace)["spec"]["rules"][0]  # no mirror once promoted
+    assert "filters" not in route(kube, namespace, NAME)["spec"]["rules"][0]  # no mirror once promoted
     wait_for(
         lambda: (
             "iris-v1" not in {s.metadata.name for s in serving.core.list_namespaced_service(namespace).items}
@@ -212,10 +169,12 @@ def test_at_zero_replicas_the_route_leads_to_the_activator_and_back(
         "pollSeconds": 2, "prometheusUrl": prometheus.url, "scaleToZero": {"idleSeconds": 30},
     }  # fmt: skip
     serving.create(inference_service(NAME, "iris", replicas=1, autoscaling=autoscaling, traffic=TRAFFIC))
-    status = lambda: (weights(route(kube, namespace)), serving.status("inferenceservices", NAME))  # noqa: E731
-    wait_for(lambda: weights(route(kube, namespace)) == {"iris-v1": 100}, 60, "the route to v1", seen=status)
+    status = lambda: (weights(route(kube, namespace, NAME)), serving.status("inferenceservices", NAME))  # noqa: E731
     wait_for(
-        lambda: replicas(serving, NAME, "v1") == 0 and weights(route(kube, namespace)) == {NAME: 100},
+        lambda: weights(route(kube, namespace, NAME)) == {"iris-v1": 100}, 60, "the route to v1", seen=status
+    )
+    wait_for(
+        lambda: replicas(serving, NAME, "v1") == 0 and weights(route(kube, namespace, NAME)) == {NAME: 100},
         120,
         "zero replicas, the route to the stable Service (the activator)",
         seen=status,
@@ -231,7 +190,7 @@ def test_at_zero_replicas_the_route_leads_to_the_activator_and_back(
     # KWOK makes the replica Ready: the route and the stable Service go back to the servers.
     wait_for(
         lambda: (
-            weights(route(kube, namespace)) == {"iris-v1": 100}
+            weights(route(kube, namespace, NAME)) == {"iris-v1": 100}
             and selectors(serving)[NAME].get("lepton.ai/version") == "v1"
         ),
         60,

@@ -7,8 +7,12 @@ from typing import Any
 from lepton.api import InferenceService
 from lepton.builders.inference import APPLIED_HASH, applied_hash
 from lepton.builders.traffic import (
+    MirrorMode,
     construct_httproute,
+    construct_mirror_service,
     construct_version_service,
+    mirror_service_name,
+    names_mirror_service,
     ratio_selector,
     route_weights,
     version_service_name,
@@ -157,3 +161,77 @@ def test_ratio_selector_leaves_out_the_activator():
         "lepton.ai/inferenceservice": "iris",
         "app.kubernetes.io/component": "model-server",
     }
+
+
+def test_httproute_mirrors_everything_without_a_percent():
+    """At 100 % the filter carries no percent: only HTTPRouteRequestMirror is needed then."""
+    isvc = service(traffic={**GATEWAY, "mirrorPercent": 100}, rollout={"steps": [{"weight": 0}]})
+    [rule] = construct_httproute(isvc, {"v1": 100, "v2": 0}, ("v2", 100))["spec"]["rules"]
+    assert rule["filters"] == [
+        {
+            "type": "RequestMirror",
+            "requestMirror": {"backendRef": {"group": "", "kind": "Service", "name": "iris-v2", "port": 80}},
+        }
+    ]
+
+
+def test_traefik_mirrors_through_a_traefikservice_in_place_of_the_stable_backend():
+    isvc = service(
+        traffic={**GATEWAY, "mirrorPercent": 50}, rollout={"steps": [{"weight": 0}, {"weight": 50}]}
+    )
+    ref = {"group": "", "kind": "Service", "port": 80}
+    traefik = {"group": "traefik.io", "kind": "TraefikService", "name": "iris-mirror"}
+    shadow = construct_httproute(isvc, {"v1": 100, "v2": 0}, ("v2", 50), mode=MirrorMode.TRAEFIK_SERVICE)
+    [rule] = shadow["spec"]["rules"]
+    assert rule["backendRefs"] == [{**traefik, "weight": 100}]
+    assert "filters" not in rule  # Traefik v3.6 refuses a route with the RequestMirror filter
+    weighted = construct_httproute(isvc, {"v1": 50, "v2": 50}, ("v2", 50), mode=MirrorMode.TRAEFIK_SERVICE)
+    assert weighted["spec"]["rules"][0]["backendRefs"] == [
+        {**traefik, "weight": 50},
+        {**ref, "name": "iris-v2", "weight": 50},
+    ]
+    # Read back, the TraefikService's share is the stable version's (make before break).
+    assert route_weights(shadow, "iris", ["v1", "v2"], "v1") == {"v1": 100}
+    assert route_weights(weighted, "iris", ["v1", "v2"], "v1") == {"v1": 50, "v2": 50}
+    assert names_mirror_service(weighted, "iris")
+    # No mirror (ended, or at zero replicas): plain Services only, and nothing names it.
+    for plain in (
+        construct_httproute(isvc, {"v1": 100}, None, mode=MirrorMode.TRAEFIK_SERVICE),
+        construct_httproute(
+            isvc, {"v1": 100}, ("v2", 50), to_activator=True, mode=MirrorMode.TRAEFIK_SERVICE
+        ),
+    ):
+        assert not names_mirror_service(plain, "iris")
+    # The new version carrying everything (the end of a promotion) has nothing beside it to wrap.
+    full = construct_httproute(isvc, {"v2": 100}, ("v2", 50), mode=MirrorMode.TRAEFIK_SERVICE)
+    assert full["spec"]["rules"][0]["backendRefs"] == [{**ref, "name": "iris-v2", "weight": 100}]
+
+
+def test_the_traefikservice_mirrors_the_candidate_with_bodies():
+    isvc = service(traffic={**GATEWAY, "mirrorPercent": 50})
+    assert without_hash(construct_mirror_service(isvc, "v1", "v2", 50)) == {
+        "apiVersion": "traefik.io/v1alpha1",
+        "kind": "TraefikService",
+        "metadata": {
+            "name": "iris-mirror",
+            "namespace": "ml",
+            "labels": {"lepton.ai/inferenceservice": "iris", "app.kubernetes.io/managed-by": "lepton"},
+            "ownerReferences": [OWNER],
+        },
+        "spec": {
+            "mirroring": {
+                "kind": "Service",
+                "name": "iris-v1",
+                "port": 80,
+                "mirrorBody": True,
+                "mirrors": [{"kind": "Service", "name": "iris-v2", "port": 80, "percent": 50}],
+            }
+        },
+    }
+    changed = construct_mirror_service(isvc, "v1", "v2", 25)["metadata"]["annotations"]
+    assert changed != construct_mirror_service(isvc, "v1", "v2", 50)["metadata"]["annotations"]
+    assert len(mirror_service_name("s" * 70)) == 63
+    # A version named "mirror" has a Service of the same name: another kind, read apart.
+    route = construct_httproute(isvc, {"v1": 60, "mirror": 40})
+    assert route_weights(route, "iris", ["v1", "mirror"], "v1") == {"v1": 60, "mirror": 40}
+    assert not names_mirror_service(route, "iris")

@@ -51,7 +51,10 @@ def test_watch_namespaces_turn_namespaced_rules_into_roles(render: Render) -> No
     assert sorted(b["metadata"]["namespace"] for b in by_kind(objects, "RoleBinding")) == ["team-a", "team-b"]
     cluster = {r for rule in one(objects, "ClusterRole")["rules"] for r in rule["resources"]}
     # Only what no Role can grant stays cluster-wide.
-    assert cluster == {"nodes", "priorityclasses", "customresourcedefinitions", "namespaces", "clusterqueues"}
+    assert cluster == {
+        "nodes", "priorityclasses", "customresourcedefinitions", "namespaces", "clusterqueues",
+        "gatewayclasses",
+    }  # fmt: skip
     assert env_of(one(objects, "Deployment"))["LEPTON_NAMESPACES"] == "team-a,team-b"
 
 

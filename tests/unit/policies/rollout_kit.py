@@ -77,6 +77,8 @@ class Sim:
     failed: tuple[FailedRecord, ...] = ()
     ready: dict[str, int] = field(default_factory=lambda: {"v1": 4})
     annotations: dict[str, str] = field(default_factory=dict)
+    mirror_unsupported: str = ""
+    """Why the Gateway cannot mirror (Observed.mirror_unsupported)."""
     last: Decision | None = None
 
     def tick(self, tick: Tick) -> Decision:
@@ -89,7 +91,7 @@ class Sim:
         now = T0 + tick.at
         measured = Measurement(now, check(tick.check)) if tick.check is not None else None
         actions: Actions = actions_from(self.annotations)
-        observed = Observed(dict(self.ready), tick.route)
+        observed = Observed(dict(self.ready), tick.route, self.mirror_unsupported)
 
         def step(state: RolloutState | None, failed: Failed, stable: str | None) -> Decision:
             return decide(

@@ -13,6 +13,7 @@ from typing import Any
 
 from lepton.builders.serving_config import ServingConfig
 from lepton.controllers.kit.objects import Objects
+from lepton.controllers.kit.pod_start import PodStarts
 from lepton.controllers.serving.activation import Activations
 from lepton.kube.client import Kube
 from lepton.kube.resources import Discovery
@@ -25,9 +26,9 @@ def object_key(plural: str, meta: Mapping[str, Any]) -> str:
 
 
 class Requeues:
-    """When each service's rollout must be reconciled again (a pause ends, a check is due): its
-    rollout daemon (controllers.serving.handlers) sleeps until then, and re-arms when a reconcile
-    sets another time."""
+    """When each service must be reconciled again (a rollout's pause ends or a check is due, a
+    model-server pod waiting to start is due a look): its daemon (controllers.serving.handlers)
+    sleeps until then, and re-arms when a reconcile sets another time."""
 
     def __init__(self) -> None:
         self.due: dict[str, float] = {}
@@ -40,6 +41,12 @@ class Requeues:
         else:
             self.due[key] = at
         self._wake.setdefault(key, asyncio.Event()).set()
+
+    def earliest(self, key: str, at: float) -> None:
+        """Reconcile ``key`` at ``at`` unless something is due sooner."""
+        due = self.due.get(key)
+        if due is None or at < due:
+            self.set(key, at)
 
     async def sleep(self, key: str, clock: Callable[[], float]) -> None:
         """Until ``key``'s time comes (indefinitely while none is set)."""
@@ -75,6 +82,8 @@ class Serving:
     activations: Activations = field(default_factory=Activations)
     applied: dict[str, str] = field(default_factory=dict)
     """namespace/plural/name of a child -> hash of what this process last applied."""
+    pod_starts: PodStarts = field(default_factory=PodStarts)
+    """The last read of a stalled model-server pod's Events, per service."""
     clients: dict[tuple[str, str | None, str | None], PrometheusClient] = field(default_factory=dict)
     """One Prometheus client (a connection pool) per URL and credentials."""
 

@@ -1,9 +1,10 @@
 """kopf registration of the serving controllers. ModelVersion: create, update, resume, and its
 verification Job's and pods' events. InferenceService: create, update, resume, the events of its
-Deployments, its Services and its model's ModelVersions, and a rollout daemon that wakes it when
-its canary asked to be looked at again (a pause ends, a check is due). Every one ends in
+Deployments, its Services and its model's ModelVersions, and a daemon that wakes it when it asked
+to be looked at again (a canary's pause ends or check is due; a model-server pod waiting to start
+is due a look, which that pod's own events only schedule). Every one ends in
 ``reconcile_model_version`` or ``reconcile_inference_service``; no polling: every change that
-matters arrives as a watch event or at a time the rollout decision named. The indices are in
+matters arrives as a watch event or at a time a reconcile named. The indices are in
 controllers.serving.indices."""
 
 from __future__ import annotations
@@ -17,14 +18,22 @@ from lepton.api.common import GROUP, VERSION
 from lepton.api.inferenceservice import PLURAL as INFERENCESERVICE_PLURAL
 from lepton.api.modelversion import MODEL_LABEL
 from lepton.api.modelversion import PLURAL as MODELVERSION_PLURAL
-from lepton.api.rollout import ROLLOUT_ANNOTATIONS, RolloutStrategy
+from lepton.api.rollout import ROLLOUT_ANNOTATIONS
 from lepton.builders.verification import MODELVERSION_UID_LABEL
 from lepton.controllers.kit.errors import kopf_errors
-from lepton.controllers.serving.indices import CHILD_LABELS, VERIFY_LABELS, HasServing, Indices
+from lepton.controllers.kit.pod_start import pod_start
+from lepton.controllers.serving.indices import (
+    CHILD_LABELS,
+    SERVER_POD_LABELS,
+    VERIFY_LABELS,
+    HasServing,
+    Indices,
+)
 from lepton.controllers.serving.inferenceservice import inferenceservice_key, reconcile_inference_service
 from lepton.controllers.serving.modelversion import modelversion_key, reconcile_model_version
 from lepton.controllers.serving.observe import owner_key, parse_model_version
 from lepton.kube.errors import KubeError
+from lepton.policies.pod_start import look_at
 
 log = logging.getLogger("lepton.rollout")
 
@@ -113,17 +122,13 @@ async def inferenceservice_changed(body: kopf.Body, memo: HasServing, **kwargs: 
     await reconcile_inference_service(body, memo.serving, Indices.of(kwargs))
 
 
-def _canary(spec: kopf.Spec, **_: Any) -> bool:
-    strategy = (spec.get("rollout") or {}).get("strategy", RolloutStrategy.CANARY.value)
-    return bool(strategy == RolloutStrategy.CANARY.value)
-
-
-@kopf.daemon(GROUP, VERSION, INFERENCESERVICE_PLURAL, id="rollout", when=_canary, cancellation_timeout=5.0)
+@kopf.daemon(GROUP, VERSION, INFERENCESERVICE_PLURAL, id="rollout", cancellation_timeout=5.0)
 async def rollout_clock(
     body: kopf.Body, memo: HasServing, stopped: kopf.DaemonStopped, **kwargs: Any
 ) -> None:
-    """Sleeps until the time the service's last rollout decision named (none: until a reconcile
-    names one), then reconciles. kopf keeps ``body`` current for daemons."""
+    """Sleeps until the time the service's last reconcile named (none: until one names one), then
+    reconciles: a canary's pause ends or its check is due, a model-server pod waiting to start is
+    due a look. kopf keeps ``body`` current for daemons."""
     serving = memo.serving
     key = inferenceservice_key(body["metadata"])
     # The due time outlives the daemon (kopf may stop and restart it): only a deletion forgets it.
@@ -165,6 +170,15 @@ async def isvc_service_changed(body: kopf.Body, memo: HasServing, **kwargs: Any)
     await _reconcile_owner(body, memo, kwargs)
 
 
+@kopf.on.event("pods", labels=SERVER_POD_LABELS)
+async def isvc_pod_changed(body: kopf.Body, memo: HasServing, **_: Any) -> None:
+    """A model-server pod scheduled after its service's last reconcile: no Deployment event follows
+    while it waits to start, so its service's timer is set to look at it then (no reconcile now)."""
+    key, at = owner_key(body), look_at(pod_start(body))
+    if key is not None and at is not None:
+        memo.serving.requeues.earliest(inferenceservice_key({"namespace": key[0], "name": key[1]}), at)
+
+
 @kopf.on.event("networking.k8s.io", "v1", "networkpolicies", labels=CHILD_LABELS)
 @kopf_errors
 async def isvc_networkpolicy_changed(body: kopf.Body, memo: HasServing, **kwargs: Any) -> None:
@@ -186,6 +200,7 @@ async def inferenceservice_event(body: kopf.Body, memo: HasServing, type: str | 
             serving.objects.forget(key, meta.get("uid"))
             serving.metrics.inference_service(meta["namespace"], meta["name"], None)
         serving.requeues.forget(key)
+        serving.pod_starts.forget(key)
         serving.rollout_annotations.pop(key, None)
         serving.forget_children(
             meta["namespace"],

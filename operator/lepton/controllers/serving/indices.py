@@ -15,8 +15,9 @@ from lepton.api.inferenceservice import PLURAL as INFERENCESERVICE_PLURAL
 from lepton.api.inferenceservice import InferenceService
 from lepton.api.modelversion import PLURAL as MODELVERSION_PLURAL
 from lepton.api.modelversion import ModelVersion
-from lepton.builders.inference import ISVC_LABEL
+from lepton.builders.inference import ISVC_LABEL, SERVER_COMPONENT
 from lepton.builders.verification import COMPONENT_LABEL, MODELVERSION_UID_LABEL, VERIFY_COMPONENT
+from lepton.controllers.kit.pod_start import pod_start
 from lepton.controllers.serving.context import Serving
 from lepton.controllers.serving.observe import (
     ServiceState,
@@ -31,6 +32,7 @@ from lepton.controllers.serving.observe import (
     verify_pod,
 )
 from lepton.policies.inference import DeploymentState
+from lepton.policies.pod_start import PodStart
 from lepton.policies.verification import VerifyJob, VerifyPod
 
 
@@ -45,6 +47,7 @@ VERIFY_LABELS: Mapping[str, Any] = {
     COMPONENT_LABEL: VERIFY_COMPONENT,
 }
 CHILD_LABELS = {ISVC_LABEL: kopf.PRESENT}
+SERVER_POD_LABELS: Mapping[str, Any] = {ISVC_LABEL: kopf.PRESENT, COMPONENT_LABEL: SERVER_COMPONENT}
 
 
 @kopf.index(GROUP, VERSION, MODELVERSION_PLURAL)
@@ -94,6 +97,15 @@ async def lepton_isvc_services(body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {key: service_state(body)} if key else {}
 
 
+@kopf.index("pods", labels=SERVER_POD_LABELS)
+async def lepton_isvc_pods(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    """(namespace, service) -> PodStart of each model-server pod: a pod that cannot start says why
+    in the service's conditions (policies.pod_start). Pod changes do not reconcile by themselves:
+    the reconcile that sees a pod waiting names when to look again."""
+    key = owner_key(body)
+    return {key: pod_start(body)} if key else {}
+
+
 @kopf.index("networking.k8s.io", "v1", "networkpolicies", labels=CHILD_LABELS)
 async def lepton_isvc_networkpolicies(body: kopf.Body, **_: Any) -> dict[Any, Any]:
     """(namespace, service) -> the applied hash of its NetworkPolicy (spec.networkPolicy)."""
@@ -121,6 +133,8 @@ class Indices:
     """(namespace, service) -> ServiceState"""
     network_policies: Mapping[Any, Any]
     """(namespace, service) -> applied hash of its NetworkPolicy"""
+    pods: Mapping[Any, Any]
+    """(namespace, service) -> PodStart of each model-server pod"""
 
     @classmethod
     def of(cls, kwargs: Mapping[str, Any]) -> Indices:
@@ -134,6 +148,7 @@ class Indices:
             deployments=kwargs["lepton_isvc_deployments"],
             services=kwargs["lepton_isvc_services"],
             network_policies=kwargs["lepton_isvc_networkpolicies"],
+            pods=kwargs["lepton_isvc_pods"],
         )
 
     def versions_of(self, namespace: str, model: str) -> list[ModelVersion]:
@@ -160,6 +175,9 @@ class Indices:
         """Every Service labelled with the service: the stable one, the per-version ones, the
         activator's backend."""
         return list(self.services.get((namespace, name), []))
+
+    def server_pods(self, namespace: str, name: str) -> list[PodStart]:
+        return list(self.pods.get((namespace, name), []))
 
     def network_policy(self, namespace: str, name: str) -> str | None:
         """The applied hash of the service's NetworkPolicy; None when it has none."""

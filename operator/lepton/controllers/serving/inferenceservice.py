@@ -23,7 +23,7 @@ from lepton.api.rollout import RolloutStrategy
 from lepton.builders.activator import construct_activated_service
 from lepton.builders.inference import APPLIED_HASH, construct_deployment, construct_service
 from lepton.builders.serving_config import pod_annotations_of
-from lepton.builders.traffic import construct_shared_service
+from lepton.builders.traffic import MirrorMode, construct_shared_service
 from lepton.controllers.kit.events import Events, events_about
 from lepton.controllers.kit.objects import ref_of
 from lepton.controllers.kit.owners import foreign_holder
@@ -33,6 +33,7 @@ from lepton.controllers.serving.netpol import act_network_policy
 from lepton.controllers.serving.observe import ServiceState, version_info
 from lepton.controllers.serving.rollout import (
     CanaryRound,
+    TrafficActed,
     act_traffic,
     decide_canary,
     observe_traffic,
@@ -58,8 +59,10 @@ from lepton.policies.inference import (
     plan,
     scaled_by_hand,
     status_of,
+    with_start_problem,
 )
 from lepton.policies.models import resolve
+from lepton.policies.pod_start import Finding
 from lepton.policies.rollout_state import canary_status
 
 log = logging.getLogger("lepton.inferenceservice")
@@ -161,11 +164,11 @@ async def _reconcile(
     blocked = await act_network_policy(isvc, serving, indices.network_policy(ns, isvc.name))
     if blocked is None:
         blocked = await _act(isvc, decided, zero.to_activator, indices, deployments, service, serving, events)
-    route_changed = False
+    acted = TrafficActed()
     if blocked is None:
         await zero_act(isvc, zero, activator, serving, events)
         weights, wanted = wanted_versions(canary.decision if canary else None, decided)
-        route_changed = await act_traffic(
+        acted = await act_traffic(
             isvc,
             serving,
             traffic,
@@ -175,6 +178,7 @@ async def _reconcile(
             canary.decision.mirror if canary else None,
             events,
             zero.to_activator,
+            canary.mirror.mode if canary else MirrorMode.FILTER,
         )
 
     # Once it has had all its replicas, a shortfall is a degradation rather than a deployment.
@@ -191,6 +195,11 @@ async def _reconcile(
     if canary is not None:
         assessment = with_rollout(assessment, canary.decision)
     assessment = _noted(isvc, assessment, traffic.note(isvc), canary.invalid if canary else (), events)
+    tokens = [(t.name, t.key) for t in spec.auth.token_secrets] if spec.auth else []
+    start = await serving.pod_starts.check(
+        serving.kube, key, ns, indices.server_pods(ns, isvc.name), serving.clock(), token_secrets=tokens
+    )
+    assessment = with_start_problem(assessment, start.finding)
     if blocked is not None:
         assessment = replace(
             assessment, phase=InferenceServicePhase.FAILED, ready=ConditionValue(False, *blocked)
@@ -213,12 +222,19 @@ async def _reconcile(
     serving.metrics.inference_service(ns, isvc.name, series if written else None)
     if written:
         _report(isvc, decided, assessment, events)
+        _report_start(isvc, start.finding, events)
         await events.send(serving.kube)
+        due_at = start.due  # a model-server pod waiting to start is due a look
         if canary is not None:
             # A promotion completes once the route is read back carrying it: look again soon.
             due = canary.decision.requeue_after
-            due = min(due or ROUTE_READBACK_SECONDS, ROUTE_READBACK_SECONDS) if route_changed else due
-            serving.requeues.set(key, None if due is None else serving.clock() + due)
+            due = min(due or ROUTE_READBACK_SECONDS, ROUTE_READBACK_SECONDS) if acted.route_changed else due
+            if due is not None:
+                at = serving.clock() + due
+                due_at = at if due_at is None else min(due_at, at)
+        serving.requeues.set(key, due_at)
+    if acted.wait is not None:
+        serving.requeues.earliest(key, serving.clock() + acted.wait)
 
 
 async def _act(
@@ -328,6 +344,14 @@ def _report(isvc: InferenceService, decided: Plan, assessment: Assessment, event
         assessment.phase.value,
         shown.message,
     )
+
+
+def _report_start(isvc: InferenceService, found: Finding | None, events: Events) -> None:
+    """A Warning when a pod's start problem is new to the status (the condition says it anyway)."""
+    before = isvc.status.conditions if isvc.status else None
+    if found is not None and not any(c.message == found.message for c in before or []):
+        events.warning(InferenceServiceReason(found.reason.value), found.message)
+        log.info("%s/%s: %s: %s", isvc.namespace, isvc.name, found.reason.value, found.message)
 
 
 def _noted(

@@ -1,8 +1,9 @@
 """The canary rollout's part of the InferenceService reconcile (strategy Canary): observe what
 policies.rollout reads (the versions' Ready replicas, the HTTPRoute's weights, whether Gateway API
-is served), run the analysis check when one is due, decide, and act on the traffic objects (the
-per-version Services and the HTTPRoute). The Deployments and the stable Service are applied by the
-reconcile from the Plan made here (policies.canary_plan), in its one pass."""
+is served, how the Gateway can mirror), run the analysis check when one is due, decide, and act on
+the traffic objects (the per-version Services, Traefik's mirror and the HTTPRoute). The Deployments
+and the stable Service are applied by the reconcile from the Plan made here (policies.canary_plan),
+in its one pass."""
 
 from __future__ import annotations
 
@@ -16,19 +17,28 @@ from lepton.builders.inference import APPLIED_HASH
 from lepton.builders.traffic import (
     GATEWAY_API_VERSION,
     GATEWAY_GROUP,
+    MirrorMode,
     construct_httproute,
     construct_version_service,
+    names_mirror_service,
     route_weights,
     version_service_name,
 )
 from lepton.controllers.kit.events import Events
 from lepton.controllers.serving.context import Serving
 from lepton.controllers.serving.metrics import analyse
+from lepton.controllers.serving.mirror import (
+    act_mirror_service,
+    gateway_facts,
+    mirror_main,
+    observe_mirror_service,
+)
 from lepton.controllers.serving.observe import ServiceState
 from lepton.controllers.serving.zero import apply_if_changed
 from lepton.kube import resources
 from lepton.policies.canary_plan import canary_plan, routed, version_services
 from lepton.policies.inference import DeploymentState, Plan
+from lepton.policies.mirror import MirrorChoice, choose_mirror
 from lepton.policies.models import Resolution
 from lepton.policies.rollout import decide
 from lepton.policies.rollout_actions import actions_from
@@ -59,6 +69,8 @@ class Traffic:
     """Gateway API is served."""
     route: Mapping[str, Any] | None
     """The service's HTTPRoute, when one was looked for and exists."""
+    mirror_service: Mapping[str, Any] | None = None
+    """The service's TraefikService, when it exists (looked for only where one may)."""
 
     def note(self, isvc: InferenceService) -> str:
         """What status must say about spec.traffic (empty when it is acted on)."""
@@ -75,7 +87,9 @@ async def observe_traffic(isvc: InferenceService, serving: Serving) -> Traffic:
     if served and (isvc.spec.traffic is not None or spec_changed):
         ref = resources.Ref(GATEWAY_API_VERSION, HTTPROUTES, isvc.namespace, isvc.name)
         route = await resources.get(serving.kube, ref)
-    return Traffic(served and isvc.spec.traffic is not None, served, route)
+    gateway = served and isvc.spec.traffic is not None
+    mirror_service = await observe_mirror_service(isvc, serving, spec_changed) if gateway else None
+    return Traffic(gateway, served, route, mirror_service)
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,8 @@ class CanaryRound:
     plan: Plan
     invalid: tuple[str, ...]
     """Why a rollout annotation was not understood."""
+    mirror: MirrorChoice
+    """How the Gateway mirrors (read only while a rollout with mirrorPercent runs)."""
 
 
 async def decide_canary(
@@ -111,9 +127,18 @@ async def decide_canary(
     if state is not None and due is not None and due <= now:
         measurement = Measurement(now, await analyse(isvc, state.version, serving))
     names = sorted({*live, *(v for v in (target, stable) if v)})
+    mirror = MirrorChoice(MirrorMode.FILTER)
+    percent = isvc.spec.traffic.mirror_percent if isvc.spec.traffic else None
+    # Read only while a rollout may mirror: a new target beside a stable version, or one running.
+    rolling = (stable is not None and target not in (None, stable)) or (
+        state is not None and state.phase in ACTIVE
+    )
+    if traffic.gateway and percent and rolling:
+        mirror = choose_mirror(await gateway_facts(isvc, serving), percent)
     observed = Observed(
         ready={v: d.ready for v, d in live.items()},
-        route_weights=route_weights(traffic.route, isvc.name, names) if traffic.gateway else None,
+        route_weights=route_weights(traffic.route, isvc.name, names, stable) if traffic.gateway else None,
+        mirror_unsupported=mirror.message,
     )
     actions = actions_from(isvc.metadata.annotations)
     decision = decide(
@@ -141,7 +166,15 @@ async def decide_canary(
         sources=sources,
         gateway=traffic.gateway,
     )
-    return CanaryRound(decision, plan, actions.invalid)
+    return CanaryRound(decision, plan, actions.invalid, mirror)
+
+
+@dataclass(frozen=True)
+class TrafficActed:
+    route_changed: bool = False
+    """Read the route back soon: a promotion completes once the route is observed to carry it."""
+    wait: float | None = None
+    """Seconds until Traefik's mirror is due to be named or deleted (reconcile again then)."""
 
 
 async def act_traffic(
@@ -154,28 +187,38 @@ async def act_traffic(
     mirror: tuple[str, int] | None,
     events: Events,
     to_activator: bool = False,
-) -> bool:
-    """Apply the per-version Services and the HTTPRoute (with Gateway API and spec.traffic), delete
-    what is no longer used; True when the route changed (read it back soon: a promotion completes
-    once the route is observed to carry it). ``to_activator``: the route sends everything to the
-    stable Service, which selects the activator while no replica is ready."""
+    mode: MirrorMode = MirrorMode.FILTER,
+) -> TrafficActed:
+    """Apply the per-version Services, Traefik's mirror (`mode` TraefikService) and the HTTPRoute
+    (with Gateway API and spec.traffic), delete what is no longer used. ``to_activator``: the route
+    sends everything to the stable Service, which selects the activator while no replica is ready."""
     ns = isvc.namespace
-    observed_route = route_weights(traffic.route, isvc.name, sorted({*weights, *wanted}))
+    main = mirror_main(weights, mirror)
+    observed_route = route_weights(traffic.route, isvc.name, sorted({*weights, *wanted}), main)
     if not traffic.gateway:
         if traffic.route is not None:
             ref = resources.Ref(GATEWAY_API_VERSION, HTTPROUTES, ns, isvc.name)
             if await resources.delete(serving.kube, ref):
                 serving.applied.pop(f"{ns}/{HTTPROUTES}/{isvc.name}", None)
-        return False
+            if names_mirror_service(traffic.route, isvc.name):  # no route is left to name it
+                await act_mirror_service(isvc, serving, wanted=None, observed={}, route=None)
+        return TrafficActed()
     if not weights:
-        return False  # nothing serves yet: no route to a backend that does not exist
+        return TrafficActed()  # nothing serves yet: no route to a backend that does not exist
     by_version = {s.selects: s for s in version_svcs if s.selects}
     plan = version_services(wanted, sorted(by_version), observed_route)
     for version in plan.apply:
         observed = by_version.get(version)
         body = construct_version_service(isvc, version)
         await apply_if_changed(serving, body, "services", observed.applied_hash if observed else None)
-    route = construct_httproute(isvc, weights, mirror, to_activator)
+    traefik = mode is MirrorMode.TRAEFIK_SERVICE and not to_activator
+    desired = (main, *mirror) if traefik and mirror is not None and main is not None else None
+    mirrored = await act_mirror_service(
+        isvc, serving, wanted=desired, observed=traffic.mirror_service, route=traffic.route
+    )
+    if mode is MirrorMode.TRAEFIK_SERVICE and not mirrored.named:
+        mode = MirrorMode.NONE  # not yet (or no longer) through the TraefikService: no mirror
+    route = construct_httproute(isvc, weights, mirror, to_activator, mode)
     seen = ((traffic.route or {}).get("metadata") or {}).get("annotations") or {}
     observed_hash = seen.get(APPLIED_HASH) if traffic.route is not None else None
     changed = await apply_if_changed(serving, route, HTTPROUTES, observed_hash)
@@ -186,7 +229,7 @@ async def act_traffic(
         name = version_service_name(isvc.name, version)
         if await resources.delete(serving.kube, resources.Ref("v1", "services", ns, name)):
             serving.applied.pop(f"{ns}/services/{name}", None)
-    return changed
+    return TrafficActed(changed, mirrored.wait)
 
 
 def _shares(weights: Mapping[str, int]) -> str:

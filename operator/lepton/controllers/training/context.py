@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from lepton.controllers.kit.objects import Objects
+from lepton.controllers.kit.pod_start import PodStarts
 from lepton.controllers.training.queue import Queue
 from lepton.controllers.training.tasks import JobTasks
 from lepton.kube.client import Kube
@@ -96,6 +97,8 @@ class Training:
     that retrying cannot fix: KubeError.config_error): key -> message. The job fails ConfigError."""
     node_faults: dict[str, NodeFault | None] = field(default_factory=dict)
     """The GPU fault last seen on each node, so that a change wakes the jobs it concerns."""
+    pod_starts: PodStarts = field(default_factory=PodStarts)
+    """The last read of a stalled worker pod's Events, per job."""
 
     def forget(self, key: str) -> None:
         """The job is gone: drop everything this process kept about it."""
@@ -106,3 +109,4 @@ class Training:
         self.handled.pop(key, None)
         self.conflicts.pop(key, None)
         self.refused.pop(key, None)
+        self.pod_starts.forget(key)

@@ -10,6 +10,7 @@ from lepton.api.common import epoch_of
 from lepton.api.trainingjob import GPU_RESOURCE, TRAINER_CONTAINER
 from lepton.builders.initializer import INITIALIZER_LABEL
 from lepton.builders.workers import ATTEMPT_LABEL, INDEX_LABEL, JOB_LABEL
+from lepton.controllers.kit.pod_start import pod_start
 from lepton.policies.gpu_health import DISRUPTION_TARGET, NodeHealth
 from lepton.policies.initializers import InitContainer, InitPod
 from lepton.policies.placement import Placement, Taint, Toleration
@@ -78,6 +79,7 @@ def pod_state(body: Mapping[str, Any]) -> PodState | None:
         termination_message=message,
         deleting=meta.get("deletionTimestamp") is not None,
         finished_at=epoch_of(terminated.get("finishedAt")),
+        start=pod_start(body),
         gpus=pod_gpus(spec),
         ip=status.get("podIP") or None,
         disruption=disruption,

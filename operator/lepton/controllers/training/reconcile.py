@@ -87,6 +87,7 @@ async def _reconcile(
     result, recorded = (
         await _record_result(job, plan, pods, training, events) if plan.result_pod else (None, None)
     )
+    plan = await _start_problem(job, plan, key, pods, training, now)
     desired = build_status(job, plan, now=now, result=result, progress=progress, recorded=recorded)
     desired = initializer.with_condition(desired, init, job, now)
     if await training.objects.write_status(training.kube, ref_of(job), key, body.get("status"), desired):
@@ -96,6 +97,30 @@ async def _reconcile(
     if plan.delete_job:
         await resources.delete(training.kube, ref_of(job))
     return plan.requeue_after
+
+
+async def _start_problem(
+    job: TrainingJob, plan: lifecycle.Plan, key: str, pods: list[PodState], training: Training, now: float
+) -> lifecycle.Plan:
+    """Admitted, with a worker bound to a node and not starting: the kubelet's reason becomes the
+    Admitted condition's (PodStartFailed, a Warning event when new), looked at again on a timer
+    (policies.pod_start). Any other phase has nothing waiting to start."""
+    if plan.phase is not Phase.ADMITTED:
+        training.pod_starts.forget(key)
+        return plan
+    starts = [p.start for p in pods if p.start is not None and p.attempt == plan.attempt]
+    check = await training.pod_starts.check(training.kube, key, job.namespace, starts, now)
+    if check.due is not None:
+        due = check.due - now
+        plan = replace(
+            plan, requeue_after=due if plan.requeue_after is None else min(plan.requeue_after, due)
+        )
+    if check.finding is None:
+        if plan.reason == TrainingJobReason.POD_START_FAILED:
+            # The state machine carries the last reason on: the pod that could not start now has.
+            plan = replace(plan, reason=TrainingJobReason.ADMITTED, message="the workers are starting")
+        return plan
+    return replace(plan, reason=TrainingJobReason.POD_START_FAILED, message=check.finding.message)
 
 
 async def _plan(
@@ -283,6 +308,7 @@ def _report(job: TrainingJob, state: lifecycle.JobState, plan: lifecycle.Plan, e
     warning = plan.phase in WARNING_PHASES or plan.reason in (
         TrainingJobReason.WORKER_REPLACED,
         TrainingJobReason.SHRANK_ON_NODE_LOSS,
+        TrainingJobReason.POD_START_FAILED,
     )
     # A restart's cause (WorkerFailed, NodeLost) is in the message and the condition; the event
     # says what happens, so `kubectl get events` shows every restart under one reason.

@@ -61,3 +61,13 @@ def test_nothing_due_sleeps_until_a_time_is_named(due):
         assert not await _sleeps(requeues, 2)
 
     asyncio.run(run())
+
+
+def test_a_pods_look_never_postpones_what_is_due_sooner():
+    requeues = Requeues()
+    requeues.earliest(KEY, 200.0)
+    assert requeues.due[KEY] == 200.0
+    requeues.earliest(KEY, 300.0)  # a rollout check at 200 stays
+    assert requeues.due[KEY] == 200.0
+    requeues.earliest(KEY, 100.0)
+    assert requeues.due[KEY] == 100.0
