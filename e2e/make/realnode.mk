@@ -10,8 +10,9 @@ images: ## build the operator, trainer and server images (buildah), import them 
 	  PYTHONPATH=e2e python3 -m realnode import $$(echo "$$out" | head -n1 | cut -d' ' -f2) \
 	    $$(echo "$$out" | cut -d' ' -f3); fi
 
-# Traefik (the Gateway of the rollout e2e) builds for 12-28 min cold: when it is not in the cache, its
-# build starts in the background before the images, so the two overlap; the e2e fixture's own call
+# Traefik (the Gateway of the rollout e2e) builds for 12-32 min cold: when it is not in the cache, its
+# build starts in the background (`make check`: before lint and the suite; `make test-e2e`: before the
+# images), so it overlaps them; the e2e fixture's own call
 # to e2e/build-traefik.sh waits on the build's lock, then finds the binary (or builds, on failure).
 .PHONY: traefik-detached
 traefik-detached:

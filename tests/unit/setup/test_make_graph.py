@@ -79,6 +79,13 @@ def test_check_reaches_the_tests_after_lint_and_cluster(tmp_path):
     assert order == sorted(order)
 
 
+def test_check_starts_traefiks_build_before_the_suite(tmp_path):
+    """A cold Traefik build takes 12-32 min here: started before the suite, it runs beside it instead
+    of after it, in the e2e stage, where the Gateway tests would wait for it."""
+    lines = dry_run("check", tmp_path)
+    assert first(lines, r"e2e/build-traefik\.sh") < first(lines, r'-m pytest -m "not e2e"')
+
+
 def _referrers(token: str, roots: list[Path]) -> list[Path]:
     own = {REPO / s for s in facts.GO_BUILDS.values() if s} | set((REPO / "e2e" / "hostprep").rglob("*"))
     own.add(Path(__file__).resolve())
