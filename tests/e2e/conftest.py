@@ -70,7 +70,9 @@ def helm(e2e_cluster: Config) -> list[str]:
 @pytest.fixture(scope="module")
 def no_local_operator(e2e_cluster: Config) -> None:
     """Stops the operator the demo runs on the host (the demo's tests leave it running for the
-    module after them): tests of the chart's operator pods must see only those act."""
+    module after them): tests that run an operator of their own (the chart's pods, or one on the host
+    with other settings) must see only it act. Two operators on one object fight: seen when the
+    demo's, started before Gateway API was installed, scaled the shadow rollout's candidate to 0."""
     procs.stop(e2e_cluster.run, demo.OPERATOR)
 
 

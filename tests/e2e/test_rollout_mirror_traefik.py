@@ -70,7 +70,11 @@ def traefik(e2e_cluster: Config, kubectl: Kubectl, kube: client.ApiClient, ns: s
 
 @pytest.fixture(scope="module")
 def operator(
-    e2e_cluster: Config, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory, traefik: str
+    e2e_cluster: Config,
+    kubectl: Kubectl,
+    no_local_operator: None,
+    tmp_path_factory: pytest.TempPathFactory,
+    traefik: str,
 ) -> Iterator[Operator]:
     with host_operator(e2e_cluster, kubectl, tmp_path_factory.mktemp("operator") / "operator.log") as op:
         yield op

@@ -36,7 +36,7 @@ NAMED_WITHIN = 60
 
 @pytest.fixture(scope="module")
 def operator(
-    e2e_cluster: Config, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
+    e2e_cluster: Config, kubectl: Kubectl, no_local_operator: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Operator]:
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS_DIR))
     kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS_DIR))
