@@ -27,7 +27,7 @@ from lepton.controllers.training.observe import (
     pod_job_key,
     pod_state,
 )
-from lepton.controllers.training.queue import DEFAULT_PRIORITY, JobSummary, Observed
+from lepton.controllers.training.pass_inputs import DEFAULT_PRIORITY, JobSummary, Observed
 from lepton.controllers.training.quotas import queue_policy, resource_quota
 from lepton.policies import gpu_health
 from lepton.policies.elastic import Bounds

@@ -1,24 +1,17 @@
 """Admission across jobs: one lock, one pass over the whole queue, and reservations that outlive the
-watch lag. Pure decisions live in policies.admission; this module feeds it what the indices show."""
+watch lag. Pure decisions live in policies.admission, fed by controllers.training.pass_inputs."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import replace
 
 from lepton.api.trainingjob import TrainingJobReason
-from lepton.controllers.training.observe import NodeInfo
+from lepton.controllers.training.pass_inputs import Inputs, Observed, decide_with, holds, inputs
 from lepton.controllers.training.preempting import PREEMPTION_POLL_S, Preemptions
-from lepton.policies import admission, elastic, preemption
-from lepton.policies.gpu_health import NodeFault
+from lepton.policies import admission, preemption
 from lepton.policies.lifecycle import Admission
-from lepton.policies.placement import Node, Placement
-from lepton.policies.queues import QueuePolicy, Quota
-from lepton.policies.status import Phase, PodState
-
-# The priorities index's key for the globalDefault PriorityClass.
-DEFAULT_PRIORITY = ""
 
 # A ResourceQuota's status.used and the pods index come from two watches: for a moment after a
 # job's pods are created the pods index may show them while the quota's used does not yet. For
@@ -26,74 +19,6 @@ DEFAULT_PRIORITY = ""
 # (a brief overcount, never an undercount that would let a second gang in and have its pods
 # refused), and a gang that waits for that quota looks again when the window ends.
 QUOTA_SETTLE_S = 2.0
-
-
-@dataclass(frozen=True)
-class JobSummary:
-    """What admission needs to know about every TrainingJob (the value of the jobs index)."""
-
-    key: str
-    uid: str
-    created: float
-    replicas: int
-    gpus_per_pod: int
-    placement: Placement
-    priority_class: str | None
-    phase: str | None
-    suspend: bool
-    gang: bool
-    deleting: bool = False
-    initializing: bool = False
-    """spec.initializers is set and has not finished: the job does not queue for GPUs yet."""
-    queue: str = ""
-    """spec.scheduling.queue ("" for the default queue)"""
-    queued_since: float | None = None
-    """when its Queued condition last turned True"""
-    queue_optional: bool = False
-    """the queue is (also) Volcano's: a job naming one that is no ClusterQueue uses the default queue"""
-    preemptible: bool = False
-    """spec.scheduling.preemptible: a higher-priority job of its queue may stop it (policies.preemption)"""
-    elastic: elastic.Bounds | None = None
-    """spec.elastic's bounds"""
-    size: int | None = None
-    """status.size (elastic)"""
-
-    @property
-    def holds_admission(self) -> bool:
-        return self.phase in (Phase.ADMITTED, Phase.RUNNING)
-
-    @property
-    def waiting(self) -> bool:
-        return (
-            not self.suspend
-            and not self.initializing
-            and self.phase
-            in (
-                None,
-                Phase.CREATED,
-                Phase.QUEUED,
-                Phase.RESTARTING,
-                Phase.SUSPENDED,
-            )
-        )
-
-
-@dataclass(frozen=True)
-class Observed:
-    """The cluster as the indices show it."""
-
-    jobs: Iterable[JobSummary]
-    pods_by_job: Mapping[str, Iterable[PodState]]
-    nodes: Iterable[NodeInfo]
-    gpus_by_node: Mapping[str, Iterable[int]]
-    priorities: Mapping[str, int]
-    faults: Mapping[str, NodeFault] = field(default_factory=dict)
-    """Nodes whose GPUs are faulty (policies.gpu_health): never admitted onto."""
-    queues: Mapping[str, QueuePolicy] = field(default_factory=dict)
-    quotas: Iterable[Quota] = ()
-    now: float = 0.0
-    default_reservation: float | None = None
-    """reservation bound of the default queue (jobs naming no ClusterQueue)"""
 
 
 class Queue:
@@ -150,7 +75,7 @@ class Queue:
         # Only while a preemption is under way: the check walks every job's pods.
         held = self.preemptions.held(_stopping(observed, self._holding)) if self.preemptions else {}
         seen = inputs(observed, self._holding, frozenset(self._admitted_at), sizes)
-        decision = _decide(seen, observed, held)
+        decision = decide_with(seen, observed, held)
         for admitted_key in decision.admitted:
             self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
             self._admitted_at[admitted_key] = now
@@ -231,14 +156,8 @@ def _stopping(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> di
     stopping: dict[str, bool] = {}
     for job in observed.jobs:
         pods = observed.pods_by_job.get(job.key, ())
-        stopping[job.key] = _holds(job, holding) or any(not p.terminal for p in pods)
+        stopping[job.key] = holds(job, holding) or any(not p.terminal for p in pods)
     return stopping
-
-
-def _holds(job: JobSummary, holding: Mapping[str, tuple[str, bool]]) -> bool:
-    """Whether ``job`` holds its admission: what this process last decided, else its phase."""
-    known = holding.get(job.key)
-    return known[1] if known is not None and known[0] == job.uid else job.holds_admission
 
 
 def _others(decision: admission.Decision, key: str) -> tuple[str, ...]:
@@ -248,159 +167,3 @@ def _others(decision: admission.Decision, key: str) -> tuple[str, ...]:
 
 def _uid_of(observed: Observed, key: str) -> str:
     return next((j.uid for j in observed.jobs if j.key == key), "")
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """What the indices show, in the terms of policies.admission and policies.preemption."""
-
-    nodes: list[Node]
-    demand: list[admission.Demand]
-    gangs: list[admission.Gang]
-    running: list[preemption.Running]
-    queues: dict[str, QueuePolicy]
-    growers: list[admission.Grower]
-
-
-def decide(
-    observed: Observed,
-    holding: Mapping[str, tuple[str, bool]],
-    settling: frozenset[str] = frozenset(),
-    held: Mapping[str, frozenset[str]] | None = None,
-    sizes: Mapping[str, int] | None = None,
-) -> admission.Decision:
-    """One admission pass over what the indices show; ``settling``: jobs admitted less than
-    QUOTA_SETTLE_S ago, whose pods all count beside their ResourceQuotas' used; ``held``: GPUs held
-    for preemptors (policies.admission.decide); ``sizes``: elastic jobs' sizes as this process
-    decided them (newer than their status.size)."""
-    return _decide(inputs(observed, holding, settling, sizes), observed, held)
-
-
-def _decide(
-    seen: Inputs, observed: Observed, held: Mapping[str, frozenset[str]] | None
-) -> admission.Decision:
-    return admission.decide(
-        seen.nodes,
-        seen.demand,
-        seen.gangs,
-        queues=seen.queues,
-        quotas=observed.quotas,
-        now=observed.now,
-        held=held,
-        growers=seen.growers,
-    )
-
-
-def inputs(
-    observed: Observed,
-    holding: Mapping[str, tuple[str, bool]],
-    settling: frozenset[str] = frozenset(),
-    sizes: Mapping[str, int] | None = None,
-) -> Inputs:
-    used: dict[str, int] = {name: sum(gpus) for name, gpus in observed.gpus_by_node.items()}
-    nodes = [
-        Node(
-            name=n.name,
-            allocatable_gpus=n.allocatable_gpus,
-            free_gpus=n.allocatable_gpus - used.get(n.name, 0),
-            labels=n.labels,
-            taints=n.taints,
-            schedulable=n.ready and not n.unschedulable,
-            gpu_fault=fault.why if (fault := observed.faults.get(n.name)) else "",
-        )
-        for n in observed.nodes
-        if n.allocatable_gpus > 0
-    ]
-    demand: list[admission.Demand] = []
-    queue: list[admission.Gang] = []
-    running: list[preemption.Running] = []
-    growers: list[admission.Grower] = []
-    for seen in observed.jobs:
-        optional = seen.queue_optional and seen.queue not in observed.queues
-        job = replace(seen, queue="") if optional else seen
-        if job.deleting:
-            continue  # its pods still count where they are bound; it needs nothing more
-        if _holds(job, holding):
-            pods = [p for p in observed.pods_by_job.get(job.key, ()) if not p.terminal]
-            bound = sum(1 for p in pods if p.node)
-            size = _size(job, sizes or {})
-            demand.append(
-                admission.Demand(
-                    max(size - bound, 0) if job.gpus_per_pod else 0,
-                    job.gpus_per_pod,
-                    job.placement,
-                    queue=job.queue,
-                    namespace=job.key.partition("/")[0],
-                    total_pods=size,
-                    # What its namespace's ResourceQuotas do not count yet: pods not created.
-                    # (While settling, only its bound pods are surely in the quota's used.)
-                    uncreated=max(size - (bound if job.key in settling else len(pods)), 0),
-                )
-            )
-            if job.preemptible and job.gang and bound >= size:
-                running.append(_running(job, pods, observed.priorities))
-            if job.elastic is not None and _may_grow(job, job.elastic, size, bound, len(pods)):
-                growers.append(_grower(job, job.elastic, size, observed.priorities))
-        elif job.waiting and job.gang:
-            queue.append(
-                admission.Gang(
-                    key=job.key,
-                    pods=job.elastic.max if job.elastic else job.replicas,
-                    min_pods=job.elastic.min if job.elastic else None,
-                    gpus_per_pod=job.gpus_per_pod,
-                    priority=_priority(job, observed.priorities),
-                    created=job.created,
-                    placement=job.placement,
-                    queue=job.queue,
-                    waiting_since=job.queued_since,
-                )
-            )
-    default = QueuePolicy("", reservation_after=observed.default_reservation)
-    return Inputs(nodes, demand, queue, running, {"": default, **observed.queues}, growers)
-
-
-def _size(job: JobSummary, sizes: Mapping[str, int]) -> int:
-    """How many workers an admitted job has: its elastic size, else spec.replicas."""
-    if job.elastic is None:
-        return job.replicas
-    return sizes.get(job.key) or job.size or job.replicas
-
-
-def _may_grow(job: JobSummary, bounds: elastic.Bounds, size: int, bound: int, active: int) -> bool:
-    """Running elastic jobs below maxReplicas grow, once every worker they have is bound: a job
-    whose workers still wait for nodes (or replacements) gets no more."""
-    return job.gang and job.phase == Phase.RUNNING and size < bounds.max and bound == active == size
-
-
-def _grower(
-    job: JobSummary, bounds: elastic.Bounds, size: int, priorities: Mapping[str, int]
-) -> admission.Grower:
-    return admission.Grower(
-        key=job.key,
-        size=size,
-        bounds=bounds,
-        gpus_per_pod=job.gpus_per_pod,
-        priority=_priority(job, priorities),
-        created=job.created,
-        placement=job.placement,
-        queue=job.queue,
-    )
-
-
-def _priority(job: JobSummary, priorities: Mapping[str, int]) -> int:
-    return priorities.get(job.priority_class or DEFAULT_PRIORITY, 0)
-
-
-def _running(job: JobSummary, pods: Iterable[PodState], priorities: Mapping[str, int]) -> preemption.Running:
-    held: dict[str, int] = {}
-    for pod in pods:
-        if pod.node:
-            held[pod.node] = held.get(pod.node, 0) + job.gpus_per_pod
-    return preemption.Running(
-        key=job.key,
-        priority=_priority(job, priorities),
-        queue=job.queue,
-        preemptible=job.preemptible,
-        created=job.created,
-        gpus_by_node=held,
-    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from lepton.controllers.training.indices import Indices
 from lepton.controllers.training.observe import NodeInfo, node_info, pod_state
-from lepton.controllers.training.queue import JobSummary, Observed, decide
+from lepton.controllers.training.pass_inputs import JobSummary, Observed, decide
 from lepton.policies.gpu_health import DEFAULT_FAULT_CONDITIONS, NodeFault
 from lepton.policies.placement import Placement
 

@@ -8,7 +8,7 @@ import pytest
 
 from lepton.controllers.training.indices import Indices, tj_priorities
 from lepton.controllers.training.observe import NodeInfo, bound_gpus, node_info, placement, pod_state
-from lepton.controllers.training.queue import JobSummary, Observed, decide
+from lepton.controllers.training.pass_inputs import JobSummary, Observed, decide
 from lepton.policies.placement import Placement, Toleration
 from lepton.policies.status import Phase, PodState
 

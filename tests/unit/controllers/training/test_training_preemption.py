@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 
 from lepton.controllers.training.observe import NodeInfo
-from lepton.controllers.training.queue import JobSummary, Observed, Queue
+from lepton.controllers.training.pass_inputs import JobSummary, Observed
+from lepton.controllers.training.queue import Queue
 from lepton.policies.placement import Placement
 from lepton.policies.status import Phase, PodState
 

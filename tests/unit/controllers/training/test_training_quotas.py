@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from lepton.controllers.training.observe import NodeInfo
-from lepton.controllers.training.queue import QUOTA_SETTLE_S, JobSummary, Observed, Queue
+from lepton.controllers.training.pass_inputs import JobSummary, Observed
+from lepton.controllers.training.queue import QUOTA_SETTLE_S, Queue
 from lepton.controllers.training.quotas import queue_policy, resource_quota
 from lepton.policies.placement import Placement
 from lepton.policies.queues import QueuePolicy, Quota
