@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,17 +153,30 @@ async def list_events(kube: Kube, namespace: str, uid: str, *, limit: int = 50) 
 
 
 class Discovery:
-    """Whether an API resource is served (e.g. a PodGroup CRD is installed), cached for a while."""
+    """Whether an API resource is served (e.g. a PodGroup CRD is installed), cached for a while.
 
-    def __init__(self, kube: Kube, ttl_seconds: float = 60.0) -> None:
+    A group that is not served is asked again sooner than one that is: an API installed after the
+    operator started (Gateway API, Traefik's CRDs) is then acted on within ``absent_ttl_seconds``,
+    and until then the operator takes it as missing and says so in status."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        ttl_seconds: float = 60.0,
+        absent_ttl_seconds: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._kube = kube
         self._ttl = ttl_seconds
+        self._absent_ttl = absent_ttl_seconds
+        self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
 
     async def served(self, group: str, version: str, plural: str) -> bool:
         key = (group, version)
         cached = self._cache.get(key)
-        if cached is None or time.monotonic() - cached[0] > self._ttl:
+        ttl = self._ttl if cached is not None and plural in cached[1] else self._absent_ttl
+        if cached is None or self._clock() - cached[0] > ttl:
             try:
                 listing = await self._kube.request("GET", f"/apis/{group}/{version}")
                 names = frozenset(str(r.get("name")) for r in listing.get("resources", []))
@@ -171,6 +184,6 @@ class Discovery:
                 if exc.status not in (404, 503):
                     raise kube_error(exc, f"discovering {group}/{version}") from exc
                 names = frozenset()
-            cached = (time.monotonic(), names)
+            cached = (self._clock(), names)
             self._cache[key] = cached
         return plural in cached[1]
