@@ -7,7 +7,7 @@ import uuid
 
 from kubernetes import client
 
-from lepton.api.common import now
+from lepton.api.times import now
 from support.wait import wait_for
 
 

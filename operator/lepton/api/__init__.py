@@ -35,9 +35,6 @@ from lepton.api.common import (
     TemplateMetadata,
     Volume,
     find_condition,
-    now,
-    parse_time,
-    rfc3339,
     set_condition,
 )
 from lepton.api.inferenceservice import (
@@ -90,6 +87,7 @@ from lepton.api.rollout import (
     RolloutPhase,
     RolloutStrategy,
 )
+from lepton.api.times import now, parse_time, rfc3339
 from lepton.api.trainingjob import (
     DEFAULT_MASTER_PORT,
     FINISHED_PHASES,

@@ -7,7 +7,6 @@ Every model here is a pydantic v2 model whose Python attributes are snake_case a
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
@@ -17,6 +16,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
 from lepton.api import kubeschema
+from lepton.api.times import Timestamp, now
 
 GROUP = "lepton.ai"
 VERSION = "v1alpha1"
@@ -101,35 +101,6 @@ class OpaqueModel(LeptonModel):
     rest is kept as given (x-kubernetes-preserve-unknown-fields in the CRD, `extra="allow"` here)."""
 
     model_config = ConfigDict(extra="allow")
-
-
-def now() -> str:
-    """The current time in the RFC 3339 form the API server uses (seconds, UTC, 'Z')."""
-    return rfc3339(dt.datetime.now(dt.UTC))
-
-
-def rfc3339(moment: dt.datetime) -> str:
-    """`moment` as an RFC 3339 timestamp string, as metav1.Time serialises."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: str) -> dt.datetime:
-    """Parse an RFC 3339 timestamp written by the API server or by `rfc3339`."""
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def rfc3339_at(epoch: float) -> str:
-    """Epoch seconds (the policies' clock) as an RFC 3339 timestamp string."""
-    return rfc3339(dt.datetime.fromtimestamp(epoch, dt.UTC))
-
-
-def epoch_of(value: str | None) -> float | None:
-    """An RFC 3339 timestamp string as epoch seconds; None stays None."""
-    return parse_time(value).timestamp() if value else None
-
-
-Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
-"""An RFC 3339 timestamp string. Kept a string so dumps go to JSON and YAML as they are."""
 
 
 class ObjectMeta(OpaqueModel):

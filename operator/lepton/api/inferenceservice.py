@@ -16,7 +16,6 @@ from lepton.api.common import (
     EnvVar,
     LeptonModel,
     ResourceRequirements,
-    Timestamp,
     Toleration,
     cel,
     validations,
@@ -25,6 +24,7 @@ from lepton.api.common import ObjectBase as _ObjectBase
 from lepton.api.modelversion import LATEST
 from lepton.api.networkpolicy import NETWORK_POLICY_RULE, NetworkPolicy
 from lepton.api.rollout import MAX_FAILED_VERSIONS, CanaryStatus, FailedVersion, Rollout
+from lepton.api.times import Timestamp
 
 KIND = "InferenceService"
 PLURAL = "inferenceservices"

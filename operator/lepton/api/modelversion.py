@@ -14,10 +14,10 @@ from lepton.api.common import (
     Metrics,
     ModelSource,
     ObjectBase,
-    Timestamp,
     cel,
     validations,
 )
+from lepton.api.times import Timestamp
 
 KIND = "ModelVersion"
 PLURAL = "modelversions"

@@ -9,7 +9,8 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from lepton.api.common import DnsLabel, LeptonModel, Timestamp, cel, validations
+from lepton.api.common import DnsLabel, LeptonModel, cel, validations
+from lepton.api.times import Timestamp
 
 
 class RolloutStrategy(StrEnum):

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from lepton.api.common import ConditionList, LeptonModel, Metrics, ModelSource, Timestamp
+from lepton.api.common import ConditionList, LeptonModel, Metrics, ModelSource
+from lepton.api.times import Timestamp
 
 MAX_REPLICAS = 1000
 """Most worker pods of one job (also bounds the per-worker restart counts)."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lepton.api.common import rfc3339_at
 from lepton.api.inferenceservice import (
     AutoscalerMemory,
     AutoscalerStatus,
@@ -15,6 +14,7 @@ from lepton.api.inferenceservice import (
     InferenceServiceSpec,
     InferenceServiceStatus,
 )
+from lepton.api.times import rfc3339_at
 from lepton.policies.autoscaling import Decision, Readings, decide
 from lepton.policies.autoscaling_state import AutoscalerState
 

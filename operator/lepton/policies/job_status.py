@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lepton.api.common import Condition, epoch_of, find_condition, rfc3339_at, set_condition
+from lepton.api.common import Condition, find_condition, set_condition
+from lepton.api.times import epoch_of, rfc3339_at
 from lepton.api.trainingjob import RestartRecord, TrainingJob
 from lepton.builders.env import reserved_env_violation
 from lepton.builders.initializer import initializer_violation

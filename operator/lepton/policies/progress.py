@@ -15,7 +15,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from lepton.api.common import rfc3339_at
+from lepton.api.times import rfc3339_at
 
 # Gauges of lepton.runtime.metrics -> fields of status.progress.
 GAUGES: Mapping[str, str] = {

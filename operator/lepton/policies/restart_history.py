@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lepton.api.common import rfc3339_at
+from lepton.api.times import rfc3339_at
 from lepton.api.trainingjob import MAX_RESTART_HISTORY, RestartAction, RestartCause
 from lepton.policies import restart
 

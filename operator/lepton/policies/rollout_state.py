@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lepton.api.common import epoch_of, rfc3339_at
 from lepton.api.inferenceservice import InferenceServiceSpec
 from lepton.api.rollout import (
     DEFAULT_SCALE_DOWN_DELAY_SECONDS,
@@ -18,6 +17,7 @@ from lepton.api.rollout import (
     MetricMeasurement,
     RolloutPhase,
 )
+from lepton.api.times import epoch_of, rfc3339_at
 from lepton.policies.rollout_analysis import MetricOutcome, Verdict
 
 ACTIVE = frozenset(

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 from kubernetes import client, watch
 
-from lepton.api.common import rfc3339
+from lepton.api.times import rfc3339
 from support.paths import REPO
 
 KINDS = REPO / "argocd" / "resource_customizations" / "lepton.ai"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lepton.api.common import parse_time
 from lepton.api.rollout import AnalysisResult, CanaryStatus, FailedVersion
+from lepton.api.times import parse_time
 from lepton.policies.rollout import Decision, decide
 from lepton.policies.rollout_actions import Actions, actions_from
 from lepton.policies.rollout_analysis import Verdict

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lepton.api.common import epoch_of
+from lepton.api.times import epoch_of
 from lepton.kube import resources
 from lepton.kube.client import Kube
 from lepton.kube.errors import KubeError

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from lepton.api.common import find_condition, now
+from lepton.api.common import find_condition
 from lepton.api.inferenceservice import (
     PLURAL,
     InferenceService,
@@ -20,6 +20,7 @@ from lepton.api.inferenceservice import (
     InferenceServiceReason,
 )
 from lepton.api.rollout import RolloutStrategy
+from lepton.api.times import now
 from lepton.builders.activator import construct_activated_service
 from lepton.builders.inference import APPLIED_HASH, construct_deployment, construct_service
 from lepton.builders.serving_config import pod_annotations_of

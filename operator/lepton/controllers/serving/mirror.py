@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lepton.api.common import epoch_of
 from lepton.api.inferenceservice import InferenceService
+from lepton.api.times import epoch_of
 from lepton.builders.inference import APPLIED_HASH
 from lepton.builders.traffic import (
     GATEWAY_API_VERSION,

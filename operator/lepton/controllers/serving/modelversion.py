@@ -7,8 +7,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from lepton.api.common import now
 from lepton.api.modelversion import PLURAL, ModelVersion, ModelVersionPhase, ModelVersionReason
+from lepton.api.times import now
 from lepton.builders.serving_config import pod_annotations_of
 from lepton.builders.verification import construct_verification_job, verification_job_name
 from lepton.controllers.kit.events import Events, events_about

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 import kopf
 
 from lepton.api import clusterqueue
-from lepton.api.common import GROUP, VERSION, epoch_of
+from lepton.api.common import GROUP, VERSION
+from lepton.api.times import epoch_of
 from lepton.api.trainingjob import PLURAL, TrainingJob
 from lepton.builders.initializer import INITIALIZER_LABEL
 from lepton.builders.podgroup import GangScheduler, gang_scheduler

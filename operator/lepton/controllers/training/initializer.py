@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lepton.api.common import Condition, rfc3339_at
+from lepton.api.common import Condition
+from lepton.api.times import rfc3339_at
 from lepton.api.trainingjob import TrainingJob
 from lepton.builders.initializer import construct_initializer_pod, initializer_pod_name
 from lepton.controllers.training.context import Training

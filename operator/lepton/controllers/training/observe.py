@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lepton.api.common import epoch_of
+from lepton.api.times import epoch_of
 from lepton.api.trainingjob import GPU_RESOURCE, TRAINER_CONTAINER
 from lepton.builders.initializer import INITIALIZER_LABEL
 from lepton.builders.workers import ATTEMPT_LABEL, INDEX_LABEL, JOB_LABEL

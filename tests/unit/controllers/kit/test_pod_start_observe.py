@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lepton.api.common import parse_time
+from lepton.api.times import parse_time
 from lepton.controllers.kit.pod_start import pod_event, pod_start
 from lepton.policies.pod_start import Waiting
 
