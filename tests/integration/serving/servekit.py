@@ -113,6 +113,15 @@ class Serving:
     def delete(self, plural: str, name: str) -> None:
         self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name)
 
+    def exists(self, plural: str, name: str) -> bool:
+        try:
+            self.get(plural, name)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def condition(self, plural: str, name: str, type_: str) -> dict[str, Any]:
         conditions = self.status(plural, name).get("conditions") or []
         return next((c for c in conditions if c["type"] == type_), {})

@@ -12,6 +12,7 @@ import kopf
 
 from lepton.api.common import GROUP, VERSION
 from lepton.api.inferenceservice import PLURAL, InferenceService
+from lepton.controllers.kit.stopping import sleep_unless_stopped
 from lepton.controllers.serving.indices import HasServing, Indices
 from lepton.controllers.serving.inferenceservice import inferenceservice_key, reconcile_inference_service
 from lepton.controllers.serving.metrics import read
@@ -27,7 +28,15 @@ def _autoscaled(spec: kopf.Spec, **_: Any) -> bool:
     return bool(spec.get("autoscaling"))
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, id="autoscaler", when=_autoscaled, cancellation_timeout=5.0)
+@kopf.daemon(
+    GROUP,
+    VERSION,
+    PLURAL,
+    id="autoscaler",
+    when=_autoscaled,
+    cancellation_backoff=2.0,
+    cancellation_timeout=5.0,
+)
 async def autoscaler(body: kopf.Body, memo: HasServing, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
     """kopf keeps ``body`` current for daemons and stops this one when autoscaling is turned off."""
     serving = memo.serving
@@ -48,5 +57,5 @@ async def autoscaler(body: kopf.Body, memo: HasServing, stopped: kopf.DaemonStop
         except KubeError as exc:
             log.warning("autoscaling round of %s/%s failed: %s", isvc.namespace, isvc.name, exc)
             delay = min(delay, RETRY_SECONDS)
-        await serving.activations.wait(key, delay)
+        await sleep_unless_stopped(serving.activations.wait(key, delay), stopped.wait)
     serving.activations.forget(key)

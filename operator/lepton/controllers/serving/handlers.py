@@ -22,6 +22,7 @@ from lepton.api.rollout import ROLLOUT_ANNOTATIONS
 from lepton.builders.verification import MODELVERSION_UID_LABEL
 from lepton.controllers.kit.errors import kopf_errors
 from lepton.controllers.kit.pod_start import pod_start
+from lepton.controllers.kit.stopping import sleep_unless_stopped
 from lepton.controllers.serving.indices import (
     CHILD_LABELS,
     SERVER_POD_LABELS,
@@ -122,7 +123,9 @@ async def inferenceservice_changed(body: kopf.Body, memo: HasServing, **kwargs: 
     await reconcile_inference_service(body, memo.serving, Indices.of(kwargs))
 
 
-@kopf.daemon(GROUP, VERSION, INFERENCESERVICE_PLURAL, id="rollout", cancellation_timeout=5.0)
+@kopf.daemon(
+    GROUP, VERSION, INFERENCESERVICE_PLURAL, id="rollout", cancellation_backoff=2.0, cancellation_timeout=5.0
+)
 async def rollout_clock(
     body: kopf.Body, memo: HasServing, stopped: kopf.DaemonStopped, **kwargs: Any
 ) -> None:
@@ -133,7 +136,7 @@ async def rollout_clock(
     key = inferenceservice_key(body["metadata"])
     # The due time outlives the daemon (kopf may stop and restart it): only a deletion forgets it.
     while not stopped:
-        await serving.requeues.sleep(key, serving.clock)
+        await sleep_unless_stopped(serving.requeues.sleep(key, serving.clock), stopped.wait)
         if stopped:
             break
         try:
