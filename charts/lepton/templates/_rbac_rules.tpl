@@ -4,8 +4,9 @@ kube/resources.py, kube/apply.py) and kopf. Nothing is granted that no code path
 */}}
 {{- define "lepton.namespacedRules" -}}
 # Its own kinds: kopf lists and watches them and patches finalizers and its annotations; status
-# is merge-patched. TrainingJobs are deleted after their TTL; ModelVersions are created for a
-# trained model.
+# is merge-patched. TrainingJobs get neither, but kopf removes the finalizer that earlier
+# builds put on them (patch), or deleting them after an upgrade would hang. TrainingJobs are deleted
+# after their TTL; ModelVersions are created for a trained model.
 - apiGroups: [lepton.ai]
   resources: [trainingjobs]
   verbs: [list, watch, patch, delete]

@@ -31,6 +31,8 @@ VALUES = {"autoscaler": {"readSecrets": True}}
 # InferenceServices (rollouts, versions, scale to zero and back through the activation endpoint).
 SLICE = [
     "tests/integration/trainingjob/test_tj_failures.py",
+    # The finalizer an earlier release put on TrainingJobs removed (trainingjobs patch).
+    "tests/integration/trainingjob/test_tj_job_writes.py",
     "tests/integration/serving/test_modelversion_verify.py",
     "tests/integration/serving/test_inferenceservice_versions.py",
     "tests/integration/serving/test_scale_to_zero.py",

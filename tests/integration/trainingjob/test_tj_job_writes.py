@@ -1,13 +1,15 @@
 """What the operator writes into a TrainingJob besides its status: nothing. Its loops are its own
 tasks, not kopf daemons (which need kopf's finalizer on every job), and it reacts to the job's
 events without kopf's create/update handlers (which write a last-handled-configuration annotation):
-each was a PATCH per job at admission. A job deleted and made again under the same name runs."""
+each was a PATCH per job at admission. A job deleted and made again under the same name runs. A job
+an earlier release put its finalizer on loses it, so deleting it after an upgrade does not hang."""
 
 from __future__ import annotations
 
 import pytest
 from tjkit import Jobs, manifest
 
+from lepton.settings import Settings
 from support.wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -53,4 +55,27 @@ def test_tj_no_finalizer_no_annotation_and_a_new_job_under_the_same_name_runs(jo
         60,
         "the suspended job's pods gone",
         seen=lambda: jobs.status("plain"),
+    )
+
+
+def test_tj_the_finalizer_an_earlier_release_put_on_a_job_is_removed_so_it_can_be_deleted(jobs):
+    # Releases that ran TrainingJob loops as kopf daemons put kopf's finalizer on every job; after
+    # an upgrade nothing needs it, and a job still carrying it would hang in Terminating forever.
+    finalizer = Settings().finalizer
+    body = manifest("upgraded", replicas=1, gpus=1)
+    body["metadata"]["finalizers"] = [finalizer]
+    jobs.create(body)
+    wait_for(
+        lambda: not jobs.get("upgraded")["metadata"].get("finalizers"),
+        60,
+        f"the operator to remove {finalizer}",
+        seen=lambda: jobs.get("upgraded")["metadata"].get("finalizers"),
+    )
+    wait_for(lambda: jobs.phase("upgraded") == "Running", 60, "Running", seen=lambda: jobs.status("upgraded"))
+    jobs.delete("upgraded")
+    wait_for(
+        lambda: not jobs.exists("upgraded"),
+        30,
+        "the job deleted",
+        seen=lambda: jobs.get("upgraded")["metadata"],
     )
