@@ -208,9 +208,10 @@ def seconds_to_admission(jobs: Jobs, name: str, queued: dict[str, Any]) -> float
 
 def test_tj_backfill_runs_beside_a_reserved_head_that_still_runs_within_its_bound(jobs, queues):
     """A 2 x 8 head that may use zone local-a only (lepton-gpu-0 and -2, both partly busy) holds a
-    reservation at once; a 1 x 8 job behind it in its queue fits on local-b. It runs at once (it
-    used to wait behind the head, WaitingInQueue), and the head runs when its nodes drain, within
-    its bound: the blockers' run time, however long the backfill runs."""
+    reservation at once. Two 1 x 8 jobs behind it in its queue fit on local-b: they run at once
+    (they used to wait behind the head, WaitingInQueue); a 1 x 4 after them would fit on lepton-gpu-2's
+    4 free GPUs, held for the head: it waits, saying so. The head runs when its nodes drain, within
+    its bound (the blockers' run time), however long the backfill runs."""
     queue = queues("backfill", reservationAfterSeconds=0)
     core = client.CoreV1Api(jobs.core.api_client)
     wait_for(lambda: not gpu_pods(core), 90, "no GPU pod left by earlier tests", seen=lambda: gpu_pods(core))
@@ -218,27 +219,38 @@ def test_tj_backfill_runs_beside_a_reserved_head_that_still_runs_within_its_boun
     for name, node, gpus in (("block-0", "lepton-gpu-0", 8), ("block-2", "lepton-gpu-2", 4)):
         body = manifest(name, replicas=1, gpus=gpus, annotations=finishing(f"{blocked_for}s"))
         jobs.create(on_nodes(body, **{"kubernetes.io/hostname": node}))
+
+    def phases(*names: str) -> dict[str, str | None]:
+        return {n: jobs.phase(n) for n in names}
+
     wait_for(
-        lambda: all(jobs.phase(n) == "Running" for n in ("block-0", "block-2")),
+        lambda: set(phases("block-0", "block-2").values()) == {"Running"},
         30,
         "the two blockers Running",
-        seen=lambda: {n: jobs.phase(n) for n in ("block-0", "block-2")},
+        seen=lambda: phases("block-0", "block-2"),
     )
     head = manifest("head", replicas=2, gpus=8, annotations=finishing("2s"), scheduling={"queue": queue})
     jobs.create(on_nodes(head, **{"topology.kubernetes.io/zone": "local-a"}))
     waiting = queued_with(jobs, "head", "WaitingForGPUs")
-    assert "holds a reservation" in waiting["message"], waiting
 
-    jobs.create(
-        manifest("behind", replicas=1, gpus=8, annotations=finishing("60s"), scheduling={"queue": queue})
-    )
+    behind = ("behind-0", "behind-1")
+    for name in behind:
+        jobs.create(
+            manifest(name, replicas=1, gpus=8, annotations=finishing("60s"), scheduling={"queue": queue})
+        )
     wait_for(
-        lambda: jobs.phase("behind") == "Running",
+        lambda: set(phases(*behind).values()) == {"Running"},
         30,
-        "the job behind the reserved head Running at once",
-        seen=lambda: jobs.status("behind"),
+        "the jobs behind the reserved head Running at once",
+        seen=lambda: phases(*behind),
     )
-    assert {p.spec.node_name for p in jobs.pods("behind")} <= {"lepton-gpu-1", "lepton-gpu-3"}
+    assert {p.spec.node_name for n in behind for p in jobs.pods(n)} == {"lepton-gpu-1", "lepton-gpu-3"}
+    jobs.create(
+        manifest("quarter", replicas=1, gpus=4, annotations=finishing("1s"), scheduling={"queue": queue})
+    )
+    quarter = queued_with(jobs, "quarter", "WaitingForGPUs")
+    held = f"(the nodes held for {jobs.namespace}/head excluded)"
+    assert quarter["message"] == f"needs 1 pod x 4 GPUs; 0 fit now {held}"
 
     wait_for(
         lambda: jobs.phase("head") in ("Running", "Succeeded"),
@@ -246,6 +258,6 @@ def test_tj_backfill_runs_beside_a_reserved_head_that_still_runs_within_its_boun
         "the head Running once its nodes drain",
         seen=lambda: jobs.status("head"),
     )
-    assert jobs.phase("behind") == "Running", "the head did not wait for the backfill"
+    assert set(phases(*behind).values()) == {"Running"}, "the head did not wait for the backfill"
     # Its bound: the blockers' run time from when it reserved (at once), plus the passes' latency.
     assert seconds_to_admission(jobs, "head", waiting) <= blocked_for + 5
