@@ -41,8 +41,8 @@ class ClusterQueueSpec(LeptonModel):
     queueing_strategy: QueueingStrategy = QueueingStrategy.BEST_EFFORT_FIFO
     """StrictFIFO: jobs are admitted strictly in order (priority, then age); a job that does not
     fit blocks the jobs behind it. BestEffortFIFO: a job that does not fit is passed over and
-    smaller jobs behind it may be admitted, until it has waited reservationAfterSeconds at the
-    head of the queue."""
+    smaller jobs behind it may be admitted; once it has waited reservationAfterSeconds at the head
+    of the queue, only onto GPUs and quota that it does not need."""
     nominal_quota: NominalQuota | None = None
     """GPUs the queue's admitted jobs may hold together; unset: no quota, only the cluster's free
     GPUs limit the queue. Queues do not borrow from each other."""
@@ -50,8 +50,10 @@ class ClusterQueueSpec(LeptonModel):
     """Seconds after being queued at which a job that is the head of the queue (first among its
     waiting jobs) holds a reservation: no job admitted after it, in this queue or another, may take
     the free GPUs of the nodes held for it (the fewest of those it can use that hold it once
-    drained, the ones with the most free GPUs first), nor (when a ResourceQuota is what it lacks)
-    the quota of its namespace, so smaller jobs cannot starve it. 0: at once."""
+    drained, the ones with the most free GPUs first), nor the quota it needs (its smallest size of
+    the queue's nominalQuota and its namespace's ResourceQuotas); while it waits for quota, the
+    jobs behind it in the queue (its queue's quota) or its namespace (a ResourceQuota) wait too.
+    So smaller jobs cannot starve it. 0: at once."""
 
 
 class ClusterQueue(ObjectBase):

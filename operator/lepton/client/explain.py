@@ -11,12 +11,15 @@ TRAINING_JOB: dict[str, str] = {
     "Created": "the operator has seen the job and will queue it",
     "Queued": "waiting in the admission queue; the message says what it waits for",
     "WaitingForGPUs": "the whole gang does not fit on the free GPUs yet; it is admitted as soon as "
-    "it does (free GPUs, lower `replicas`, or raise the job's priority)",
+    "it does (free GPUs, lower `replicas`, or raise the job's priority). The free GPUs of nodes held "
+    "for an earlier job's reservation are not counted (the message names that job)",
     "WaitingForQuota": "the whole gang would exceed its ClusterQueue's nominalQuota or a ResourceQuota "
-    "of its namespace (the message names it); no pod is created until all of them fit. Wait for "
-    "jobs of that queue or namespace to finish, or raise the quota",
-    "WaitingInQueue": "an earlier job of the same queue goes first: the head of a StrictFIFO queue, or "
-    "a job waiting so long that it holds a reservation (the message names it)",
+    "of its namespace (the message names it, and what of it is held for an earlier job's "
+    "reservation); no pod is created until all of them fit. Wait for jobs of that queue or "
+    "namespace to finish, or raise the quota",
+    "WaitingInQueue": "an earlier job goes first (the message names it): the head of a StrictFIFO "
+    "queue, or a job holding a reservation that waits for quota: its queue's nominalQuota (its queue "
+    "waits) or a ResourceQuota of this namespace (the namespace waits)",
     "Preempting": "lower-priority preemptible jobs of its queue (the message names them) are being "
     "stopped to make room for it; their GPUs are held for it until they are free",
     "Preempted": "a higher-priority job of its queue needed its GPUs (the event names it): its workers "

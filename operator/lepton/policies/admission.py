@@ -76,6 +76,8 @@ class Decision:
     reasons: Mapping[str, str] = field(default_factory=dict)
     # Heads of queues that hold a reservation: nothing admitted after them may take what they wait for.
     reserved: tuple[str, ...] = ()
+    # Reserved heads waiting for GPUs -> the nodes held for them (their free GPUs lent to no one).
+    held_nodes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Elastic jobs admitted by this pass: their size (their pods' count).
     sizes: Mapping[str, int] = field(default_factory=dict)
     # Running elastic jobs this pass grows: their new size.
@@ -113,10 +115,14 @@ def free_after(nodes: Sequence[Node], admitted_demand: Iterable[Demand]) -> dict
     return dict(free.free)
 
 
-def waiting_message(gang: Gang, fit_now: int, fit_ever: int) -> str:
+def waiting_message(gang: Gang, fit_now: int, fit_ever: int, excluded: Sequence[str] = ()) -> str:
+    """What it needs and how many fit; ``excluded``: the reserved heads whose held nodes it could
+    use (their free GPUs are not counted in ``fit_now``)."""
     unit = "GPU" if gang.gpus_per_pod == 1 else "GPUs"
     pod_word = "pod" if gang.pods == 1 else "pods"
     message = f"needs {gang.pods} {pod_word} x {gang.gpus_per_pod} {unit}; {min(fit_now, gang.pods)} fit now"
+    if excluded:
+        message += f" (the nodes held for {', '.join(excluded)} excluded)"
     if fit_ever < gang.pods:
         message += f"; at most {fit_ever} fit on the matching nodes even when idle"
     return message
@@ -138,10 +144,14 @@ def decide(
 
     Pending demand of already admitted jobs is placed first, so a job that was admitted but whose
     pods are not bound yet keeps its GPUs. A gang that does not fit is skipped and later gangs may
-    still be admitted (BestEffortFIFO), unless its queue is StrictFIFO (the head blocks its queue)
-    or it is the head of its queue and has waited past the queue's reservation bound: then it
-    holds a reservation (its queue waits behind it; so do the free GPUs of the fewest nodes it may
-    use that hold it once drained, and, when a ResourceQuota is what it lacks, its namespace).
+    still be admitted (BestEffortFIFO), unless its queue is StrictFIFO (the head blocks its queue).
+    The head of a queue that has waited past the queue's reservation bound holds a reservation
+    (the comment where it reserves says why backfill cannot starve it): the free GPUs of the
+    fewest nodes it may use that hold it once drained are lent to no later gang, nor is its
+    quota: waiting for GPUs, it keeps its least size of its queue's quota and its namespace's
+    ResourceQuotas and the gangs after it (its own queue's too) take what is left; waiting for
+    its queue's quota, its queue waits behind it; waiting for a ResourceQuota, its namespace does
+    (and it keeps its queue's quota).
     ``queues`` None: every queue exists, without quota or reservation. ``held``: gangs whose
     preemption victims are stopping -> the victims' nodes, whose free GPUs only that gang may take
     until it is admitted (none is lent to a later gang, so the victims' GPUs are not taken as they
@@ -166,6 +176,7 @@ def decide(
     reasons: dict[str, str] = {}
     positions: dict[str, int] = {}
     reserved: list[str] = []
+    held_nodes: dict[str, tuple[str, ...]] = {}
     blocked: dict[tuple[str, str], str] = {}  # ("queue"|"namespace", name) -> the gang it waits behind
     heads: set[str] = set()  # queues whose head (first gang not admitted) was seen
 
@@ -216,18 +227,37 @@ def decide(
         else:
             ever = free.capacity_count(gang.placement, gang.gpus_per_pod)
             least = replace(gang, pods=gang.least)  # elastic: what it needs at the least
-            reason, message = TrainingJobReason.WAITING_FOR_GPUS, waiting_message(least, fit, ever)
+            excluded = [
+                h
+                for h, held_for in held_nodes.items()
+                if free.could_use(gang.placement, gang.gpus_per_pod, held_for)
+            ]
+            reason, message = TrainingJobReason.WAITING_FOR_GPUS, waiting_message(least, fit, ever, excluded)
         head = gang.queue not in heads
         heads.add(gang.queue)
         if head and policy.strict:
             blocked[("queue", gang.queue)] = gang.key
         if head and policy.reserves(gang.waiting_since, now):
             reserved.append(gang.key)
-            blocked[("queue", gang.queue)] = gang.key
-            if short is not None and short.namespaced:
-                blocked[("namespace", gang.namespace)] = gang.key
+            if short is not None and not short.namespaced:
+                blocked[("queue", gang.queue)] = gang.key  # any gang of its queue admitted takes its quota
+            else:
+                room.reserve(gang.key, gang.queue, gang.namespace, gang.least, gang.gpus_per_pod)
+                if short is not None:  # a ResourceQuota: any gang of its namespace admitted takes it
+                    blocked[("namespace", gang.namespace)] = gang.key
             if fit < gang.least:
-                free.reserve(gang.placement, gang.gpus_per_pod, gang.least)
+                # Can backfill starve it, the nodes being chosen again each pass (most free first)?
+                # Nothing after it in this pass lands on a held node, so between two passes the GPUs
+                # busy there only shrink (jobs end). The next pass takes the nodes with the most
+                # free GPUs: each at least as free as the one it replaces, so the GPUs it still
+                # waits for never grow through backfill, and shrink whenever a job on a held node
+                # ends. It is admitted once the jobs on its held nodes end; backfill on the other
+                # nodes delays it only where such a node frees first and becomes held: that
+                # node's backfill, admitted when it was not held, ends within its run time (no run
+                # times to plan with, so which node frees first cannot be known). Admitted pods
+                # must be kept off ``held_nodes`` for this to hold (kube-scheduler knows nothing of
+                # it). Played out over passes: tests/unit/policies/test_admission_backfill.py.
+                held_nodes[gang.key] = free.reserve(gang.placement, gang.gpus_per_pod, gang.least)
             message += "; holds a reservation: nothing admitted after it may take what it waits for"
         wait(gang, reason, message)
     grown = _grow(free, room, queues, list(growers), still_waiting)
@@ -237,6 +267,7 @@ def decide(
         positions=positions,
         reasons=reasons,
         reserved=tuple(reserved),
+        held_nodes=held_nodes,
         sizes=sizes,
         grown=grown,
     )

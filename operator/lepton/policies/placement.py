@@ -131,23 +131,34 @@ class FreeGpus:
                 if self._allocatable[name] >= gpus_per_pod:
                     self._take(name, free)
 
-    def reserve(self, placement: Placement, gpus_per_pod: int, pods: int) -> None:
+    def reserve(self, placement: Placement, gpus_per_pod: int, pods: int) -> tuple[str, ...]:
         """Set aside every free GPU of the fewest nodes that hold ``pods`` of the pods once drained,
-        those with the most free GPUs first (the fewest GPUs left to free). Without run times to
-        plan with, any GPU left there for backfill could be one the reserved gang needs; the other
-        nodes' free GPUs stay open to backfill, which the gang could not use before these drain.
-        Each pass chooses again: a node that frees more GPUs than a chosen one takes its place."""
+        those with the most free GPUs first (the fewest GPUs left to free); returns those nodes.
+        Without run times to plan with, any GPU left there for backfill could be one the reserved
+        gang needs; the other nodes' free GPUs stay open to backfill, which the gang could not use
+        before these drain. Each pass chooses again: a node that frees more GPUs than a chosen one
+        takes its place (policies.admission.decide says why backfill cannot starve the gang)."""
         if gpus_per_pod <= 0:
-            return
+            return ()
         self._pool(placement)
         usable = [n for n in self._members[placement] if self._allocatable[n] >= gpus_per_pod]
+        chosen: list[str] = []
         slots = 0
         for name in sorted(usable, key=lambda n: (-self._free[n], n)):
             if slots >= pods:
                 break
             slots += self._allocatable[name] // gpus_per_pod
+            chosen.append(name)
             if self._free[name] > 0:
                 self._take(name, self._free[name])
+        return tuple(chosen)
+
+    def could_use(self, placement: Placement, gpus_per_pod: int, names: Iterable[str]) -> bool:
+        """Whether any of ``names`` could ever hold one of the pods (a message says which of the
+        nodes held for a reservation a waiting gang was kept off)."""
+        self._pool(placement)
+        members = self._members[placement]
+        return any(n in members and self._allocatable[n] >= gpus_per_pod for n in names)
 
     @property
     def free(self) -> Mapping[str, int]:

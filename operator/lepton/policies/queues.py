@@ -73,6 +73,10 @@ class Room:
         # ResourceQuota usage the quotas' status does not show yet: admitted pods not created.
         self._extra_gpus: dict[str, int] = {}
         self._extra_pods: dict[str, int] = {}
+        # What reserved heads hold of the above (for messages): (kind, name, resource) -> amount,
+        # and (kind, name) -> the heads.
+        self._reserved: dict[tuple[str, str, str], int] = {}
+        self._holders: dict[tuple[str, str], list[str]] = {}
 
     def hold(self, queue: str, namespace: str, gpus: int, uncreated_pods: int, gpus_per_pod: int) -> None:
         """An admitted job holds ``gpus`` of its queue, and ``uncreated_pods`` of its namespace's
@@ -80,6 +84,29 @@ class Room:
         self._queue_gpus[queue] = self._queue_gpus.get(queue, 0) + gpus
         self._extra_pods[namespace] = self._extra_pods.get(namespace, 0) + uncreated_pods
         self._extra_gpus[namespace] = self._extra_gpus.get(namespace, 0) + uncreated_pods * gpus_per_pod
+
+    def reserve(self, holder: str, queue: str, namespace: str, pods: int, gpus_per_pod: int) -> None:
+        """A head that holds a reservation and waits for GPUs only keeps ``pods`` of its pods' worth
+        of its queue's quota and of its namespace's quotas: the gangs after it (backfill) get only
+        what is left beyond it, so none of them takes quota it needs when its GPUs free up."""
+        gpus = pods * max(gpus_per_pod, 0)
+        self.hold(queue, namespace, gpus, pods, gpus_per_pod)
+        for kind, name, resource, amount in (
+            ("queue", queue, GPU_QUOTA, gpus),
+            ("namespace", namespace, GPU_QUOTA, gpus),
+            ("namespace", namespace, "pods", pods),
+        ):
+            self._reserved[(kind, name, resource)] = self._reserved.get((kind, name, resource), 0) + amount
+        for kind, name in (("queue", queue), ("namespace", namespace)):
+            self._holders.setdefault((kind, name), []).append(holder)
+
+    def _held_for(self, kind: str, name: str, resource: str) -> str:
+        """What reserved heads hold of it, for a shortage's message; "" when none does."""
+        amount = self._reserved.get((kind, name, resource), 0)
+        if not amount:
+            return ""
+        heads = ", ".join(self._holders[(kind, name)])
+        return f" ({amount} of them held for the reservation of {heads})"
 
     def holds(self, queue: QueuePolicy, job: _Job) -> Callable[[int], bool]:
         """Whether the quotas hold ``n`` more pods of ``job`` (elastic sizing tries several)."""
@@ -92,9 +119,10 @@ class Room:
             used = self._queue_gpus.get(queue.name, 0)
             if used + gpus > queue.nominal_gpus:
                 never = "; the quota can never hold it" if gpus > queue.nominal_gpus else ""
+                held = self._held_for("queue", queue.name, GPU_QUOTA)
                 return Shortage(
                     f"{queue.label}: needs {gpus} GPUs, {used} of its nominalQuota of "
-                    f"{queue.nominal_gpus} in use{never}",
+                    f"{queue.nominal_gpus} in use{held}{never}",
                     namespaced=False,
                 )
         for quota in self._quotas.get(namespace, ()):
@@ -105,8 +133,9 @@ class Room:
                 if hard is None or not need or used + need <= hard:
                     continue
                 never = "; the quota can never hold it" if need > hard else ""
+                held = self._held_for("namespace", namespace, resource) + never
                 return Shortage(
-                    f"ResourceQuota {quota.name}: needs {need} {resource}, {used} of {hard} used{never}",
+                    f"ResourceQuota {quota.name}: needs {need} {resource}, {used} of {hard} used{held}",
                     namespaced=True,
                 )
         return None

@@ -1,6 +1,6 @@
 """Queues and quotas on the local cluster with the operator running (#15 item 1): a ResourceQuota too
-small for a gang, a ClusterQueue that appears after its jobs, and a starving large job that
-eventually runs because it holds a reservation."""
+small for a gang, a ClusterQueue that appears after its jobs, a starving large job that
+eventually runs because it holds a reservation, and backfill beside such a reservation."""
 
 from __future__ import annotations
 
@@ -161,8 +161,10 @@ def test_tj_starving_large_job_eventually_runs(jobs, queues):
     queued_at = datetime.fromisoformat(large["lastTransitionTime"]).timestamp()
     wait_for(lambda: time.time() >= queued_at + bound + 1, bound + 5, f"{bound} s since the large job queued")
     small(4, "1s")
-    behind = queued_with(jobs, "small-4", "WaitingInQueue")
-    assert behind["message"] == f"behind {jobs.namespace}/large, which holds a reservation"
+    # The large job holds all four nodes: small-4 fits nowhere else, and says why.
+    behind = queued_with(jobs, "small-4", "WaitingForGPUs")
+    held = f"(the nodes held for {jobs.namespace}/large excluded)"
+    assert behind["message"] == f"needs 1 pod x 8 GPUs; 0 fit now {held}"
     # The large job's own status says so at its next admission pass (small-4's pass wakes it).
     wait_for(
         lambda: "holds a reservation" in jobs.status("large").get("admissionMessage", ""),
@@ -186,3 +188,76 @@ def test_tj_starving_large_job_eventually_runs(jobs, queues):
         seen=lambda: jobs.status("small-4"),
     )
     assert jobs.condition("small-4", "Admitted")["lastTransitionTime"] >= admitted_at
+
+
+def finishing(after: str) -> dict[str, str]:
+    return {"sim.lepton.ai/exit-code": "0", "sim.lepton.ai/exit-after": after}
+
+
+def on_nodes(body: dict[str, Any], **selector: str) -> dict[str, Any]:
+    body["spec"]["template"]["spec"]["nodeSelector"] = selector
+    return body
+
+
+def seconds_to_admission(jobs: Jobs, name: str, queued: dict[str, Any]) -> float:
+    """From ``queued`` (its Queued condition while it waited) to its Admitted condition."""
+    admitted = jobs.condition(name, "Admitted")["lastTransitionTime"]
+    since = datetime.fromisoformat(admitted) - datetime.fromisoformat(queued["lastTransitionTime"])
+    return since.total_seconds()
+
+
+def test_tj_backfill_runs_beside_a_reserved_head_that_still_runs_within_its_bound(jobs, queues):
+    """A 2 x 8 head that may use zone local-a only (lepton-gpu-0 and -2, both partly busy) holds a
+    reservation at once. Two 1 x 8 jobs behind it in its queue fit on local-b: they run at once
+    (they used to wait behind the head, WaitingInQueue); a 1 x 4 after them would fit on lepton-gpu-2's
+    4 free GPUs, held for the head: it waits, saying so. The head runs when its nodes drain, within
+    its bound (the blockers' run time), however long the backfill runs."""
+    queue = queues("backfill", reservationAfterSeconds=0)
+    core = client.CoreV1Api(jobs.core.api_client)
+    wait_for(lambda: not gpu_pods(core), 90, "no GPU pod left by earlier tests", seen=lambda: gpu_pods(core))
+    blocked_for = 10
+    for name, node, gpus in (("block-0", "lepton-gpu-0", 8), ("block-2", "lepton-gpu-2", 4)):
+        body = manifest(name, replicas=1, gpus=gpus, annotations=finishing(f"{blocked_for}s"))
+        jobs.create(on_nodes(body, **{"kubernetes.io/hostname": node}))
+
+    def phases(*names: str) -> dict[str, str | None]:
+        return {n: jobs.phase(n) for n in names}
+
+    wait_for(
+        lambda: set(phases("block-0", "block-2").values()) == {"Running"},
+        30,
+        "the two blockers Running",
+        seen=lambda: phases("block-0", "block-2"),
+    )
+    head = manifest("head", replicas=2, gpus=8, annotations=finishing("2s"), scheduling={"queue": queue})
+    jobs.create(on_nodes(head, **{"topology.kubernetes.io/zone": "local-a"}))
+    waiting = queued_with(jobs, "head", "WaitingForGPUs")
+
+    behind = ("behind-0", "behind-1")
+    for name in behind:
+        jobs.create(
+            manifest(name, replicas=1, gpus=8, annotations=finishing("60s"), scheduling={"queue": queue})
+        )
+    wait_for(
+        lambda: set(phases(*behind).values()) == {"Running"},
+        30,
+        "the jobs behind the reserved head Running at once",
+        seen=lambda: phases(*behind),
+    )
+    assert {p.spec.node_name for n in behind for p in jobs.pods(n)} == {"lepton-gpu-1", "lepton-gpu-3"}
+    jobs.create(
+        manifest("quarter", replicas=1, gpus=4, annotations=finishing("1s"), scheduling={"queue": queue})
+    )
+    quarter = queued_with(jobs, "quarter", "WaitingForGPUs")
+    held = f"(the nodes held for {jobs.namespace}/head excluded)"
+    assert quarter["message"] == f"needs 1 pod x 4 GPUs; 0 fit now {held}"
+
+    wait_for(
+        lambda: jobs.phase("head") in ("Running", "Succeeded"),
+        blocked_for + 30,
+        "the head Running once its nodes drain",
+        seen=lambda: jobs.status("head"),
+    )
+    assert set(phases(*behind).values()) == {"Running"}, "the head did not wait for the backfill"
+    # Its bound: the blockers' run time from when it reserved (at once), plus the passes' latency.
+    assert seconds_to_admission(jobs, "head", waiting) <= blocked_for + 5
