@@ -20,6 +20,7 @@ from lepton.controllers.kit.owners import foreign_holder
 from lepton.controllers.training import growth, initializer
 from lepton.controllers.training.context import Training
 from lepton.controllers.training.indices import Indices, created_pod
+from lepton.controllers.training.pass_inputs import Observed
 from lepton.kube import resources
 from lepton.kube.errors import KubeError
 from lepton.policies import lifecycle, preemption
@@ -153,13 +154,16 @@ async def _plan(
             most = job.spec.elastic.max_replicas if job.spec.elastic else None
             admission = lifecycle.Admission(True, "gang admission is off (scheduling.gang: false)", size=most)
         else:
-            observed = indices.observed(
-                initialized=key if initialized else None,
-                faults=faults.nodes,
-                now=now,
-                default_reservation=training.settings.queue_reservation_seconds,
-            )
-            admission, others = await training.queue.admit(key, job.metadata.uid or "", observed)
+
+            def observe() -> Observed:
+                return indices.observed(
+                    initialized=key if initialized else None,
+                    faults=faults.nodes,
+                    now=training.clock(),  # the pass's time (it runs after the window)
+                    default_reservation=training.settings.queue_reservation_seconds,
+                )
+
+            admission, others = await training.queue.admit(key, job.metadata.uid or "", observe)
             if not admission.admitted and faults.nodes:
                 admission = replace(admission, message=f"{admission.message}; {faults.left_out()}")
             training.wakeups.kick_all(others)
