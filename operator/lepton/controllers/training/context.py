@@ -99,6 +99,12 @@ class Training:
     """The GPU fault last seen on each node, so that a change wakes the jobs it concerns."""
     pod_starts: PodStarts = field(default_factory=PodStarts)
     """The last read of a stalled worker pod's Events, per job."""
+    terminating: dict[str, float] = field(default_factory=dict)
+    """Namespace -> until when no pod or Service is created in it: the API server refused one as
+    the namespace is being deleted (its jobs go with it). Each pod the namespace's deletion removes
+    wakes its job, which would ask again for every missing worker: thousands of refused creates
+    for a namespace of a hundred jobs. A time, not for ever: a namespace of that name may be
+    made again."""
 
     def forget(self, key: str) -> None:
         """The job is gone: drop everything this process kept about it."""

@@ -31,6 +31,10 @@ from lepton.policies.status import WARNING_PHASES, Phase, PodState
 
 log = logging.getLogger("lepton.trainingjob")
 
+# After the API server refused a create because the namespace is being deleted, no pod or Service
+# is created in it for this long (Training.terminating).
+TERMINATING_HOLD_S = 60.0
+
 
 def timing(training: Training) -> lifecycle.Timing:
     s = training.settings
@@ -204,6 +208,8 @@ async def _act(
     if not plan.create:
         return 0
     key, created, now = f"{job.namespace}/{job.name}", training.created, training.clock()
+    if training.terminating.get(job.namespace, 0.0) > now:
+        return 0
     pod_group = await _ensure_pod_group(job, training)
     pods = [
         pod
@@ -254,6 +260,9 @@ async def _create(training: Training, key: str, what: str, body: dict[str, Any],
         return await resources.create(training.kube, body, plural)
     except KubeError as exc:
         training.created.seen(key, what)  # not created: the next reconcile must try again
+        if exc.namespace_terminating:
+            training.terminating[key.partition("/")[0]] = training.clock() + TERMINATING_HOLD_S
+            return False
         if not exc.config_error:
             raise
         log.warning("%s: the API server refused %s %s: %s", key, plural, body["metadata"]["name"], exc)
