@@ -4,7 +4,10 @@ whose pods may wait on the kubelet (model servers, training workers).
 Pods come from the family's own index (`pod_start` reduces one); the kubelet's Events of the one
 stalled pod are listed on demand (the operator never watches Events: they are the noisiest kind in
 a cluster) and at most every RECHECK_SECONDS per owner, so a pod stuck for hours costs one list
-every few seconds, never a loop.
+every few seconds, never a loop. At most READS_IN_FLIGHT of them run at once per controller: under
+load (a burst of a hundred jobs whose pods the kubelet starts late) each list took 1.5-3 s on the
+API server, and a hundred of them took every thread of the operator's API client, so the next
+jobs' pod creates waited behind them. A look that finds the reads busy is put off to the next one.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from lepton.policies.pod_start import (
 )
 
 log = logging.getLogger("lepton.podstart")
+
+READS_IN_FLIGHT = 2
 
 
 def _epoch(value: Any) -> float | None:
@@ -112,6 +117,8 @@ class PodStarts:
     """The last Events read per owner (its key): (pod uid, when, what they said)."""
 
     checks: dict[str, tuple[str, float, Finding | None]] = field(default_factory=dict)
+    reading: int = 0
+    """Events lists in flight (READS_IN_FLIGHT at most)."""
 
     async def check(
         self,
@@ -133,12 +140,18 @@ class PodStarts:
             return StartCheck(cached[2], cached[1] + RECHECK_SECONDS)
         events: list[PodEvent] = []
         if needs_events(pod):
+            if self.reading >= READS_IN_FLIGHT:
+                # Put off, not cached: the next look after RECHECK_SECONDS reads.
+                return StartCheck(cached[2] if cached is not None else None, now + RECHECK_SECONDS)
+            self.reading += 1
             try:
                 events = [pod_event(e) for e in await resources.list_events(kube, namespace, pod.uid)]
             except KubeError as exc:
                 # Best effort: without the read the status says what it said before (replicas not
                 # ready), and the next look is RECHECK_SECONDS away, as after any read.
                 log.warning("%s: reading the events of pod %s failed: %s", owner, pod.name, exc)
+            finally:
+                self.reading -= 1
         found = finding(pod, events, namespace=namespace, token_secrets=token_secrets)
         self.checks[owner] = (pod.uid, now, found)
         return StartCheck(found, look.due)

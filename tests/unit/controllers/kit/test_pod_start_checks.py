@@ -61,3 +61,45 @@ def test_a_pod_within_its_bound_costs_no_read() -> None:
     fresh = PodStart("s-v1-new", "u2", scheduled_at=NOW - 1)
     result = check(starts, answers, [fresh], NOW)
     assert (result.finding, result.due, answers.asked) == (None, NOW - 1 + STALL_SECONDS, [])
+
+
+class SlowAnswers(Answers):
+    """Answers once released: the reads stay in flight until then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def request(self, method: str, path: str, *, query: dict[str, str], **_: Any) -> dict[str, Any]:
+        self.asked.append((path, query))
+        await self.release.wait()
+        return {"items": [FAILED_MOUNT]}
+
+
+def test_at_most_two_reads_in_flight_the_others_put_off_to_their_next_look() -> None:
+    async def scenario() -> tuple[list[Any], int, int]:
+        starts, answers = PodStarts(), SlowAnswers()
+        kube: Kube = answers  # type: ignore[assignment]
+        pods = [PodStart(f"w-{i}", f"u{i}", scheduled_at=NOW - 60) for i in range(5)]
+        looks = [
+            asyncio.create_task(starts.check(kube, f"tj/ns/job-{i}", "ns", [pod], NOW))
+            for i, pod in enumerate(pods)
+        ]
+
+        async def settled() -> None:  # two reads waiting on the answers, three looks returned
+            while len(answers.asked) < 2 or sum(t.done() for t in looks) < 3:
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(settled(), timeout=5)
+        in_flight = len(answers.asked)
+        answers.release.set()
+        results = await asyncio.gather(*looks)
+        return results, in_flight, starts.reading
+
+    results, in_flight, reading = asyncio.run(scenario())
+    assert in_flight == 2, f"{in_flight} Events lists in flight at once"
+    put_off = [r for r in results if r.finding is None]
+    assert len(put_off) == 3, results
+    assert all(r.due == NOW + RECHECK_SECONDS for r in put_off), put_off
+    assert len([r for r in results if r.finding is not None]) == 2, results
+    assert reading == 0, "the count of reads in flight did not come back to 0"
