@@ -197,10 +197,21 @@ def test_good_candidate_passes_the_shadow_step_then_the_weighted_steps(kube, ns,
         wait_for(lambda: len(load.answers) >= count + 5 * RATE, 30, "5 s of requests in the shadow step")
         after = (answered(ip1), answered(ip3))
         still_shadow = backends(kube, ns) == {MIRROR_NAME: 100}
-        shadow_end = wait_for(
-            lambda: "v3" in backends(kube, ns) and time.monotonic(), 120,
-            "the shadow step passed: v3 given weight", seen=lambda: canary(kube, ns),
-        )  # fmt: skip
+        # The last moment the route is known to have been the shadow step's: a read that began then
+        # still found it so, and Traefik routes by what the API server held, never ahead of it. A
+        # request answered before then was routed by the shadow step; one answered after the read
+        # that found v3 weighted may have been routed by the next step already.
+        shadow_seen = [time.monotonic()]
+
+        def passed() -> bool:
+            asked = time.monotonic()
+            found = backends(kube, ns)
+            if found == {MIRROR_NAME: 100}:
+                shadow_seen[0] = asked
+            return "v3" in found
+
+        wait_for(passed, 120, "the shadow step passed: v3 given weight", seen=lambda: canary(kube, ns))
+        shadow_end = shadow_seen[0]
         weighted = backends(kube, ns)
         promoted = lambda: lisvc(kube, ns)["status"].get("currentVersion") == "v3"  # noqa: E731
         wait_for(lambda: backends(kube, ns) == {"v3": 100} and promoted(), 120, "v3 promoted: all to v3",
