@@ -193,8 +193,19 @@ def plan(
         if any(p.deleting for p in pods):
             # Names are reused across attempts: wait for the old workers to go before admitting.
             return _with(base, force_delete=ctx.on_lost(pods), requeue_after=ctx.timing.poll_seconds)
-        return _admit(ctx)
-    return _admitted(ctx)
+        return _by_deadline(_admit(ctx), job, now)
+    return _by_deadline(_admitted(ctx), job, now)
+
+
+def _by_deadline(plan: Plan, job: JobState, now: float) -> Plan:
+    """A job holding GPUs looks again when its activeDeadlineSeconds ends: admission lends the
+    nodes held for a reservation to a job only while it is bound to be gone before they drain, so
+    the deadline must stop it on time, not at the next resync."""
+    deadline, start = job.active_deadline_seconds, plan.start_time
+    if deadline is None or start is None or not plan.phase.holds_admission:
+        return plan
+    due = max(start + deadline - now, 0.0)
+    return replace(plan, requeue_after=due if plan.requeue_after is None else min(plan.requeue_after, due))
 
 
 def _with(base: Plan, **changes: Any) -> Plan:

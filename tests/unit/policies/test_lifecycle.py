@@ -319,6 +319,11 @@ def test_deadline_counts_from_admission():
     job = JobState(replicas=1, active_deadline_seconds=30)
     admitted = plan(job, [], now=NOW, admission=Admission(True), timing=TIMING)
     assert admitted.start_time == NOW
+    assert admitted.requeue_after == 30, "it looks again when the deadline ends, not at a resync"
+    later = replace(job, phase=Phase.RUNNING, start_time=NOW, replicas=1)
+    assert plan(later, running(1), now=NOW + 27.5, timing=TIMING).requeue_after == 2.5
+    stopped = plan(later, running(1), now=NOW + 30, timing=TIMING)
+    assert (stopped.phase, stopped.requeue_after) == (Phase.FAILED, None)
 
 
 @pytest.mark.parametrize(
