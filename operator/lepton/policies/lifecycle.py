@@ -55,6 +55,8 @@ class Admission:
     requeue_after: float | None = None  # when not admitted: look again then, whatever happens
     preempting: tuple[str, ...] = ()  # victims this pass chose to preempt for it (policies.preemption)
     size: int | None = None  # elastic: how many workers it is admitted with
+    # Nodes held for reservations that its workers must stay off (policies.admission avoid).
+    avoid: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class Plan:
     queue_position: int | None = None  # while Queued: the job's place in its queue
     preempting: tuple[str, ...] = ()  # while Queued: jobs just preempted for it (events name them)
     sizing: elastic.Sizing | None = None  # elastic: status.size and why
+    avoid: tuple[str, ...] = ()  # nodes the workers it creates must stay off (held for reservations)
 
 
 def needs_admission(job: JobState, pods: Sequence[PodState], now: float, timing: Timing) -> bool:
@@ -292,6 +295,7 @@ def _admit(ctx: _Ctx) -> Plan:
         create=elastic.missing((p.index for p in ctx.current), size),
         delete=ctx.stale,
         sizing=elastic.admitted(job.bounds, size) if job.bounds else None,
+        avoid=admission.avoid,
     )
 
 

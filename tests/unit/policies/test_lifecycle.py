@@ -315,6 +315,15 @@ def test_every_reason_written_is_one_the_api_documents(case: Case) -> None:
     )
 
 
+def test_admitted_workers_avoid_the_nodes_held_for_reservations():
+    admitted = plan(
+        JobState(replicas=2), [], now=NOW, admission=Admission(True, avoid=("a", "b")), timing=TIMING
+    )
+    assert (admitted.create, admitted.avoid) == ((0, 1), ("a", "b"))
+    running_on = plan(JOB, running(), now=NOW, timing=TIMING)
+    assert running_on.avoid == (), "only the admitting plan carries the reservations of its pass"
+
+
 def test_deadline_counts_from_admission():
     job = JobState(replicas=1, active_deadline_seconds=30)
     admitted = plan(job, [], now=NOW, admission=Admission(True), timing=TIMING)
