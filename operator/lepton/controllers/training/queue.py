@@ -35,6 +35,9 @@ class Queue:
         self.preemptions = Preemptions()
         # key -> (uid, size): the size of each elastic job as this process last decided or planned it
         self._sizes: dict[str, tuple[str, int]] = {}
+        # key -> (uid, nodes): the nodes held for reservations that the pass admitting it said its
+        # workers must avoid (a job admitted by another job's pass learns them when it looks)
+        self._avoid: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def hold(self, key: str, uid: str) -> None:
         """Remember that ``key`` holds its admission, whatever the index says yet."""
@@ -45,9 +48,15 @@ class Queue:
         self._holding[key] = (uid, False)
         self._sizes.pop(key, None)
 
+    def avoiding(self, key: str, uid: str) -> tuple[str, ...]:
+        """The held nodes the workers of ``key`` must avoid, as the pass that admitted it said."""
+        known = self._avoid.get(key)
+        return known[1] if known is not None and known[0] == uid else ()
+
     def forget(self, key: str) -> None:
         self._holding.pop(key, None)
         self._sizes.pop(key, None)
+        self._avoid.pop(key, None)
         self.preemptions.done(key)
 
     def resize(self, key: str, uid: str, size: int) -> None:
@@ -78,6 +87,10 @@ class Queue:
         decision = decide_with(seen, observed, held)
         for admitted_key in decision.admitted:
             self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
+            self._avoid[admitted_key] = (
+                _uid_of(observed, admitted_key),
+                decision.avoid.get(admitted_key, ()),
+            )
             self._admitted_at[admitted_key] = now
             self.preemptions.done(admitted_key)
         for sized, size in (*decision.sizes.items(), *decision.grown.items()):
@@ -92,12 +105,15 @@ class Queue:
         (to be woken: their GPUs are set aside for them now)."""
         async with self._lock:
             if self.is_admitted(key, uid):
-                return Admission(True, size=self.granted(key, uid)), ()
+                return Admission(True, size=self.granted(key, uid), avoid=self.avoiding(key, uid)), ()
             decision, seen = self._pass(observed)
             others = _others(decision, key)
             if key in decision.admitted:
                 return Admission(
-                    True, "all workers fit on the free GPUs", size=decision.sizes.get(key)
+                    True,
+                    "all workers fit on the free GPUs",
+                    size=decision.sizes.get(key),
+                    avoid=decision.avoid.get(key, ()),
                 ), others
             message = decision.waiting.get(key, "waiting for admission")
             reason = decision.reasons.get(key)
