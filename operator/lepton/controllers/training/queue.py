@@ -4,8 +4,8 @@ watch lag. Pure decisions live in policies.admission, fed by controllers.trainin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
 from lepton.api.trainingjob import TrainingJobReason
 from lepton.controllers.training.pass_inputs import Inputs, Observed, decide_with, holds, inputs
@@ -20,14 +20,32 @@ from lepton.policies.lifecycle import Admission
 # refused), and a gang that waits for that quota looks again when the window ends.
 QUOTA_SETTLE_S = 2.0
 
+# How long a job that asks for admission waits before its pass, so that the jobs applied with it are
+# in the jobs index too: a hundred jobs applied at once are then admitted by a few passes, not by a
+# pass each (every pass reads every node and job).
+ADMISSION_WINDOW_S = 0.05
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """The last admission pass: its number, what it decided and what it was given."""
+
+    number: int
+    decision: admission.Decision
+    seen: Inputs
+    observed: Observed
+
 
 class Queue:
     """Admission across jobs: one lock, one pass over the whole queue, and what this process last
     decided about each job (newer than the jobs index, which shows our status writes only after the
     watch delivers them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, window_s: float = ADMISSION_WINDOW_S) -> None:
         self._lock = asyncio.Lock()
+        self.window_s = window_s
+        self._passes = 0
+        self._last: _Pass | None = None
         # key -> (uid, holds its admission)
         self._holding: dict[str, tuple[str, bool]] = {}
         # key -> when this process admitted it (for QUOTA_SETTLE_S)
@@ -41,11 +59,11 @@ class Queue:
 
     def hold(self, key: str, uid: str) -> None:
         """Remember that ``key`` holds its admission, whatever the index says yet."""
-        self._holding[key] = (uid, True)
+        self._decided(key, (uid, True))
 
     def release(self, key: str, uid: str) -> None:
         """Remember that ``key`` no longer holds GPUs (finished, suspended, restarting)."""
-        self._holding[key] = (uid, False)
+        self._decided(key, (uid, False))
         self._sizes.pop(key, None)
 
     def avoiding(self, key: str, uid: str) -> tuple[str, ...]:
@@ -54,13 +72,30 @@ class Queue:
         return known[1] if known is not None and known[0] == uid else ()
 
     def forget(self, key: str) -> None:
-        self._holding.pop(key, None)
+        self._decided(key, None)
         self._sizes.pop(key, None)
         self._avoid.pop(key, None)
         self.preemptions.done(key)
 
+    def _decided(self, key: str, holding: tuple[str, bool] | None) -> None:
+        """Whether ``key`` holds GPUs changed: the last pass, which counted it otherwise, is not
+        handed to waiting jobs any more."""
+        if self._holding.get(key) == holding:
+            return
+        last = self._last
+        # A job the last pass left waiting and that holds nothing now changes nothing in it (each
+        # woken job's reconcile says so right after its answer).
+        if last is None or key not in last.decision.waiting or (holding is not None and holding[1]):
+            self._last = None
+        if holding is None:
+            self._holding.pop(key, None)
+        else:
+            self._holding[key] = holding
+
     def resize(self, key: str, uid: str, size: int) -> None:
         """Remember the size an elastic job's plan gave it (it shrank, or took what a pass granted)."""
+        if self._sizes.get(key) != (uid, size):
+            self._last = None  # the last pass counted the job at another size
         self._sizes[key] = (uid, size)
 
     def granted(self, key: str, uid: str) -> int | None:
@@ -95,19 +130,38 @@ class Queue:
             self.preemptions.done(admitted_key)
         for sized, size in (*decision.sizes.items(), *decision.grown.items()):
             self._sizes[sized] = (_uid_of(observed, sized), size)
+        self._passes += 1
+        self._last = _Pass(self._passes, decision, seen, observed)
         return decision, seen
 
     def is_admitted(self, key: str, uid: str) -> bool:
         return self._holding.get(key) == (uid, True)
 
-    async def admit(self, key: str, uid: str, observed: Observed) -> tuple[Admission, tuple[str, ...]]:
-        """Run one admission pass; whether ``key`` is admitted, and the other jobs admitted by the pass
-        (to be woken: their GPUs are set aside for them now)."""
+    async def admit(
+        self, key: str, uid: str, observe: Observed | Callable[[], Observed]
+    ) -> tuple[Admission, tuple[str, ...]]:
+        """Whether ``key`` is admitted, and the other jobs admitted by the pass it ran (to be woken:
+        their GPUs are set aside for them now). ``observe``: the cluster now (a callable is called
+        once the pass runs, after the window, so that it sees the jobs that came meanwhile).
+
+        A pass that began after this call decided about every job the index showed by then, this
+        one included: a job that such a pass left waiting takes its answer instead of running
+        another pass (a thousand queued jobs woken at once cost one pass, not a thousand)."""
+        asked = self._passes
+        await asyncio.sleep(self.window_s)
         async with self._lock:
             if self.is_admitted(key, uid):
                 return Admission(True, size=self.granted(key, uid), avoid=self.avoiding(key, uid)), ()
-            decision, seen = self._pass(observed)
-            others = _others(decision, key)
+            last = self._last
+            others: tuple[str, ...] = ()  # a reused pass woke the jobs it admitted when it ran
+            # Not while a preemption is under way: each pass sets GPUs aside for its preemptors.
+            fresh = last is not None and last.number > asked and not self.preemptions
+            if last is not None and fresh and key in last.decision.waiting:
+                decision, seen, observed = last.decision, last.seen, last.observed
+            else:
+                observed = observe() if callable(observe) else observe
+                decision, seen = self._pass(observed)
+                others = _others(decision, key)
             if key in decision.admitted:
                 return Admission(
                     True,

@@ -20,6 +20,7 @@ from lepton.controllers.kit.owners import foreign_holder
 from lepton.controllers.training import growth, initializer
 from lepton.controllers.training.context import Training
 from lepton.controllers.training.indices import Indices, created_pod
+from lepton.controllers.training.pass_inputs import Observed
 from lepton.kube import resources
 from lepton.kube.errors import KubeError
 from lepton.policies import lifecycle, preemption
@@ -83,7 +84,12 @@ async def _reconcile(
     )
     events = events_about(job)
     await initializer.act(job, init, training, key)
-    await _act(job, plan, training, faults.avoid())
+    created = await _act(job, plan, training, faults.avoid())
+    if created and not (plan.delete or plan.force_delete):
+        # The workers just created exist (the API server said so) though the pods index shows them
+        # only once the watch delivers them: the status counts them now, instead of a second status
+        # write for that alone (the next reconcile finds them as this one wrote them).
+        plan = replace(plan, counts=replace(plan.counts, active=plan.counts.active + created))
     result, recorded = (
         await _record_result(job, plan, pods, training, events) if plan.result_pod else (None, None)
     )
@@ -153,13 +159,16 @@ async def _plan(
             most = job.spec.elastic.max_replicas if job.spec.elastic else None
             admission = lifecycle.Admission(True, "gang admission is off (scheduling.gang: false)", size=most)
         else:
-            observed = indices.observed(
-                initialized=key if initialized else None,
-                faults=faults.nodes,
-                now=now,
-                default_reservation=training.settings.queue_reservation_seconds,
-            )
-            admission, others = await training.queue.admit(key, job.metadata.uid or "", observed)
+
+            def observe() -> Observed:
+                return indices.observed(
+                    initialized=key if initialized else None,
+                    faults=faults.nodes,
+                    now=training.clock(),  # the pass's time (it runs after the window)
+                    default_reservation=training.settings.queue_reservation_seconds,
+                )
+
+            admission, others = await training.queue.admit(key, job.metadata.uid or "", observe)
             if not admission.admitted and faults.nodes:
                 admission = replace(admission, message=f"{admission.message}; {faults.left_out()}")
             training.wakeups.kick_all(others)
@@ -179,7 +188,9 @@ async def _plan(
 
 async def _act(
     job: TrainingJob, plan: lifecycle.Plan, training: Training, avoid_nodes: tuple[str, ...]
-) -> None:
+) -> int:
+    """Delete and create what the plan says; how many of the workers it creates exist now (created,
+    or there already): none when the API server refused one for good."""
     kube = training.kube
     deletions = [
         *(resources.delete(kube, resources.Ref("v1", "pods", job.namespace, name)) for name in plan.delete),
@@ -191,7 +202,7 @@ async def _act(
     if deletions:
         await asyncio.gather(*deletions)
     if not plan.create:
-        return
+        return 0
     key, created, now = f"{job.namespace}/{job.name}", training.created, training.clock()
     pod_group = await _ensure_pod_group(job, training)
     pods = [
@@ -214,6 +225,7 @@ async def _act(
     if not created.recently_created(key, service, now):
         creations.append(_create_service(training, key, service, job))
     await asyncio.gather(*creations)
+    return 0 if key in training.refused else len(plan.create)
 
 
 async def _create_service(training: Training, key: str, what: str, job: TrainingJob) -> bool:
