@@ -137,6 +137,8 @@ def reservations(
     holding = []
     for item in custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "trainingjobs")["items"]:
         job, status = jobs[item["metadata"]["name"]], item.get("status") or {}
+        admitted = next((c for c in status.get("conditions") or [] if c["type"] == "Admitted"), {})
+        job.lent = job.lent or "some on the nodes held for" in (admitted.get("message") or "")
         if status.get("phase") == "Failed" and job.failed is None:
             job.failed, job.finished = status.get("reason") or "Failed", job.finished or now
         if job.head is None and status.get("queuePosition") == 1:

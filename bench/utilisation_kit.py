@@ -21,6 +21,7 @@ class Job:
     finished: float | None = None
     deadline: int | None = None  # runPolicy.activeDeadlineSeconds (--deadline-factor)
     failed: str | None = None  # the reason of a job that Failed (DeadlineExceeded: it ran past it)
+    lent: bool = False  # admitted onto nodes held for a reservation (bound to end before they drain)
 
     @property
     def size(self) -> int:
@@ -78,6 +79,7 @@ def summary(jobs: list[Job], tally: Tally, reservation_s: float | None) -> dict[
         },
         "samples": tally.samples,
         "failed": {j.name: j.failed for j in jobs if j.failed is not None},
+        "admitted_onto_held_nodes": sorted(j.name for j in jobs if j.lent),
     }
     if reservation_s is not None:
         # The bound: from when a job holds its reservation (its status says so), nothing is admitted

@@ -117,6 +117,10 @@ def test_tj_a_job_bound_to_end_before_the_held_nodes_drain_runs_on_them(jobs, qu
     timed("long", 300, "5s")
     pod = node_of(jobs, "fill")
     assert (pod.spec.node_name, avoided(pod)) == ("lepton-gpu-2", set())
+    said = (
+        f"some on the nodes held for {jobs.namespace}/head: its activeDeadlineSeconds ends before they drain"
+    )
+    assert said in jobs.condition("fill", "Admitted")["message"]
     long = queued_with(jobs, "long", "WaitingForGPUs")
     held = f"the nodes held for {jobs.namespace}/head excluded"
     assert long["message"].startswith(f"needs 1 pod x 8 GPUs; 0 fit now ({held}: they drain within "), long[
