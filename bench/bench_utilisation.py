@@ -194,11 +194,14 @@ def run(
             tally.window = now
             # Held but not useful: bound workers not Running yet, or partial gangs. Free: held back
             # by a reservation, or free while a queued job fits (admission not done yet), or free
-            # where no queued job fits (fragments).
+            # where no queued job fits (fragments), or free with no job queued at all (the jobs
+            # have not arrived yet: no scheduler could use them).
             tally.idle["bound_not_running_or_partial"] += (held - useful) * step
             why = (
                 "reservation"
                 if holding
+                else "nothing_queued"
+                if not queued
                 else "fits_not_admitted"
                 if any(fits(j, free) for j in queued)
                 else "no_fit"
