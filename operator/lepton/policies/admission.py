@@ -130,7 +130,8 @@ def waiting_message(
 ) -> str:
     """What it needs and how many fit; ``excluded``: the reserved heads whose held nodes it could
     use (their free GPUs are not counted in ``fit_now``); ``drain_in``: for a gang with a deadline,
-    the longest those nodes are bound to stay busy (None: some has no bound)."""
+    how long the first of those reservations' nodes are bound to stay busy (None: some has no
+    bound)."""
     unit = "GPU" if gang.gpus_per_pod == 1 else "GPUs"
     pod_word = "pod" if gang.pods == 1 else "pods"
     message = f"needs {gang.pods} {pod_word} x {gang.gpus_per_pod} {unit}; {min(fit_now, gang.pods)} fit now"
@@ -263,7 +264,11 @@ def decide(
                 if free.could_use(gang.placement, gang.gpus_per_pod, held_for)
             ]
             bounds = [drained_by[h] for h in excluded]
-            drain_in = None if None in bounds else max([now, *(b for b in bounds if b is not None)]) - now
+            drain_in = (
+                None
+                if None in bounds
+                else max(min((b for b in bounds if b is not None), default=now), now) - now
+            )
             reason, message = (
                 TrainingJobReason.WAITING_FOR_GPUS,
                 waiting_message(least, fit, ever, excluded, drain_in),
@@ -331,7 +336,9 @@ def _time_fill(
     borrowed = tuple(h for h, by in drained_by.items() if by is not None and until <= by)
     if not borrowed:
         return size, ()
-    with free.lent(n for h in borrowed for n in held_nodes[h]):
+    # A node held for a reservation it is not bound to end before stays held.
+    kept = {n for h, nodes in held_nodes.items() if h not in borrowed for n in nodes}
+    with free.lent(n for h in borrowed for n in held_nodes[h] if n not in kept):
         more = _size(gang, free.fit_count(gang.placement, gang.gpus_per_pod), quota_room, holds)
         if more is None or more <= (size or 0):
             return size, ()

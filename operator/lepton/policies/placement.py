@@ -189,7 +189,7 @@ class FreeGpus:
         """Within: the GPUs ``reserve`` set aside on ``names`` are free; after, what is still free
         there is set aside again (a gang bound to end before the reservation's nodes drain took
         the rest)."""
-        names = [n for n in names if self._aside.get(n)]
+        names = [n for n in dict.fromkeys(names) if self._aside.get(n)]  # a node may be held twice
         for name in names:
             self._take(name, -self._aside.pop(name))
         try:

@@ -5,13 +5,13 @@ the latest. Scenario rows on a fake clock, then passes over time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from queues_kit import NOW, QUEUES, RESERVES, WAITED, g
 
 from lepton.policies.admission import Decision, Demand, Gang, decide
-from lepton.policies.placement import Node
+from lepton.policies.placement import Node, Placement
 
 
 def node(i: int, free: int, until: float | None = None) -> Node:
@@ -175,6 +175,32 @@ def test_time_fill(row: Row) -> None:
     assert decision.avoid == row.avoid
     assert decision.lent == row.lent
     assert decision.sizes == row.sizes
+
+
+def test_a_node_held_for_two_reservations_is_lent_only_by_both():
+    """a-1 is held for ns/big (by 100) and for ns/x (by 70): a job bound to end at 90 may not use
+    its free GPUs, which ns/x could need by then."""
+    cluster = [
+        Node("a-0", 8, 0, labels={"pool": "a"}, busy_until=NOW + 100),
+        Node("a-1", 8, 4, labels={"pool": "a", "x": "1"}, busy_until=NOW + 60),
+        Node("a-2", 8, 0, labels={"x": "1"}, busy_until=NOW + 70),
+    ]
+    gangs = [
+        g("ns/big", 2, created=1, waiting_since=WAITED, placement=Placement.of({"pool": "a"})),
+        g("ns/x", 2, queue="other", created=2, waiting_since=WAITED, placement=Placement.of({"x": "1"})),
+        g("ns/fill", 1, 4, created=3, deadline=90),
+    ]
+    decision = decide(cluster, [], gangs, queues=QUEUES, now=NOW)
+    assert decision.held_nodes == {"ns/big": ("a-1", "a-0"), "ns/x": ("a-1", "a-2")}
+    assert decision.admitted == ()
+    assert decision.waiting["ns/fill"] == (
+        "needs 1 pod x 4 GPUs; 0 fit now (the nodes held for ns/big, ns/x excluded: they drain within 70s,"
+        " its activeDeadlineSeconds is 90s)"
+    )
+    fits_both = replace(gangs[2], deadline=70)
+    assert decide(cluster, [], [*gangs[:2], fits_both], queues=QUEUES, now=NOW).lent == {
+        "ns/fill": ("ns/big", "ns/x")
+    }
 
 
 @dataclass(frozen=True)
