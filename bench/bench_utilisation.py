@@ -137,8 +137,6 @@ def reservations(
     holding = []
     for item in custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "trainingjobs")["items"]:
         job, status = jobs[item["metadata"]["name"]], item.get("status") or {}
-        admitted = next((c for c in status.get("conditions") or [] if c["type"] == "Admitted"), {})
-        job.lent = job.lent or "some on the nodes held for" in (admitted.get("message") or "")
         if status.get("phase") == "Failed" and job.failed is None:
             job.failed, job.finished = status.get("reason") or "Failed", job.finished or now
         if job.head is None and status.get("queuePosition") == 1:
@@ -147,6 +145,15 @@ def reservations(
             job.reserved = job.reserved if job.reserved is not None else now
             holding.append(job.name)
     return holding
+
+
+def mark_lent(core: client.CoreV1Api, namespace: str, jobs: list[Job]) -> None:
+    """Jobs admitted onto nodes held for a reservation, as their Admitted event says (the Admitted
+    condition's message is the phase's only while the job is Admitted)."""
+    events = core.list_namespaced_event(namespace, field_selector="reason=Admitted").items
+    lent = {e.involved_object.name for e in events if "some on the nodes held for" in (e.message or "")}
+    for job in jobs:
+        job.lent = job.name in lent
 
 
 def run(
@@ -297,6 +304,7 @@ def main() -> None:
         }
         client.CustomObjectsApi(api).create_cluster_custom_object(GROUP, VERSION, "clusterqueues", queue)
         jobs, tally = run(api, "lepton", plan, capacity, limit, args.interval)
+        mark_lent(client.CoreV1Api(api), "bench-util-lepton", jobs)
         results["lepton"] = summary(jobs, tally, args.reservation_seconds)
         results["load_after"] = [round(x, 1) for x in os.getloadavg()]
         if anchor is not None:

@@ -67,6 +67,16 @@ def avoided(pod: client.V1Pod) -> set[str]:
     return {v for t in terms for f in t.match_fields or [] if f.operator == "NotIn" for v in f.values}
 
 
+def admitted_messages(jobs: Jobs, name: str) -> list[str]:
+    """The messages of the job's Admitted events (its Admitted condition keeps its message only
+    while the job is Admitted)."""
+    selector = f"involvedObject.name={name},reason=Admitted"
+    return [
+        e.message or ""
+        for e in jobs.core.list_namespaced_event(jobs.namespace, field_selector=selector).items
+    ]
+
+
 @pytest.fixture
 def idle(jobs: Jobs) -> None:
     core = client.CoreV1Api(jobs.core.api_client)
@@ -120,7 +130,12 @@ def test_tj_a_job_bound_to_end_before_the_held_nodes_drain_runs_on_them(jobs, qu
     said = (
         f"some on the nodes held for {jobs.namespace}/head: its activeDeadlineSeconds ends before they drain"
     )
-    assert said in jobs.condition("fill", "Admitted")["message"]
+    wait_for(
+        lambda: any(said in m for m in admitted_messages(jobs, "fill")),
+        15,
+        "an Admitted event of fill naming the held nodes it runs on",
+        seen=lambda: admitted_messages(jobs, "fill"),
+    )
     long = queued_with(jobs, "long", "WaitingForGPUs")
     held = f"the nodes held for {jobs.namespace}/head excluded"
     assert long["message"].startswith(f"needs 1 pod x 8 GPUs; 0 fit now ({held}: they drain within "), long[
