@@ -17,6 +17,8 @@ from support.wait import wait_for
 pytestmark = pytest.mark.integration
 
 HELD = ("lepton-gpu-0", "lepton-gpu-2")
+# Jobs created in the head's second of creationTimestamp are ordered by name: these come after it.
+FILL, LONG = "later-fill", "later-long"
 GPU = "nvidia.com/gpu"
 
 
@@ -48,7 +50,24 @@ def reserved_head(jobs: Jobs, queue: str, blockers: list[str]) -> dict[str, Any]
     )
     head = manifest("head", replicas=2, gpus=8, annotations=finishing("1s"), scheduling={"queue": queue})
     jobs.create(on_nodes(head, **{"topology.kubernetes.io/zone": "local-a"}))
-    return queued_with(jobs, "head", "WaitingForGPUs")
+    queued = queued_with(jobs, "head", "WaitingForGPUs")
+    # The pass that queued it read no queued time yet, so it reserved nothing. A change of its
+    # ClusterQueue wakes the waiting jobs: the head's next pass reserves, and its message says so
+    # once the operator's index shows the time it was queued (so the jobs created after this see
+    # the reservation).
+    nudge = 0
+
+    def holds() -> bool:
+        nonlocal nudge
+        nudge += 1
+        annotations = {"test.lepton.ai/nudge": str(nudge)}
+        jobs.custom.patch_cluster_custom_object(
+            "lepton.ai", "v1alpha1", "clusterqueues", queue, {"metadata": {"annotations": annotations}}
+        )
+        return "holds a reservation" in (jobs.status("head").get("admissionMessage") or "")
+
+    wait_for(holds, 30, "the head's message saying it holds a reservation", seen=lambda: jobs.status("head"))
+    return queued
 
 
 def node_of(jobs: Jobs, name: str) -> client.V1Pod:
@@ -123,20 +142,20 @@ def test_tj_a_job_bound_to_end_before_the_held_nodes_drain_runs_on_them(jobs, qu
         body["spec"]["runPolicy"] = {"activeDeadlineSeconds": deadline}
         jobs.create(body)
 
-    timed("fill", 10, "5s")
-    timed("long", 300, "5s")
-    pod = node_of(jobs, "fill")
+    timed(FILL, 10, "5s")
+    timed(LONG, 300, "5s")
+    pod = node_of(jobs, FILL)
     assert (pod.spec.node_name, avoided(pod)) == ("lepton-gpu-2", set())
     said = (
         f"some on the nodes held for {jobs.namespace}/head: its activeDeadlineSeconds ends before they drain"
     )
     wait_for(
-        lambda: any(said in m for m in admitted_messages(jobs, "fill")),
+        lambda: any(said in m for m in admitted_messages(jobs, FILL)),
         15,
         "an Admitted event of fill naming the held nodes it runs on",
-        seen=lambda: admitted_messages(jobs, "fill"),
+        seen=lambda: admitted_messages(jobs, FILL),
     )
-    long = queued_with(jobs, "long", "WaitingForGPUs")
+    long = queued_with(jobs, LONG, "WaitingForGPUs")
     held = f"the nodes held for {jobs.namespace}/head excluded"
     assert long["message"].startswith(f"needs 1 pod x 8 GPUs; 0 fit now ({held}: they drain within "), long[
         "message"
@@ -146,9 +165,9 @@ def test_tj_a_job_bound_to_end_before_the_held_nodes_drain_runs_on_them(jobs, qu
         lambda: jobs.phase("head") in ("Running", "Succeeded"),
         60,
         "the head Running once lepton-gpu-0's job and the time fill end",
-        seen=lambda: {n: jobs.phase(n) for n in ("head", "fill", blocked)},
+        seen=lambda: {n: jobs.phase(n) for n in ("head", FILL, blocked)},
     )
-    assert jobs.phase("fill") == "Succeeded", "the time fill ran to its end, within its deadline"
+    assert jobs.phase(FILL) == "Succeeded", "the time fill ran to its end, within its deadline"
     # Its bound: lepton-gpu-0's job's start + its activeDeadlineSeconds, plus the passes' latency.
     bound = datetime.fromisoformat(jobs.status(blocked)["startTime"]) + timedelta(seconds=40 + 5)
     assert datetime.fromisoformat(jobs.condition("head", "Admitted")["lastTransitionTime"]) <= bound
