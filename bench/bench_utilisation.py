@@ -26,12 +26,12 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import os
 import random
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,28 +46,11 @@ from benchkit import cluster_env, tear_down  # noqa: E402
 from localcluster import cluster  # noqa: E402
 from localcluster.config import Config  # noqa: E402
 from support.operator import Operator  # noqa: E402
+from utilisation_kit import Job, Tally, by_size, summary, utilisation_within  # noqa: E402
 
 # (replicas, GPUs per worker): the mix the issue names.
 SIZES = ((1, 1), (1, 8), (2, 8), (4, 8))
 QUEUE = "bench-utilisation"
-
-
-@dataclass
-class Job:
-    name: str
-    at: float  # seconds after the start of the run
-    replicas: int
-    gpus: int
-    seconds: float
-    created: float | None = None
-    head: float | None = None  # first time seen at queue position 1 (lepton only)
-    reserved: float | None = None  # first time seen holding a reservation (lepton only)
-    started: float | None = None  # all workers Running
-    finished: float | None = None
-
-    @property
-    def size(self) -> int:
-        return self.replicas * self.gpus
 
 
 def workload(seed: int, capacity: int, arrival_s: float, durations: tuple[float, float]) -> list[Job]:
@@ -100,22 +83,17 @@ def training_job(job: Job) -> dict[str, Any]:
     done = {"sim.lepton.ai/exit-code": "0", "sim.lepton.ai/exit-after": f"{job.seconds:g}s"}
     body = job_body(job.name, replicas=job.replicas, gpus=job.gpus, annotations=done, selector={})
     body["spec"]["scheduling"] = {"queue": QUEUE}
+    if job.deadline is not None:
+        body["spec"]["runPolicy"] = {"activeDeadlineSeconds": job.deadline}
     return body
 
 
-@dataclass
-class Tally:
-    """Integrals over the samples; ``window`` closes at the last sample where work was waiting.
-    ``idle`` splits the window's GPU-seconds not used by complete gangs by what kept them idle."""
-
-    capacity: int
-    useful: float = 0.0
-    held: float = 0.0
-    window: float = 0.0
-    useful_all: float = 0.0
-    samples: int = 0
-    idle: collections.Counter[str] = field(default_factory=collections.Counter)
-    trace: list[tuple[float, int, int, list[str]]] = field(default_factory=list)
+def with_deadlines(plan: list[Job], factor: float | None) -> None:
+    """Each job's activeDeadlineSeconds: its run time x ``factor``, rounded up (users over-ask: the
+    run time is not known exactly, and the deadline counts from admission, before the workers
+    start)."""
+    for job in plan:
+        job.deadline = None if factor is None else math.ceil(job.seconds * factor)
 
 
 def observe(
@@ -159,12 +137,23 @@ def reservations(
     holding = []
     for item in custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "trainingjobs")["items"]:
         job, status = jobs[item["metadata"]["name"]], item.get("status") or {}
+        if status.get("phase") == "Failed" and job.failed is None:
+            job.failed, job.finished = status.get("reason") or "Failed", job.finished or now
         if job.head is None and status.get("queuePosition") == 1:
             job.head = now
         if job.started is None and "; holds a reservation:" in (status.get("admissionMessage") or ""):
             job.reserved = job.reserved if job.reserved is not None else now
             holding.append(job.name)
     return holding
+
+
+def mark_lent(core: client.CoreV1Api, namespace: str, jobs: list[Job]) -> None:
+    """Jobs admitted onto nodes held for a reservation, as their Admitted event says (the Admitted
+    condition's message is the phase's only while the job is Admitted)."""
+    events = core.list_namespaced_event(namespace, field_selector="reason=Admitted").items
+    lent = {e.involved_object.name for e in events if "some on the nodes held for" in (e.message or "")}
+    for job in jobs:
+        job.lent = job.name in lent
 
 
 def run(
@@ -174,7 +163,7 @@ def run(
     make_namespace(api, namespace)
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     nodes = [f"lepton-gpu-{i}" for i in range(capacity // 8)]
-    jobs = {job.name: Job(job.name, job.at, job.replicas, job.gpus, job.seconds) for job in plan}
+    jobs = {j.name: Job(j.name, j.at, j.replicas, j.gpus, j.seconds, deadline=j.deadline) for j in plan}
     pending = sorted(jobs.values(), key=lambda j: j.at)
     tally = Tally(capacity)
     began = time.monotonic()
@@ -212,11 +201,14 @@ def run(
             tally.window = now
             # Held but not useful: bound workers not Running yet, or partial gangs. Free: held back
             # by a reservation, or free while a queued job fits (admission not done yet), or free
-            # where no queued job fits (fragments).
+            # where no queued job fits (fragments), or free with no job queued at all (the jobs
+            # have not arrived yet: no scheduler could use them).
             tally.idle["bound_not_running_or_partial"] += (held - useful) * step
             why = (
                 "reservation"
                 if holding
+                else "nothing_queued"
+                if not queued
                 else "fits_not_admitted"
                 if any(fits(j, free) for j in queued)
                 else "no_fit"
@@ -230,81 +222,6 @@ def run(
     return list(jobs.values()), tally
 
 
-def utilisation_within(tally: Tally, seconds: float) -> float:
-    """Share of capacity x ``seconds`` used by complete gangs in the run's first ``seconds``."""
-    used, last = 0.0, 0.0
-    for at, _, useful, _ in tally.trace:
-        if at > seconds:
-            break
-        used += useful * (at - last)
-        last = at
-    return round(used / (tally.capacity * seconds), 3)
-
-
-def summary(jobs: list[Job], tally: Tally, reservation_s: float | None) -> dict[str, Any]:
-    waits = {j.name: j.started - j.created for j in jobs if j.started is not None and j.created is not None}
-    ordered = sorted(waits.values())
-    finished = [j.finished for j in jobs if j.finished is not None]
-    makespan = max(finished) if finished else tally.window
-    share = tally.capacity * tally.window
-    result: dict[str, Any] = {
-        "jobs": len(jobs),
-        "jobs_started": len(waits),
-        "jobs_finished": len(finished),
-        "waiting_window_s": round(tally.window, 1),
-        "utilisation": round(tally.useful / share, 3),
-        "held_share": round(tally.held / share, 3),
-        "idle_share": {why: round(v / share, 3) for why, v in sorted(tally.idle.items())},
-        "makespan_s": round(makespan, 1),
-        "utilisation_to_makespan": round(tally.useful_all / (tally.capacity * makespan), 3),
-        "wait_p50_s": round(ordered[len(ordered) // 2], 1) if ordered else None,
-        "wait_max_s": round(ordered[-1], 1) if ordered else None,
-        "max_wait_by_size_s": {
-            size: round(max(w for n, w in waits.items() if n in names), 1)
-            for size, names in sorted(by_size(jobs).items())
-            if any(n in waits for n in names)
-        },
-        "samples": tally.samples,
-    }
-    if reservation_s is not None:
-        # The bound: from when a job holds its reservation (its status says so), nothing is admitted
-        # onto its nodes, so all it needs is free within the longest run time (its fit time).
-        fit = max(j.seconds for j in jobs)
-        excess = sorted(
-            (
-                (round(j.started - (j.reserved + fit), 1), j.name, j.size)
-                for j in jobs
-                if j.started is not None and j.reserved is not None
-            ),
-            reverse=True,
-        )
-        result["bound"] = {
-            "reservation_after_s": reservation_s,
-            "fit_s": fit,
-            "jobs_that_held_a_reservation": len(excess),
-            "jobs_past_bound": [e for e in excess if e[0] > 0],
-            "max_excess_s": excess[0][0] if excess else None,
-            # Waiting for the reservation itself: from queued + R to holding it (a job reserves
-            # only once it is the head of its queue).
-            "max_queued_to_reserved_s": max(
-                (
-                    round(j.reserved - j.created, 1)
-                    for j in jobs
-                    if j.reserved is not None and j.created is not None
-                ),
-                default=None,
-            ),
-        }
-    return result
-
-
-def by_size(jobs: list[Job]) -> dict[str, set[str]]:
-    sizes: dict[str, set[str]] = collections.defaultdict(set)
-    for job in jobs:
-        sizes[f"{job.replicas}x{job.gpus}"].add(job.name)
-    return sizes
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--nodes", type=int, default=8)
@@ -312,6 +229,11 @@ def main() -> None:
     parser.add_argument("--min-seconds", type=float, default=10.0, help="shortest job run time")
     parser.add_argument("--max-seconds", type=float, default=30.0, help="longest job run time")
     parser.add_argument("--reservation-seconds", type=int, default=20)
+    parser.add_argument(
+        "--deadline-factor",
+        type=float,
+        help="give each job activeDeadlineSeconds = its run time x this (backfill onto held nodes)",
+    )
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--interval", type=float, default=1.0, help="sampling period")
     parser.add_argument("--trace", metavar="FILE", help="write the samples of both runs as JSON")
@@ -334,6 +256,7 @@ def main() -> None:
     cfg = Config.from_env()
     capacity = args.nodes * 8
     plan = workload(args.seed, capacity, args.arrival_seconds, (args.min_seconds, args.max_seconds))
+    with_deadlines(plan, args.deadline_factor)
     # Past this, a run is cut: the plain pods can deadlock, every GPU held by partial gangs.
     limit = 3 * args.arrival_seconds + args.max_seconds
     results: dict[str, Any] = {
@@ -342,6 +265,7 @@ def main() -> None:
             "jobs": len(plan),
             "by_size": {size: len(names) for size, names in sorted(by_size(plan).items())},
             "gpu_seconds": sum(j.size * j.seconds for j in plan),
+            "deadline_factor": args.deadline_factor,
             "oversubscription": round(
                 sum(j.size * j.seconds for j in plan) / (capacity * args.arrival_seconds), 2
             ),
@@ -380,6 +304,7 @@ def main() -> None:
         }
         client.CustomObjectsApi(api).create_cluster_custom_object(GROUP, VERSION, "clusterqueues", queue)
         jobs, tally = run(api, "lepton", plan, capacity, limit, args.interval)
+        mark_lent(client.CoreV1Api(api), "bench-util-lepton", jobs)
         results["lepton"] = summary(jobs, tally, args.reservation_seconds)
         results["load_after"] = [round(x, 1) for x in os.getloadavg()]
         if anchor is not None:

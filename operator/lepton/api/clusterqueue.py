@@ -50,10 +50,12 @@ class ClusterQueueSpec(LeptonModel):
     """Seconds after being queued at which a job that is the head of the queue (first among its
     waiting jobs) holds a reservation: no job admitted after it, in this queue or another, may take
     the free GPUs of the nodes held for it (the fewest of those it can use that hold it once
-    drained, the ones with the most free GPUs first), nor the quota it needs (its smallest size of
-    the queue's nominalQuota and its namespace's ResourceQuotas); while it waits for quota, the
-    jobs behind it in the queue (its queue's quota) or its namespace (a ResourceQuota) wait too.
-    So smaller jobs cannot starve it. 0: at once."""
+    drained: those bound to drain first by their jobs' activeDeadlineSeconds, then those with the
+    most free GPUs), unless its activeDeadlineSeconds ends before they are bound to drain; the
+    others' workers get a node anti-affinity on them. Nor may they take the quota it needs (its
+    smallest size of the queue's nominalQuota and its namespace's ResourceQuotas); while it waits
+    for quota, the jobs behind it in the queue (its queue's quota) or its namespace (a
+    ResourceQuota) wait too. So smaller jobs cannot starve it. 0: at once."""
 
 
 class ClusterQueue(ObjectBase):

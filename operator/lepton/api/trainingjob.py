@@ -168,7 +168,9 @@ class RunPolicy(LeptonModel):
     (evicted, node failure), while an exit code of 1-127 is the program's own error and fails the
     job at once."""
     active_deadline_seconds: Annotated[int, Field(ge=1)] | None = None
-    """Seconds the job may run, counted from its start (restarts included), before it is failed."""
+    """Seconds the job may run, counted from its start (its admission; restarts included), before it
+    is failed. Admission plans with it: a job bound to end before the nodes held for a queue's
+    reservation drain may run on them (backfill)."""
     ttl_seconds_after_finished: Annotated[int, Field(ge=0)] | None = None
     """Seconds after the job finishes at which it is deleted; unset keeps it."""
     clean_pod_policy: CleanPodPolicy = CleanPodPolicy.RUNNING

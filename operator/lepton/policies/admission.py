@@ -10,7 +10,7 @@ free GPUs in policies.placement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from lepton.api.trainingjob import TrainingJobReason
@@ -34,6 +34,8 @@ class Demand:
     namespace: str = ""
     total_pods: int | None = None
     uncreated: int = 0
+    until: float | None = None
+    """When its pods are bound to be gone (start + activeDeadlineSeconds); None: no bound."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Gang:
     waiting_since: float | None = None
     min_pods: int | None = None
     """Elastic: minReplicas (``pods`` is then maxReplicas); admitted at the largest size that fits."""
+    deadline: float | None = None
+    """runPolicy.activeDeadlineSeconds: admitted now, it is gone by now + deadline (time fill)."""
 
     @property
     def namespace(self) -> str:
@@ -82,6 +86,12 @@ class Decision:
     sizes: Mapping[str, int] = field(default_factory=dict)
     # Running elastic jobs this pass grows: their new size.
     grown: Mapping[str, int] = field(default_factory=dict)
+    # Admitted jobs -> the nodes held for reservations their pods must stay off (kube-scheduler
+    # knows nothing of the reservations: the pods carry it as node anti-affinity).
+    avoid: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Admitted jobs bound to end before a reservation's nodes drain -> the reserved heads whose
+    # held nodes' free GPUs they were lent (their pods may go there).
+    lent: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,18 +121,27 @@ def free_after(nodes: Sequence[Node], admitted_demand: Iterable[Demand]) -> dict
     (policies.preemption counts would-be victims' GPUs on top of this)."""
     free = FreeGpus(nodes)
     for demand in sorted(admitted_demand, key=lambda d: -d.gpus_per_pod):
-        free.place(demand.pods, demand.gpus_per_pod, demand.placement)
+        free.place(demand.pods, demand.gpus_per_pod, demand.placement, demand.until)
     return dict(free.free)
 
 
-def waiting_message(gang: Gang, fit_now: int, fit_ever: int, excluded: Sequence[str] = ()) -> str:
+def waiting_message(
+    gang: Gang, fit_now: int, fit_ever: int, excluded: Sequence[str] = (), drain_in: float | None = None
+) -> str:
     """What it needs and how many fit; ``excluded``: the reserved heads whose held nodes it could
-    use (their free GPUs are not counted in ``fit_now``)."""
+    use (their free GPUs are not counted in ``fit_now``); ``drain_in``: for a gang with a deadline,
+    how long the first of those reservations' nodes are bound to stay busy (None: some has no
+    bound)."""
     unit = "GPU" if gang.gpus_per_pod == 1 else "GPUs"
     pod_word = "pod" if gang.pods == 1 else "pods"
     message = f"needs {gang.pods} {pod_word} x {gang.gpus_per_pod} {unit}; {min(fit_now, gang.pods)} fit now"
     if excluded:
-        message += f" (the nodes held for {', '.join(excluded)} excluded)"
+        message += f" (the nodes held for {', '.join(excluded)} excluded"
+        if gang.deadline is not None and drain_in is None:
+            message += ": a job without activeDeadlineSeconds runs there"
+        elif gang.deadline is not None and drain_in is not None:
+            message += f": they drain within {drain_in:.0f}s, its activeDeadlineSeconds is {gang.deadline:g}s"
+        message += ")"
     if fit_ever < gang.pods:
         message += f"; at most {fit_ever} fit on the matching nodes even when idle"
     return message
@@ -147,15 +166,18 @@ def decide(
     still be admitted (BestEffortFIFO), unless its queue is StrictFIFO (the head blocks its queue).
     The head of a queue that has waited past the queue's reservation bound holds a reservation
     (the comment where it reserves says why backfill cannot starve it): the free GPUs of the
-    fewest nodes it may use that hold it once drained are lent to no later gang, nor is its
-    quota: waiting for GPUs, it keeps its least size of its queue's quota and its namespace's
-    ResourceQuotas and the gangs after it (its own queue's too) take what is left; waiting for
-    its queue's quota, its queue waits behind it; waiting for a ResourceQuota, its namespace does
-    (and it keeps its queue's quota).
+    fewest nodes it may use that hold it once drained are lent to no later gang but one bound to
+    end before they drain, nor is its quota: waiting for GPUs, it keeps its least size of its
+    queue's quota and its namespace's ResourceQuotas and the gangs after it (its own queue's
+    too) take what is left; waiting for its queue's quota, its queue waits behind it; waiting
+    for a ResourceQuota, its namespace does (and it keeps its queue's quota).
     ``queues`` None: every queue exists, without quota or reservation. ``held``: gangs whose
     preemption victims are stopping -> the victims' nodes, whose free GPUs only that gang may take
     until it is admitted (none is lent to a later gang, so the victims' GPUs are not taken as they
     free up and a second preemption needed).
+    A gang with a deadline bound to end before a reservation's held nodes are bound to drain may
+    take their free GPUs (time fill, ``_time_fill``); every other gang admitted after a reserved
+    head is told to avoid its held nodes (``Decision.avoid``).
     An elastic gang that does not fit whole is admitted at the largest size >= its minReplicas that
     does. After the queue, ``growers`` grow (policies.elastic) with what is left: never the GPUs
     held for a preemptor.
@@ -163,7 +185,7 @@ def decide(
     admitted_demand = list(admitted_demand)
     free = FreeGpus(nodes)
     for demand in sorted(admitted_demand, key=lambda d: -d.gpus_per_pod):
-        free.place(demand.pods, demand.gpus_per_pod, demand.placement)
+        free.place(demand.pods, demand.gpus_per_pod, demand.placement, demand.until)
     room = Room(quotas)
     for demand in admitted_demand:
         total = demand.pods if demand.total_pods is None else demand.total_pods
@@ -177,6 +199,9 @@ def decide(
     positions: dict[str, int] = {}
     reserved: list[str] = []
     held_nodes: dict[str, tuple[str, ...]] = {}
+    drained_by: dict[str, float | None] = {}  # reserved head -> when its held nodes are bound to drain
+    avoid: dict[str, tuple[str, ...]] = {}
+    lent: dict[str, tuple[str, ...]] = {}
     blocked: dict[tuple[str, str], str] = {}  # ("queue"|"namespace", name) -> the gang it waits behind
     heads: set[str] = set()  # queues whose head (first gang not admitted) was seen
 
@@ -205,18 +230,24 @@ def decide(
             continue
         short = room.shortage(policy, gang.namespace, gang.pods, gang.gpus_per_pod)
         fit = free.fit_count(gang.placement, gang.gpus_per_pod) if gang.gpus_per_pod > 0 else gang.pods
-        size = gang.pods if short is None and fit >= gang.pods else None
-        if size is None and gang.min_pods is not None:
-            size = elastic.admission_size(
-                elastic.Bounds(gang.min_pods, gang.pods), fit, room.holds(policy, gang)
-            )
+        holds = room.holds(policy, gang)
+        size = _size(gang, fit, short is None, holds)
+        until = now + gang.deadline if gang.deadline is not None else None
+        borrowed: tuple[str, ...] = ()
+        if (size or 0) < gang.pods and until is not None and gang.gpus_per_pod > 0:
+            size, borrowed = _time_fill(gang, size, until, free, held_nodes, drained_by, short is None, holds)
         if size is not None:
-            if gang.gpus_per_pod > 0:
-                free.place(size, gang.gpus_per_pod, gang.placement)
+            if gang.gpus_per_pod > 0 and not borrowed:
+                free.place(size, gang.gpus_per_pod, gang.placement, until)
             room.hold(gang.queue, gang.namespace, size * max(gang.gpus_per_pod, 0), size, gang.gpus_per_pod)
             admitted.append(gang.key)
             if gang.min_pods is not None:
                 sizes[gang.key] = size
+            if borrowed:
+                lent[gang.key] = borrowed
+            avoid[gang.key] = tuple(
+                sorted({n for h, ns in held_nodes.items() if h not in borrowed for n in ns})
+            )
             continue
         if held and gang.key in held:
             free.claim_nodes(held[gang.key])
@@ -232,7 +263,16 @@ def decide(
                 for h, held_for in held_nodes.items()
                 if free.could_use(gang.placement, gang.gpus_per_pod, held_for)
             ]
-            reason, message = TrainingJobReason.WAITING_FOR_GPUS, waiting_message(least, fit, ever, excluded)
+            bounds = [drained_by[h] for h in excluded]
+            drain_in = (
+                None
+                if None in bounds
+                else max(min((b for b in bounds if b is not None), default=now), now) - now
+            )
+            reason, message = (
+                TrainingJobReason.WAITING_FOR_GPUS,
+                waiting_message(least, fit, ever, excluded, drain_in),
+            )
         head = gang.queue not in heads
         heads.add(gang.queue)
         if head and policy.strict:
@@ -246,18 +286,22 @@ def decide(
                 if short is not None:  # a ResourceQuota: any gang of its namespace admitted takes it
                     blocked[("namespace", gang.namespace)] = gang.key
             if fit < gang.least:
-                # Can backfill starve it, the nodes being chosen again each pass (most free first)?
-                # Nothing after it in this pass lands on a held node, so between two passes the GPUs
-                # busy there only shrink (jobs end). The next pass takes the nodes with the most
-                # free GPUs: each at least as free as the one it replaces, so the GPUs it still
-                # waits for never grow through backfill, and shrink whenever a job on a held node
-                # ends. It is admitted once the jobs on its held nodes end; backfill on the other
-                # nodes delays it only where such a node frees first and becomes held: that
-                # node's backfill, admitted when it was not held, ends within its run time (no run
-                # times to plan with, so which node frees first cannot be known). Admitted pods
-                # must be kept off ``held_nodes`` for this to hold (kube-scheduler knows nothing of
-                # it). Played out over passes: tests/unit/policies/test_admission_backfill.py.
+                # Can backfill starve it, the nodes being chosen again each pass? Nothing after it in
+                # this pass lands on a held node (its pods are told to avoid them: Decision.avoid)
+                # unless it is bound to end before they are bound to drain (time fill). Without
+                # run times: between two passes the GPUs busy there only shrink (jobs end); the
+                # next pass takes the nodes with the most free GPUs, each at least as free as the
+                # one it replaces, so the GPUs it waits for never grow through backfill and it is
+                # admitted once the jobs on its held nodes end. Backfill on the other nodes delays
+                # it only where such a node frees first and becomes held: that node's backfill,
+                # admitted when it was not held, ends within its run time (which node frees first
+                # cannot be known). With run times (every job there has an activeDeadlineSeconds):
+                # the nodes bound to drain first are taken, so the bound is the least any set of
+                # nodes has; time fill ends before it, so the nodes held now stay bound to drain
+                # by then and no later pass's bound is later. Played out over passes:
+                # tests/unit/policies/test_admission_backfill.py, test_admission_timefill.py.
                 held_nodes[gang.key] = free.reserve(gang.placement, gang.gpus_per_pod, gang.least)
+                drained_by[gang.key] = free.drained_by(held_nodes[gang.key], now)
             message += "; holds a reservation: nothing admitted after it may take what it waits for"
         wait(gang, reason, message)
     grown = _grow(free, room, queues, list(growers), still_waiting)
@@ -270,7 +314,46 @@ def decide(
         held_nodes=held_nodes,
         sizes=sizes,
         grown=grown,
+        avoid={k: v for k, v in avoid.items() if v},
+        lent=lent,
     )
+
+
+def _time_fill(
+    gang: Gang,
+    size: int | None,
+    until: float,
+    free: FreeGpus,
+    held_nodes: Mapping[str, tuple[str, ...]],
+    drained_by: Mapping[str, float | None],
+    quota_room: bool,
+    holds: Callable[[int], bool],
+) -> tuple[int | None, tuple[str, ...]]:
+    """Time fill (Slurm's backfill): a gang bound to be gone (``until``) before the held nodes of a
+    reservation drain may use their free GPUs: it cannot delay that head, which starts by then at
+    the latest. Its size, larger than ``size`` (what fits without them), and the heads whose nodes
+    it borrows, placed; else ``size`` and none."""
+    borrowed = tuple(h for h, by in drained_by.items() if by is not None and until <= by)
+    if not borrowed:
+        return size, ()
+    # A node held for a reservation it is not bound to end before stays held.
+    kept = {n for h, nodes in held_nodes.items() if h not in borrowed for n in nodes}
+    with free.lent(n for h in borrowed for n in held_nodes[h] if n not in kept):
+        more = _size(gang, free.fit_count(gang.placement, gang.gpus_per_pod), quota_room, holds)
+        if more is None or more <= (size or 0):
+            return size, ()
+        free.place(more, gang.gpus_per_pod, gang.placement, until)
+        return more, borrowed
+
+
+def _size(gang: Gang, fit: int, quota_room: bool, holds: Callable[[int], bool]) -> int | None:
+    """The size it is admitted with when ``fit`` of its pods fit the free GPUs: all of them, or
+    (elastic) the largest size >= minReplicas that fits and that its quotas hold; None: it waits."""
+    if quota_room and fit >= gang.pods:
+        return gang.pods
+    if gang.min_pods is None:
+        return None
+    return elastic.admission_size(elastic.Bounds(gang.min_pods, gang.pods), fit, holds)
 
 
 def _grow(

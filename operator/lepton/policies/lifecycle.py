@@ -55,6 +55,8 @@ class Admission:
     requeue_after: float | None = None  # when not admitted: look again then, whatever happens
     preempting: tuple[str, ...] = ()  # victims this pass chose to preempt for it (policies.preemption)
     size: int | None = None  # elastic: how many workers it is admitted with
+    # Nodes held for reservations that its workers must stay off (policies.admission avoid).
+    avoid: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class Plan:
     queue_position: int | None = None  # while Queued: the job's place in its queue
     preempting: tuple[str, ...] = ()  # while Queued: jobs just preempted for it (events name them)
     sizing: elastic.Sizing | None = None  # elastic: status.size and why
+    avoid: tuple[str, ...] = ()  # nodes the workers it creates must stay off (held for reservations)
 
 
 def needs_admission(job: JobState, pods: Sequence[PodState], now: float, timing: Timing) -> bool:
@@ -193,8 +196,19 @@ def plan(
         if any(p.deleting for p in pods):
             # Names are reused across attempts: wait for the old workers to go before admitting.
             return _with(base, force_delete=ctx.on_lost(pods), requeue_after=ctx.timing.poll_seconds)
-        return _admit(ctx)
-    return _admitted(ctx)
+        return _by_deadline(_admit(ctx), job, now)
+    return _by_deadline(_admitted(ctx), job, now)
+
+
+def _by_deadline(plan: Plan, job: JobState, now: float) -> Plan:
+    """A job holding GPUs looks again when its activeDeadlineSeconds ends: admission lends the
+    nodes held for a reservation to a job only while it is bound to be gone before they drain, so
+    the deadline must stop it on time, not at the next resync."""
+    deadline, start = job.active_deadline_seconds, plan.start_time
+    if deadline is None or start is None or not plan.phase.holds_admission:
+        return plan
+    due = max(start + deadline - now, 0.0)
+    return replace(plan, requeue_after=due if plan.requeue_after is None else min(plan.requeue_after, due))
 
 
 def _with(base: Plan, **changes: Any) -> Plan:
@@ -281,6 +295,7 @@ def _admit(ctx: _Ctx) -> Plan:
         create=elastic.missing((p.index for p in ctx.current), size),
         delete=ctx.stale,
         sizing=elastic.admitted(job.bounds, size) if job.bounds else None,
+        avoid=admission.avoid,
     )
 
 

@@ -4,10 +4,17 @@ aside for a reservation or holds for a preemptor. policies.admission decides wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 NO_SCHEDULE_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
+_IDLE = float("-inf")  # FreeGpus' drain bound of a node that holds no GPU
+
+
+def _drain_order(until: float | None) -> tuple[bool, float]:
+    """Sort key: nodes bound to drain first, the soonest first; those without a bound after."""
+    return (until is None, 0.0 if until is None else until)
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,10 @@ class Node:
     gpu_fault: str = ""
     """Why a GPU health agent or the device plugin says its GPUs are faulty (policies.gpu_health);
     such a node is never chosen, whatever the placement tolerates."""
+    busy_until: float | None = None
+    """When every pod holding its GPUs is bound to be gone: the latest start + activeDeadlineSeconds
+    of their jobs. None: some pod has no such bound, or it is not known (read only while the node
+    is not idle)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,12 @@ class FreeGpus:
         self._pools: dict[Placement, dict[int, set[str]]] = {}
         self._members: dict[Placement, frozenset[str]] = {}
         self._capacity: dict[tuple[Placement, int], int] = {}
+        # When each node is bound to drain (Node.busy_until; -inf: idle, None: no bound), moved
+        # later by what ``place`` puts there; and the free GPUs ``reserve`` set aside, to lend.
+        self._until: dict[str, float | None] = {
+            n.name: _IDLE if n.free_gpus >= n.allocatable_gpus else n.busy_until for n in nodes
+        }
+        self._aside: dict[str, int] = {}
 
     def _pool(self, placement: Placement) -> dict[int, set[str]]:
         pool = self._pools.get(placement)
@@ -102,8 +119,9 @@ class FreeGpus:
             self._capacity[key] = sum(self._allocatable[n] // gpus_per_pod for n in self._members[placement])
         return self._capacity[key]
 
-    def place(self, pods: int, gpus_per_pod: int, placement: Placement) -> int:
-        """Best-fit each pod onto the allowed node with the fewest free GPUs that still holds it.
+    def place(self, pods: int, gpus_per_pod: int, placement: Placement, until: float | None = None) -> int:
+        """Best-fit each pod onto the allowed node with the fewest free GPUs that still holds it;
+        ``until``: when the pods are bound to be gone (None: no bound).
 
         Returns how many pods could not be placed.
         """
@@ -119,6 +137,8 @@ class FreeGpus:
             # Nodes with the same free count are interchangeable for best fit: take any.
             name = next(iter(pool[min(candidates)]))
             self._take(name, gpus_per_pod)
+            before = self._until.get(name, None)
+            self._until[name] = None if until is None or before is None else max(before, until)
         return unplaced
 
     def claim(self, placement: Placement, gpus_per_pod: int) -> None:
@@ -132,26 +152,53 @@ class FreeGpus:
                     self._take(name, free)
 
     def reserve(self, placement: Placement, gpus_per_pod: int, pods: int) -> tuple[str, ...]:
-        """Set aside every free GPU of the fewest nodes that hold ``pods`` of the pods once drained,
-        those with the most free GPUs first (the fewest GPUs left to free); returns those nodes.
-        Without run times to plan with, any GPU left there for backfill could be one the reserved
-        gang needs; the other nodes' free GPUs stay open to backfill, which the gang could not use
-        before these drain. Each pass chooses again: a node that frees more GPUs than a chosen one
-        takes its place (policies.admission.decide says why backfill cannot starve the gang)."""
+        """Set aside every free GPU of the fewest nodes that hold ``pods`` of the pods once drained;
+        returns those nodes. First the nodes bound to drain soonest (busy_until; idle ones first),
+        so the set is the one bound to drain first; then those without a bound, the most free GPUs
+        first (the fewest GPUs left to free). Any GPU left there for backfill could be one the
+        reserved gang needs: only a gang bound to end before they drain may borrow them (``lent``).
+        The other nodes' free GPUs stay open to backfill, which the gang could not use before
+        these drain. Each pass chooses again: a node that frees more GPUs than a chosen one, or
+        is bound to drain sooner, takes its place (policies.admission.decide says why backfill
+        cannot starve the gang)."""
         if gpus_per_pod <= 0:
             return ()
         self._pool(placement)
         usable = [n for n in self._members[placement] if self._allocatable[n] >= gpus_per_pod]
         chosen: list[str] = []
         slots = 0
-        for name in sorted(usable, key=lambda n: (-self._free[n], n)):
+        for name in sorted(usable, key=lambda n: (*_drain_order(self._until.get(n)), -self._free[n], n)):
             if slots >= pods:
                 break
             slots += self._allocatable[name] // gpus_per_pod
             chosen.append(name)
             if self._free[name] > 0:
+                self._aside[name] = self._aside.get(name, 0) + self._free[name]
                 self._take(name, self._free[name])
         return tuple(chosen)
+
+    def drained_by(self, names: Iterable[str], now: float) -> float | None:
+        """When all of ``names`` are bound to be idle (not before ``now``); None: not known."""
+        untils = [self._until.get(n) for n in names]
+        if any(u is None for u in untils):
+            return None
+        return max([now, *(u for u in untils if u is not None)])
+
+    @contextmanager
+    def lent(self, names: Iterable[str]) -> Iterator[None]:
+        """Within: the GPUs ``reserve`` set aside on ``names`` are free; after, what is still free
+        there is set aside again (a gang bound to end before the reservation's nodes drain took
+        the rest)."""
+        names = [n for n in dict.fromkeys(names) if self._aside.get(n)]  # a node may be held twice
+        for name in names:
+            self._take(name, -self._aside.pop(name))
+        try:
+            yield
+        finally:
+            for name in names:
+                if self._free[name] > 0:
+                    self._aside[name] = self._free[name]
+                    self._take(name, self._free[name])
 
     def could_use(self, placement: Placement, gpus_per_pod: int, names: Iterable[str]) -> bool:
         """Whether any of ``names`` could ever hold one of the pods (a message says which of the

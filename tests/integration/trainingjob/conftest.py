@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
 
 from support.operator import Operator, running_operator
 
@@ -27,3 +28,26 @@ def crds(kubectl: Any) -> None:
 def operator(kubeconfig: str, crds: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     with running_operator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log") as op:
         yield op
+
+
+@pytest.fixture
+def queues(kube: client.ApiClient, namespace: str) -> Iterator[Any]:
+    """Creates ClusterQueues (cluster-scoped, so named after the test's namespace) and deletes them."""
+    custom = client.CustomObjectsApi(kube)
+    made: list[str] = []
+
+    def create(suffix: str, **spec: Any) -> str:
+        name = f"{namespace}-{suffix}"
+        body = {
+            "apiVersion": "lepton.ai/v1alpha1",
+            "kind": "ClusterQueue",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        custom.create_cluster_custom_object("lepton.ai", "v1alpha1", "clusterqueues", body)
+        made.append(name)
+        return name
+
+    yield create
+    for name in made:
+        custom.delete_cluster_custom_object("lepton.ai", "v1alpha1", "clusterqueues", name)

@@ -5,13 +5,12 @@ eventually runs because it holds a reservation, and backfill beside such a reser
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
 from kubernetes import client
-from tjkit import Jobs, manifest
+from tjkit import Jobs, finishing, gpu_pods, manifest, on_nodes, queued_with
 
 from support.wait import wait_for
 
@@ -23,52 +22,6 @@ GPU_QUOTA = "requests.nvidia.com/gpu"
 @pytest.fixture
 def jobs(kube, namespace, operator):
     return Jobs(kube, namespace)
-
-
-@pytest.fixture
-def queues(kube: client.ApiClient, namespace: str) -> Iterator[Any]:
-    """Creates ClusterQueues (cluster-scoped, so named after the test's namespace) and deletes them."""
-    custom = client.CustomObjectsApi(kube)
-    made: list[str] = []
-
-    def create(suffix: str, **spec: Any) -> str:
-        name = f"{namespace}-{suffix}"
-        body = {
-            "apiVersion": "lepton.ai/v1alpha1",
-            "kind": "ClusterQueue",
-            "metadata": {"name": name},
-            "spec": spec,
-        }
-        custom.create_cluster_custom_object("lepton.ai", "v1alpha1", "clusterqueues", body)
-        made.append(name)
-        return name
-
-    yield create
-    for name in made:
-        custom.delete_cluster_custom_object("lepton.ai", "v1alpha1", "clusterqueues", name)
-
-
-def gpu_pods(core: client.CoreV1Api) -> list[str]:
-    """Pods holding GPUs anywhere (earlier tests' namespaces may still be going away)."""
-    pods = core.list_pod_for_all_namespaces(
-        field_selector="status.phase!=Succeeded,status.phase!=Failed"
-    ).items
-    return [
-        f"{p.metadata.namespace}/{p.metadata.name}"
-        for p in pods
-        if any("nvidia.com/gpu" in ((c.resources and c.resources.limits) or {}) for c in p.spec.containers)
-    ]
-
-
-def queued_with(jobs: Jobs, name: str, reason: str) -> dict[str, Any]:
-    return wait_for(
-        lambda: (
-            (c := jobs.condition(name, "Queued")) and c["status"] == "True" and c["reason"] == reason and c
-        ),
-        30,
-        f"{name} Queued with reason {reason}",
-        seen=lambda: jobs.status(name),
-    )
 
 
 def test_tj_resource_quota_too_small_for_a_gang_waits_naming_it_with_no_pod(jobs, kube, namespace, kubectl):
@@ -188,15 +141,6 @@ def test_tj_starving_large_job_eventually_runs(jobs, queues):
         seen=lambda: jobs.status("small-4"),
     )
     assert jobs.condition("small-4", "Admitted")["lastTransitionTime"] >= admitted_at
-
-
-def finishing(after: str) -> dict[str, str]:
-    return {"sim.lepton.ai/exit-code": "0", "sim.lepton.ai/exit-after": after}
-
-
-def on_nodes(body: dict[str, Any], **selector: str) -> dict[str, Any]:
-    body["spec"]["template"]["spec"]["nodeSelector"] = selector
-    return body
 
 
 def seconds_to_admission(jobs: Jobs, name: str, queued: dict[str, Any]) -> float:

@@ -8,6 +8,7 @@ from typing import Any
 from kubernetes import client
 
 from support.events import event_reasons, wait_events
+from support.wait import wait_for
 
 GROUP, VERSION, PLURAL = "lepton.ai", "v1alpha1", "trainingjobs"
 TOLERATION = {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
@@ -109,3 +110,35 @@ class Jobs:
 def env_of(pod: client.V1Pod) -> dict[str, str]:
     trainer = next(c for c in pod.spec.containers if c.name == "trainer")
     return {e.name: e.value for e in trainer.env or []}
+
+
+def gpu_pods(core: client.CoreV1Api) -> list[str]:
+    """Pods holding GPUs anywhere (earlier tests' namespaces may still be going away)."""
+    pods = core.list_pod_for_all_namespaces(
+        field_selector="status.phase!=Succeeded,status.phase!=Failed"
+    ).items
+    return [
+        f"{p.metadata.namespace}/{p.metadata.name}"
+        for p in pods
+        if any("nvidia.com/gpu" in ((c.resources and c.resources.limits) or {}) for c in p.spec.containers)
+    ]
+
+
+def queued_with(jobs: Jobs, name: str, reason: str) -> dict[str, Any]:
+    return wait_for(
+        lambda: (
+            (c := jobs.condition(name, "Queued")) and c["status"] == "True" and c["reason"] == reason and c
+        ),
+        30,
+        f"{name} Queued with reason {reason}",
+        seen=lambda: jobs.status(name),
+    )
+
+
+def finishing(after: str) -> dict[str, str]:
+    return {"sim.lepton.ai/exit-code": "0", "sim.lepton.ai/exit-after": after}
+
+
+def on_nodes(body: dict[str, Any], **selector: str) -> dict[str, Any]:
+    body["spec"]["template"]["spec"]["nodeSelector"] = selector
+    return body

@@ -315,10 +315,24 @@ def test_every_reason_written_is_one_the_api_documents(case: Case) -> None:
     )
 
 
+def test_admitted_workers_avoid_the_nodes_held_for_reservations():
+    admitted = plan(
+        JobState(replicas=2), [], now=NOW, admission=Admission(True, avoid=("a", "b")), timing=TIMING
+    )
+    assert (admitted.create, admitted.avoid) == ((0, 1), ("a", "b"))
+    running_on = plan(JOB, running(), now=NOW, timing=TIMING)
+    assert running_on.avoid == (), "only the admitting plan carries the reservations of its pass"
+
+
 def test_deadline_counts_from_admission():
     job = JobState(replicas=1, active_deadline_seconds=30)
     admitted = plan(job, [], now=NOW, admission=Admission(True), timing=TIMING)
     assert admitted.start_time == NOW
+    assert admitted.requeue_after == 30, "it looks again when the deadline ends, not at a resync"
+    later = replace(job, phase=Phase.RUNNING, start_time=NOW, replicas=1)
+    assert plan(later, running(1), now=NOW + 27.5, timing=TIMING).requeue_after == 2.5
+    stopped = plan(later, running(1), now=NOW + 30, timing=TIMING)
+    assert (stopped.phase, stopped.requeue_after) == (Phase.FAILED, None)
 
 
 @pytest.mark.parametrize(

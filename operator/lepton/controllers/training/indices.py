@@ -181,6 +181,8 @@ async def tj_jobs(body: kopf.Body, memo: HasTraining, **_: Any) -> dict[None, Jo
         and not is_initialized(job.status.conditions if job.status else None),
         elastic=Bounds(spec.elastic.min_replicas, spec.elastic.max_replicas) if spec.elastic else None,
         size=job.status.size if job.status else None,
+        deadline=spec.run_policy.active_deadline_seconds,
+        started=epoch_of(job.status.start_time) if job.status else None,
     )
     return {None: summary}
 

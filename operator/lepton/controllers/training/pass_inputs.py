@@ -47,6 +47,18 @@ class JobSummary:
     """spec.elastic's bounds"""
     size: int | None = None
     """status.size (elastic)"""
+    deadline: float | None = None
+    """spec.runPolicy.activeDeadlineSeconds: the job is stopped that long after its start"""
+    started: float | None = None
+    """status.startTime (set when it is admitted)"""
+
+    def until(self, now: float) -> float | None:
+        """When a job holding its admission is bound to be gone: its start + activeDeadlineSeconds.
+        A holder whose startTime the index does not show yet was admitted by now (the start is
+        written with the admission), so now + the deadline bounds it; None: no deadline."""
+        if self.deadline is None:
+            return None
+        return (self.started if self.started is not None else now) + self.deadline
 
     @property
     def holds_admission(self) -> bool:
@@ -140,19 +152,7 @@ def inputs(
     sizes: Mapping[str, int] | None = None,
 ) -> Inputs:
     used: dict[str, int] = {name: sum(gpus) for name, gpus in observed.gpus_by_node.items()}
-    nodes = [
-        Node(
-            name=n.name,
-            allocatable_gpus=n.allocatable_gpus,
-            free_gpus=n.allocatable_gpus - used.get(n.name, 0),
-            labels=n.labels,
-            taints=n.taints,
-            schedulable=n.ready and not n.unschedulable,
-            gpu_fault=fault.why if (fault := observed.faults.get(n.name)) else "",
-        )
-        for n in observed.nodes
-        if n.allocatable_gpus > 0
-    ]
+    drains = _Drains()
     demand: list[admission.Demand] = []
     queue: list[admission.Gang] = []
     running: list[preemption.Running] = []
@@ -166,6 +166,8 @@ def inputs(
             pods = [p for p in observed.pods_by_job.get(job.key, ()) if not p.terminal]
             bound = sum(1 for p in pods if p.node)
             size = _size(job, sizes or {})
+            until = job.until(observed.now)
+            drains.add(pods, job.gpus_per_pod, until)
             demand.append(
                 admission.Demand(
                     max(size - bound, 0) if job.gpus_per_pod else 0,
@@ -177,6 +179,7 @@ def inputs(
                     # What its namespace's ResourceQuotas do not count yet: pods not created.
                     # (While settling, only its bound pods are surely in the quota's used.)
                     uncreated=max(size - (bound if job.key in settling else len(pods)), 0),
+                    until=until,
                 )
             )
             if job.preemptible and job.gang and bound >= size:
@@ -195,10 +198,46 @@ def inputs(
                     placement=job.placement,
                     queue=job.queue,
                     waiting_since=job.queued_since,
+                    deadline=job.deadline,
                 )
             )
+    nodes = [
+        Node(
+            name=n.name,
+            allocatable_gpus=n.allocatable_gpus,
+            free_gpus=n.allocatable_gpus - used.get(n.name, 0),
+            labels=n.labels,
+            taints=n.taints,
+            schedulable=n.ready and not n.unschedulable,
+            gpu_fault=fault.why if (fault := observed.faults.get(n.name)) else "",
+            busy_until=drains.until(n.name, used.get(n.name, 0)),
+        )
+        for n in observed.nodes
+        if n.allocatable_gpus > 0
+    ]
     default = QueuePolicy("", reservation_after=observed.default_reservation)
     return Inputs(nodes, demand, queue, running, {"": default, **observed.queues}, growers)
+
+
+class _Drains:
+    """When each node is bound to drain: the GPUs the bound pods of admitted jobs hold there, and
+    the latest of their jobs' bounds (None: one has none)."""
+
+    def __init__(self) -> None:
+        self._gpus: dict[str, int] = {}
+        self._until: dict[str, float | None] = {}
+
+    def add(self, pods: Iterable[PodState], gpus_per_pod: int, until: float | None) -> None:
+        for pod in pods:
+            if pod.node and gpus_per_pod > 0:
+                self._gpus[pod.node] = self._gpus.get(pod.node, 0) + gpus_per_pod
+                before = self._until.get(pod.node, until)
+                self._until[pod.node] = None if until is None or before is None else max(before, until)
+
+    def until(self, node: str, used: int) -> float | None:
+        """None also where GPUs are held by pods of no admitted job (another workload, a finished
+        or deleted job's workers stopping): nothing bounds them."""
+        return self._until.get(node) if self._gpus.get(node, 0) >= used else None
 
 
 def _size(job: JobSummary, sizes: Mapping[str, int]) -> int:

@@ -53,6 +53,10 @@ class Queue:
         self.preemptions = Preemptions()
         # key -> (uid, size): the size of each elastic job as this process last decided or planned it
         self._sizes: dict[str, tuple[str, int]] = {}
+        # key -> (uid, how): what the pass admitting it said of the reservations (the held nodes its
+        # workers must avoid, those lent to it): a job admitted by another job's pass learns it
+        # when it looks
+        self._admitted_how: dict[str, tuple[str, Admission]] = {}
 
     def hold(self, key: str, uid: str) -> None:
         """Remember that ``key`` holds its admission, whatever the index says yet."""
@@ -63,9 +67,15 @@ class Queue:
         self._decided(key, (uid, False))
         self._sizes.pop(key, None)
 
+    def admitted_how(self, key: str, uid: str) -> Admission:
+        """``key``'s admission as the pass that admitted it said it (size aside)."""
+        known = self._admitted_how.get(key)
+        return known[1] if known is not None and known[0] == uid else Admission(True)
+
     def forget(self, key: str) -> None:
         self._decided(key, None)
         self._sizes.pop(key, None)
+        self._admitted_how.pop(key, None)
         self.preemptions.done(key)
 
     def _decided(self, key: str, holding: tuple[str, bool] | None) -> None:
@@ -113,6 +123,10 @@ class Queue:
         decision = decide_with(seen, observed, held)
         for admitted_key in decision.admitted:
             self._holding[admitted_key] = (_uid_of(observed, admitted_key), True)
+            self._admitted_how[admitted_key] = (
+                _uid_of(observed, admitted_key),
+                _admission(decision, admitted_key),
+            )
             self._admitted_at[admitted_key] = now
             self.preemptions.done(admitted_key)
         for sized, size in (*decision.sizes.items(), *decision.grown.items()):
@@ -138,7 +152,7 @@ class Queue:
         await asyncio.sleep(self.window_s)
         async with self._lock:
             if self.is_admitted(key, uid):
-                return Admission(True, size=self.granted(key, uid)), ()
+                return replace(self.admitted_how(key, uid), size=self.granted(key, uid)), ()
             last = self._last
             others: tuple[str, ...] = ()  # a reused pass woke the jobs it admitted when it ran
             # Not while a preemption is under way: each pass sets GPUs aside for its preemptors.
@@ -150,9 +164,7 @@ class Queue:
                 decision, seen = self._pass(observed)
                 others = _others(decision, key)
             if key in decision.admitted:
-                return Admission(
-                    True, "all workers fit on the free GPUs", size=decision.sizes.get(key)
-                ), others
+                return _admission(decision, key), others
             message = decision.waiting.get(key, "waiting for admission")
             reason = decision.reasons.get(key)
             position = decision.positions.get(key)
@@ -212,6 +224,17 @@ def _stopping(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> di
         pods = observed.pods_by_job.get(job.key, ())
         stopping[job.key] = holds(job, holding) or any(not p.terminal for p in pods)
     return stopping
+
+
+def _admission(decision: admission.Decision, key: str) -> Admission:
+    """How ``key`` was admitted: its size, the held nodes its workers avoid, the ones lent to it."""
+    lent = decision.lent.get(key)
+    message = "all workers fit on the free GPUs"
+    if lent:
+        # The message says why a job runs on nodes another job waits for.
+        held = ", ".join(lent)
+        message += f", some on the nodes held for {held}: its activeDeadlineSeconds ends before they drain"
+    return Admission(True, message, size=decision.sizes.get(key), avoid=decision.avoid.get(key, ()))
 
 
 def _others(decision: admission.Decision, key: str) -> tuple[str, ...]:

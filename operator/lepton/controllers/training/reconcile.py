@@ -214,7 +214,9 @@ async def _act(
     pods = [
         pod
         for pod in (
-            construct_worker_pod(job, i, plan.attempt, pod_group=pod_group, avoid_nodes=avoid_nodes)
+            construct_worker_pod(
+                job, i, plan.attempt, pod_group=pod_group, avoid_nodes=sorted({*avoid_nodes, *plan.avoid})
+            )
             for i in plan.create
         )
         if not created.recently_created(key, created_pod(pod["metadata"]["name"], plan.attempt), now)
