@@ -16,6 +16,7 @@ import httpx
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from support.background import Background
 from support.wait import wait_for
 
 # A pod with this label counts for the Deployment it names (the benchmark's own Deployments);
@@ -43,27 +44,18 @@ def summary(values: list[float | None]) -> dict[str, Any]:
     }
 
 
-class Load:
+class Load(Background):
     """Requests to the real model server at a rate that can be changed while it runs; with `noise`,
     the rate is redrawn every 2 s within +/- that fraction (the noisy steady load)."""
 
     def __init__(self, url: str, model: str, payload: dict[str, Any]) -> None:
+        super().__init__(name="load")
         self.url, self.payload = f"{url}/v2/models/{model}/infer", payload
         self.rate, self.noise, self.failures, self.sent = 0.0, 0.0, 0, 0
         self._rng = random.Random(12)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="load")
 
     def set(self, rate: float, noise: float = 0.0) -> None:
         self.rate, self.noise = rate, noise
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
     def _run(self) -> None:
         with httpx.Client(timeout=5) as http:

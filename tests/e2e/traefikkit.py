@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 from e2ekit import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION, SERVER_IMAGE, hostpath_claim
 
 from lepton.artifacts import MLPClassifier, save_artifact
+from support.background import Background
 
 MODEL = "iris"
 # Positive input: the good models answer it; the bad one refuses it with a 500 (its warm-up and the
@@ -113,24 +113,17 @@ class Answer:
         return self.code == 500 and self.detail.startswith('{"error"')
 
 
-class GatewayLoad:
+class GatewayLoad(Background):
     """Inference requests at a steady rate through the Gateway, with the route's hostname, from a
     thread until stopped. Every answer is kept: a failure of any kind is a finding."""
 
+    join_seconds = 30.0  # the last request may wait its whole timeout
+
     def __init__(self, url: str, hostname: str, per_second: float, timeout: float = 10) -> None:
+        super().__init__()
         self.url = f"{url}/v2/models/{MODEL}/infer"
         self.hostname, self.period, self.timeout = hostname, 1.0 / per_second, timeout
         self.answers: list[Answer] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> GatewayLoad:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
 
     def _run(self) -> None:
         with httpx.Client(timeout=self.timeout, headers={"Host": self.hostname}) as http:

@@ -7,17 +7,17 @@ import time
 from typing import Self
 
 
-class Repeating:
-    """Calls ``step()`` every ``interval`` seconds from a daemon thread, from entering the block until
-    leaving it, on a fixed schedule (a slow step does not shift the next ones). What a step sees (a
-    refused request, a failed read) is its data; an exception it lets out ends the thread."""
+class Background:
+    """``_run`` in a daemon thread of its own from entering the block until leaving it: it ends when
+    ``_stop`` is set (waiting on it, never sleeping past it); leaving waits ``join_seconds`` for it."""
 
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
+    join_seconds = 10.0
+
+    def __init__(self, name: str | None = None) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
 
-    def step(self) -> None:
+    def _run(self) -> None:
         raise NotImplementedError
 
     def __enter__(self) -> Self:
@@ -26,7 +26,20 @@ class Repeating:
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=self.join_seconds)
+
+
+class Repeating(Background):
+    """Calls ``step()`` every ``interval`` seconds from a daemon thread, from entering the block until
+    leaving it, on a fixed schedule (a slow step does not shift the next ones). What a step sees (a
+    refused request, a failed read) is its data; an exception it lets out ends the thread."""
+
+    def __init__(self, interval: float) -> None:
+        super().__init__()
+        self.interval = interval
+
+    def step(self) -> None:
+        raise NotImplementedError
 
     def _run(self) -> None:
         next_at = time.monotonic()
