@@ -83,7 +83,13 @@ def finishing_job(name: str, after: float) -> dict[str, Any]:
         "sim.lepton.ai/termination-message": json.dumps(message),
     }
     output = {"model": TRAINED, "version": name}
-    return manifest(name, replicas=2, gpus=2, annotations=hooks, output=output)
+    # cleanPodPolicy None: a worker whose create a fault delayed (the API server restarting under
+    # it, asked again 5 s later) is still running when rank 0, started first, succeeds; the default
+    # (Running) would delete it, and "each job exactly its workers" could not tell that from a
+    # worker lost. Duplicated generations still show (the restart-attempt labels).
+    return manifest(
+        name, replicas=2, gpus=2, annotations=hooks, output=output, runPolicy={"cleanPodPolicy": "None"}
+    )
 
 
 def settled(serving: Serving, version: str, bad: bool) -> bool:
