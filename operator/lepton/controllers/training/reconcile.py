@@ -211,12 +211,11 @@ async def _act(
     if training.terminating.get(job.namespace, 0.0) > now:
         return 0
     pod_group = await _ensure_pod_group(job, training)
+    avoid = sorted({*avoid_nodes, *plan.avoid})
     pods = [
         pod
         for pod in (
-            construct_worker_pod(
-                job, i, plan.attempt, pod_group=pod_group, avoid_nodes=sorted({*avoid_nodes, *plan.avoid})
-            )
+            construct_worker_pod(job, i, plan.attempt, pod_group=pod_group, avoid_nodes=avoid)
             for i in plan.create
         )
         if not created.recently_created(key, created_pod(pod["metadata"]["name"], plan.attempt), now)
@@ -231,7 +230,8 @@ async def _act(
     if not created.recently_created(key, service, now):
         creations.append(_create_service(training, key, service, job))
     await asyncio.gather(*creations)
-    return 0 if key in training.refused else len(plan.create)
+    refused = key in training.refused or training.terminating.get(job.namespace, 0.0) > now
+    return 0 if refused else len(plan.create)
 
 
 async def _create_service(training: Training, key: str, what: str, job: TrainingJob) -> bool:
@@ -240,6 +240,8 @@ async def _create_service(training: Training, key: str, what: str, job: Training
     next reconcile fails the job with that message instead of letting its rendezvous hang."""
     if await _create(training, key, what, construct_service(job), "services"):
         return True
+    if training.terminating.get(job.namespace, 0.0) > training.clock():
+        return False  # refused as the namespace goes: no Service of anyone else's to look for
     existing = await resources.get(training.kube, resources.Ref("v1", "services", job.namespace, job.name))
     holder = foreign_holder(existing, job.metadata.uid)
     if holder is None:
