@@ -9,6 +9,10 @@ Lepton's gang admission, and with the same pods created directly in random order
 
     python bench/bench_trainingjob.py [--nodes 1000] [--jobs 200] [--pool 32] [--job-seconds 10]
         [--state-dir /tmp/lepton-bench-trainingjob] [--port-offset 2000]
+        [--rounds N] [--trees CHECKOUT,CHECKOUT] [--no-queueing] [--keep]
+
+Each round runs the plain pods (the ceiling) and then each tree's operator, so trees are compared
+against the same round's ceiling; the summary lists each tree's shares, p99 ratios and CPU ratios.
 """
 
 from __future__ import annotations
@@ -158,6 +162,8 @@ def throughput(api: client.ApiClient, cfg: Config, jobs: int, *, plain: bool = F
     time.sleep(3)  # let the audit log flush its last lines
     requests = audit_count(cfg.state_dir / "audit.log", began, ended)
     total_requests = sum(requests.values())
+    # The controller-manager works for the operator too: a Service's endpoints follow its pods.
+    controllers = audit_count(cfg.state_dir / "audit.log", began, ended, {"kube-controller-manager": "kcm"})
     return {
         "mode": "plain pods" if plain else "trainingjobs",
         "jobs": jobs,
@@ -166,6 +172,7 @@ def throughput(api: client.ApiClient, cfg: Config, jobs: int, *, plain: bool = F
         "per_job_p50_s": round(statistics.median(per_job), 2),
         "per_job_p99_s": round(per_job[min(len(per_job) - 1, int(len(per_job) * 0.99))], 2),
         "pods_bound_per_s": round(expected / (ended - began), 1),
+        "controller_manager_requests_per_job": round(sum(controllers.values()) / jobs, 2),
         # Plain pods: the bench's own requests, which the audit count leaves out (4 per job).
         **(
             {}
@@ -264,6 +271,74 @@ def drain(api: client.ApiClient, namespace: str) -> None:
         time.sleep(1)
 
 
+def ceiling_run(api: client.ApiClient, cfg: Config, jobs: int) -> dict[str, Any]:
+    """The same pods created directly, no operator running: what this cluster can bind, and the CPU
+    its processes spent doing it."""
+    before = cpu_seconds(cfg, -1)
+    result = throughput(api, cfg, jobs, plain=True)
+    result["cpu_s"] = cpu_delta(before, cpu_seconds(cfg, -1))
+    drain(api, "bench-plain")
+    return result
+
+
+def operator_run(
+    api: client.ApiClient, cfg: Config, jobs: int, tree: str | None, py_spy: str | None
+) -> dict[str, Any]:
+    """An operator started for this run (from ``tree``'s operator/ when given, else this process's
+    PYTHONPATH), the jobs applied, the operator stopped and the namespace drained."""
+    env = {"PYTHONPATH": str(Path(tree) / "operator")} if tree else None
+    operator = Operator(cfg.kubeconfig, cfg.state_dir / "operator.log", env=env)
+    try:
+        operator.wait_idle()
+        profiler = None
+        if py_spy:
+            # Sampling the operator while it admits shows where its CPU goes (py-spy is not a
+            # dependency of the project: pip install py-spy).
+            profiler = subprocess.Popen(
+                [
+                    shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy",
+                    "record",
+                    "--format",
+                    "raw",
+                    "-r",
+                    "50",
+                    "-o",
+                    py_spy,
+                    "--pid",
+                    str(operator.process.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        before = cpu_seconds(cfg, operator.process.pid)
+        result = throughput(api, cfg, jobs)
+        result["cpu_s"] = cpu_delta(before, cpu_seconds(cfg, operator.process.pid))
+        result["operator"] = operator.reconciles()
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
+        result["operator_peak_rss_mib"] = round(operator.peak_rss_mib(), 1)
+        result["tree"] = tree or "."
+    finally:
+        operator.stop()
+    drain(api, "bench-throughput")
+    return result
+
+
+def compare(ours: dict[str, Any], ceiling: dict[str, Any]) -> dict[str, Any]:
+    """One operator run against the ceiling run just before it: the share of its pods bound per second,
+    its p99 job bind latency over the ceiling's, and its whole cluster's CPU (operator included) over
+    the ceiling's: on a machine whose cores the control plane saturates, the share cannot pass the
+    inverse of that CPU ratio, whatever the operator does with its requests."""
+    return {
+        "tree": ours["tree"],
+        "share_of_ceiling": round(ours["pods_bound_per_s"] / ceiling["pods_bound_per_s"], 3),
+        "p99_ratio": round(ours["per_job_p99_s"] / ceiling["per_job_p99_s"], 2),
+        "cpu_ratio": round(sum(ours["cpu_s"].values()) / max(0.1, sum(ceiling["cpu_s"].values())), 2),
+        "operator_cpu_s": ours["cpu_s"].get("operator", 0.0),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--nodes", type=int, default=1000)
@@ -273,6 +348,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the benchmark cluster running")
     parser.add_argument("--no-queueing", action="store_true", help="throughput figures only")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the plain-pods run")
+    # This machine's noise moves one run's share by half: compare trees in interleaved rounds, each
+    # operator run against the ceiling run of its own round.
+    parser.add_argument("--rounds", type=int, default=1, help="ceiling + operator runs, interleaved")
+    parser.add_argument(
+        "--trees", default="", help="comma-separated checkouts whose operator/ each round runs in turn"
+    )
     # Two sessions on one machine each need their own cluster: another state dir and other ports.
     parser.add_argument("--state-dir", default="/tmp/lepton-bench-trainingjob")
     parser.add_argument("--port-offset", type=int, default=2000, help="added to every default port")
@@ -281,7 +362,7 @@ def main() -> None:
     os.environ.update(bench_env(args.nodes, args.state_dir, args.port_offset))
     cfg = Config.from_env()
     cluster.up(cfg)
-    operator = None
+    trees: list[str | None] = [t for t in args.trees.split(",") if t] or [None]
     try:
         bin_dir = cluster.tools_dir()
         cluster.ensure_nodes(cfg, bin_dir, args.nodes, 8, 0, timeout=900)
@@ -295,62 +376,48 @@ def main() -> None:
         )
         api = config.new_client_from_config(config_file=str(cfg.kubeconfig))
         api.configuration.connection_pool_maxsize = 32
-        results: dict[str, Any] = {"settle_s": wait_settled(api)}
-        if not args.no_ceiling:
-            # The same pods created directly, before the operator runs: what this cluster can bind.
-            results["ceiling"] = throughput(api, cfg, args.jobs, plain=True)
-            drain(api, "bench-plain")
-        operator = Operator(cfg.kubeconfig, cfg.state_dir / "operator.log")
-        operator.wait_idle()
-        profiler = None
-        if args.py_spy:
-            # Sampling the operator while it admits shows where its CPU goes (py-spy is not a
-            # dependency of the project: pip install py-spy).
-            profiler = subprocess.Popen(
-                [
-                    shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy",
-                    "record",
-                    "--format",
-                    "raw",
-                    "-r",
-                    "50",
-                    "-o",
-                    args.py_spy,
-                    "--pid",
-                    str(operator.process.pid),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+        results: dict[str, Any] = {"settle_s": wait_settled(api), "rounds": []}
+        for n in range(args.rounds):
+            ceiling = None if args.no_ceiling else ceiling_run(api, cfg, args.jobs)
+            runs = [
+                operator_run(api, cfg, args.jobs, tree, args.py_spy if n == 0 else None) for tree in trees
+            ]
+            results["rounds"].append(
+                {
+                    "ceiling": ceiling,
+                    "runs": runs,
+                    "compared": [compare(run, ceiling) for run in runs] if ceiling else [],
+                }
             )
-        cpu_before = cpu_seconds(cfg, operator.process.pid)
-        results["throughput"] = throughput(api, cfg, args.jobs)
-        results["cpu_s"] = cpu_delta(cpu_before, cpu_seconds(cfg, operator.process.pid))
-        results["operator"] = operator.reconciles()
-        if profiler is not None:
-            profiler.send_signal(signal.SIGINT)
-            profiler.wait(timeout=60)
-        results["operator_peak_rss_mib"] = round(operator.peak_rss_mib(), 1)
-        if "ceiling" in results:
-            ours, ceiling = results["throughput"], results["ceiling"]
+            print(json.dumps(results["rounds"][-1], indent=2), flush=True)
+        if not args.no_ceiling:
             results["summary"] = {
-                "pods_bound_per_s": ours["pods_bound_per_s"],
-                "ceiling_pods_bound_per_s": ceiling["pods_bound_per_s"],
-                "share_of_ceiling": round(ours["pods_bound_per_s"] / ceiling["pods_bound_per_s"], 3),
+                tree or ".": {
+                    key: [
+                        c[key] for r in results["rounds"] for c in r["compared"] if c["tree"] == (tree or ".")
+                    ]
+                    for key in ("share_of_ceiling", "p99_ratio", "cpu_ratio", "operator_cpu_s")
+                }
+                for tree in trees
             }
-        print(json.dumps(results, indent=2), flush=True)
-        drain(api, "bench-throughput")
+            print(json.dumps(results["summary"], indent=2), flush=True)
         if args.no_queueing:
             return
-        window = args.job_seconds * 6
-        results["queue_gang"] = queueing(
-            api, mode="gang", pool_nodes=args.pool, seconds=args.job_seconds, window=window
-        )
+        operator = Operator(cfg.kubeconfig, cfg.state_dir / "operator.log")
+        try:
+            operator.wait_idle()
+            window = args.job_seconds * 6
+            results["queue_gang"] = queueing(
+                api, mode="gang", pool_nodes=args.pool, seconds=args.job_seconds, window=window
+            )
+        finally:
+            operator.stop()
         results["queue_plain"] = queueing(
             api, mode="plain", pool_nodes=args.pool, seconds=args.job_seconds, window=window
         )
         print(json.dumps({k: results[k] for k in ("queue_gang", "queue_plain")}, indent=2))
     finally:
-        tear_down(cfg, operator, args.keep)
+        tear_down(cfg, None, args.keep)
 
 
 if __name__ == "__main__":

@@ -177,34 +177,44 @@ def make_namespace(api: client.ApiClient, name: str) -> None:
         time.sleep(0.2)
 
 
+def audited_requests(path: Path, agents: Mapping[str, str]) -> Iterator[tuple[float, str]]:
+    """(epoch second received, "family verb resource[/subresource]") of each request whose user agent
+    starts with a key of ``agents`` (the family is its value), from the audit log at ``path`` and the
+    files the API server rotated it into (audit-<time>.log beside it, oldest first)."""
+    rotated = sorted(path.parent.glob(f"{path.stem}-*{path.suffix}"))
+    for each in [*rotated, path]:
+        if not each.exists():
+            continue
+        with each.open() as lines:
+            for line in lines:
+                event = json.loads(line)
+                agent = event.get("userAgent", "")
+                family = next((name for prefix, name in agents.items() if agent.startswith(prefix)), None)
+                if family is None:
+                    continue
+                stamp = calendar.timegm(
+                    time.strptime(event["requestReceivedTimestamp"][:19], "%Y-%m-%dT%H:%M:%S")
+                )
+                ref = event.get("objectRef", {})
+                resource = ref.get("resource", "") + (
+                    "/" + ref["subresource"] if ref.get("subresource") else ""
+                )
+                yield stamp, f"{family} {event['verb']} {resource}"
+
+
+OPERATOR_AGENTS = {"lepton-operator": "lepton", "kopf": "kopf"}
+
+
 def operator_requests(path: Path) -> Iterator[tuple[float, str]]:
-    """(epoch second received, "family verb resource[/subresource]") of each request the operator
-    made, family "lepton" (its own client) or "kopf" (the framework's watches and patches)."""
-    if not path.exists():
-        return
-    with path.open() as lines:
-        for line in lines:
-            event = json.loads(line)
-            agent = event.get("userAgent", "")
-            family = (
-                "lepton"
-                if agent.startswith("lepton-operator")
-                else "kopf"
-                if agent.startswith("kopf")
-                else None
-            )
-            if family is None:
-                continue
-            stamp = calendar.timegm(
-                time.strptime(event["requestReceivedTimestamp"][:19], "%Y-%m-%dT%H:%M:%S")
-            )
-            ref = event.get("objectRef", {})
-            resource = ref.get("resource", "") + ("/" + ref["subresource"] if ref.get("subresource") else "")
-            yield stamp, f"{family} {event['verb']} {resource}"
+    """The requests the operator made, family "lepton" (its own client) or "kopf" (the framework's
+    watches and patches)."""
+    return audited_requests(path, OPERATOR_AGENTS)
 
 
-def audit_count(path: Path, since: float, until: float) -> collections.Counter[str]:
+def audit_count(
+    path: Path, since: float, until: float, agents: Mapping[str, str] = OPERATOR_AGENTS
+) -> collections.Counter[str]:
     """Requests by (user agent family, verb, resource) between two times, from the audit log."""
     return collections.Counter(
-        what for stamp, what in operator_requests(path) if since - 1 <= stamp <= until + 1
+        what for stamp, what in audited_requests(path, agents) if since - 1 <= stamp <= until + 1
     )

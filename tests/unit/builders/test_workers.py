@@ -212,7 +212,11 @@ def test_headless_service():
     assert svc["metadata"]["name"] == "resnet"
     assert svc["spec"]["clusterIP"] == "None"
     assert svc["spec"]["publishNotReadyAddresses"] is True
-    assert svc["spec"]["selector"] == {"lepton.ai/job-name": "resnet"}
+    # Worker 0 alone: the rendezvous address is the one name looked up, and every selected worker
+    # costs the endpoints controllers writes at its start.
+    assert svc["spec"]["selector"] == {"lepton.ai/job-name": "resnet", "lepton.ai/replica-index": "0"}
+    assert construct_worker_pod(job(), 0, 0)["metadata"]["labels"].items() >= svc["spec"]["selector"].items()
+    assert not construct_worker_pod(job(), 1, 0)["metadata"]["labels"].items() >= svc["spec"]["selector"].items()
 
 
 def test_pod_groups():
