@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from tjkit import TOLERATION, Jobs, finishing, gpu_pods, manifest, on_nodes, queued_with
+from tjkit import TOLERATION, Jobs, block, finishing, gpu_pods, manifest, node_of, on_nodes, queued_with
 
 from support.wait import wait_for
 
@@ -25,20 +25,6 @@ GPU = "nvidia.com/gpu"
 @pytest.fixture
 def jobs(kube, namespace, operator):
     return Jobs(kube, namespace)
-
-
-def block(
-    jobs: Jobs, node: str, gpus: int, annotations: dict[str, str] | None = None, **run_policy: Any
-) -> str:
-    """A job pinned to ``node`` holding ``gpus`` there (without ``annotations`` it never exits: it
-    runs until its deadline or the test's namespace goes)."""
-    name = f"block-{node.rsplit('-', 1)[1]}"
-    body = manifest(name, replicas=1, gpus=gpus, annotations=annotations)
-    body = on_nodes(body, **{"kubernetes.io/hostname": node})
-    if run_policy:
-        body["spec"]["runPolicy"] = run_policy
-    jobs.create(body)
-    return name
 
 
 def reserved_head(jobs: Jobs, queue: str, blockers: list[str]) -> dict[str, Any]:
@@ -68,15 +54,6 @@ def reserved_head(jobs: Jobs, queue: str, blockers: list[str]) -> dict[str, Any]
 
     wait_for(holds, 30, "the head's message saying it holds a reservation", seen=lambda: jobs.status("head"))
     return queued
-
-
-def node_of(jobs: Jobs, name: str) -> client.V1Pod:
-    return wait_for(
-        lambda: next((p for p in jobs.pods(name) if p.spec.node_name), None),
-        30,
-        f"the pod of {name} bound",
-        seen=lambda: [(p.metadata.name, p.status.phase) for p in jobs.pods(name)],
-    )
 
 
 def avoided(pod: client.V1Pod) -> set[str]:
