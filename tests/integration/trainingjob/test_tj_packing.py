@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client
-from tjkit import TOLERATION, Jobs, block, gpu_pods, manifest, node_of
+from tjkit import Jobs, block, gpu_pods, manifest, node_of, other_workload
 
 from support.wait import wait_for
 
 pytestmark = pytest.mark.integration
-
-GPU = "nvidia.com/gpu"
 
 
 @pytest.fixture
@@ -35,17 +33,7 @@ def test_tj_a_small_job_packs_onto_the_busy_node_leaving_a_whole_one_for_a_gang(
     1 x 8 job created right after finds lepton-gpu-1 whole and runs without waiting."""
     core = client.CoreV1Api(jobs.core.api_client)
     wait_for(lambda: not gpu_pods(core), 90, "no GPU pod left by earlier tests", seen=lambda: gpu_pods(core))
-    other = {
-        "metadata": {"name": "other-workload"},
-        "spec": {
-            "nodeName": "lepton-gpu-0",
-            "tolerations": [TOLERATION],
-            "containers": [
-                {"name": "c", "image": "x", "resources": {"limits": {GPU: "7"}, "requests": {"cpu": "80"}}}
-            ],
-        },
-    }
-    jobs.core.create_namespaced_pod(jobs.namespace, other)
+    other_workload(jobs.core, jobs.namespace, "lepton-gpu-0", 7)
     blockers = [block(jobs, "lepton-gpu-2", 8), block(jobs, "lepton-gpu-3", 8)]
     wait_for(
         lambda: all(jobs.phase(b) == "Running" for b in blockers),

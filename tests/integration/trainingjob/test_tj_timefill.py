@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from tjkit import TOLERATION, Jobs, block, finishing, gpu_pods, manifest, node_of, on_nodes, queued_with
+from tjkit import Jobs, block, finishing, gpu_pods, manifest, node_of, on_nodes, other_workload, queued_with
 
 from support.wait import wait_for
 
@@ -19,7 +19,6 @@ pytestmark = pytest.mark.integration
 HELD = ("lepton-gpu-0", "lepton-gpu-2")
 # Jobs created in the head's second of creationTimestamp are ordered by name: these come after it.
 FILL, LONG = "later-fill", "later-long"
-GPU = "nvidia.com/gpu"
 
 
 @pytest.fixture
@@ -85,17 +84,7 @@ def test_tj_backfill_pods_stay_off_the_nodes_held_for_a_reservation(jobs, queues
     held nodes; kube-scheduler, which prefers the least allocated node (CPU and memory), binds such
     a pod to the idle held lepton-gpu-2 unless told to avoid the held nodes."""
     queue = queues("held", reservationAfterSeconds=0)
-    other = {
-        "metadata": {"name": "other-workload"},
-        "spec": {
-            "nodeName": "lepton-gpu-1",
-            "tolerations": [TOLERATION],
-            "containers": [
-                {"name": "c", "image": "x", "resources": {"limits": {GPU: "4"}, "requests": {"cpu": "80"}}}
-            ],
-        },
-    }
-    jobs.core.create_namespaced_pod(jobs.namespace, other)
+    other_workload(jobs.core, jobs.namespace, "lepton-gpu-1", 4)
     blockers = [block(jobs, "lepton-gpu-0", 8), block(jobs, "lepton-gpu-3", 8)]
     reserved_head(jobs, queue, blockers)
     jobs.create(manifest("small", replicas=1, gpus=1, scheduling={"queue": queue}))

@@ -165,3 +165,23 @@ def node_of(jobs: Jobs, name: str) -> client.V1Pod:
         f"the pod of {name} bound",
         seen=lambda: [(p.metadata.name, p.status.phase) for p in jobs.pods(name)],
     )
+
+
+def other_workload(core: client.CoreV1Api, namespace: str, node: str, gpus: int) -> None:
+    """A plain pod of another workload holding ``gpus`` GPUs of ``node`` and 80 of its 96 CPUs, so
+    kube-scheduler's default scoring (least allocated CPU and memory) clearly prefers other nodes."""
+    pod = {
+        "metadata": {"name": "other-workload"},
+        "spec": {
+            "nodeName": node,
+            "tolerations": [TOLERATION],
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "x",
+                    "resources": {"limits": {"nvidia.com/gpu": str(gpus)}, "requests": {"cpu": "80"}},
+                }
+            ],
+        },
+    }
+    core.create_namespaced_pod(namespace, pod)

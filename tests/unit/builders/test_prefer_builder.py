@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from lepton.api.trainingjob import TrainingJob
 from lepton.builders.prefer import preferring
-from lepton.builders.workers import construct_worker_pod
 
 
 def on(node: str) -> dict[str, Any]:
@@ -60,25 +58,3 @@ def test_preferring(scenario: str, spec: dict[str, Any], node: str | None, expec
     before = repr(spec)
     assert preferring(spec, node) == expected
     assert repr(spec) == before, "the template is not changed in place"
-
-
-def test_worker_pods_prefer_the_node_given_and_still_avoid_the_held_ones() -> None:
-    job = TrainingJob.model_validate(
-        {
-            "apiVersion": "lepton.ai/v1alpha1",
-            "kind": "TrainingJob",
-            "metadata": {"name": "j", "namespace": "ns", "uid": "u"},
-            "spec": {
-                "replicas": 2,
-                "template": {"spec": {"containers": [{"name": "trainer", "image": "i"}]}},
-            },
-        }
-    )
-    plain = construct_worker_pod(job, 1, 0, avoid_nodes=("gpu-2",))
-    packed = construct_worker_pod(job, 1, 0, avoid_nodes=("gpu-2",), prefer_node="gpu-5")
-    node_affinity = packed["spec"]["affinity"]["nodeAffinity"]
-    assert node_affinity.pop("preferredDuringSchedulingIgnoredDuringExecution") == [on("gpu-5")]
-    assert packed == plain, "the required anti-affinity to held nodes stays as it was"
-    assert construct_worker_pod(job, 1, 0, prefer_node="gpu-5") == construct_worker_pod(
-        job, 1, 0, prefer_node="gpu-5"
-    ), "deterministic"
