@@ -28,7 +28,6 @@ import collections
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 import time
@@ -46,27 +45,9 @@ from benchkit import cluster_env, tear_down  # noqa: E402
 from localcluster import cluster  # noqa: E402
 from localcluster.config import Config  # noqa: E402
 from support.operator import Operator  # noqa: E402
-from utilisation_kit import Job, Tally, by_size, summary, utilisation_within  # noqa: E402
+from utilisation_kit import Job, Tally, by_size, summary, utilisation_within, workload  # noqa: E402
 
-# (replicas, GPUs per worker): the mix the issue names.
-SIZES = ((1, 1), (1, 8), (2, 8), (4, 8))
 QUEUE = "bench-utilisation"
-
-
-def workload(seed: int, capacity: int, arrival_s: float, durations: tuple[float, float]) -> list[Job]:
-    """Jobs of the mixed sizes, uniform arrivals, until their GPU-time is 2x capacity x arrival_s."""
-    rng = random.Random(seed)
-    jobs: list[Job] = []
-    total = 0.0
-    while total < 2 * capacity * arrival_s:
-        replicas, gpus = rng.choice(SIZES)
-        seconds = float(rng.randint(int(durations[0]), int(durations[1])))
-        jobs.append(Job(f"u-{len(jobs):03d}", 0.0, replicas, gpus, seconds))
-        total += replicas * gpus * seconds
-    arrivals = sorted(rng.uniform(0, arrival_s) for _ in jobs)
-    for job, at in zip(jobs, arrivals, strict=True):
-        job.at = round(at - arrivals[0], 1)  # the window opens at the first arrival
-    return jobs
 
 
 def worker_pod(job: Job, index: int) -> dict[str, Any]:

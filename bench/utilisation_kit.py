@@ -1,8 +1,9 @@
-"""The jobs, the samples' integrals and the summary of bench/bench_utilisation.py."""
+"""The workload, the jobs, the samples' integrals and the summary of bench/bench_utilisation.py."""
 
 from __future__ import annotations
 
 import collections
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,26 @@ class Job:
     @property
     def size(self) -> int:
         return self.replicas * self.gpus
+
+
+# (replicas, GPUs per worker): the mix the issue names.
+SIZES = ((1, 1), (1, 8), (2, 8), (4, 8))
+
+
+def workload(seed: int, capacity: int, arrival_s: float, durations: tuple[float, float]) -> list[Job]:
+    """Jobs of the mixed sizes, uniform arrivals, until their GPU-time is 2x capacity x arrival_s."""
+    rng = random.Random(seed)
+    jobs: list[Job] = []
+    total = 0.0
+    while total < 2 * capacity * arrival_s:
+        replicas, gpus = rng.choice(SIZES)
+        seconds = float(rng.randint(int(durations[0]), int(durations[1])))
+        jobs.append(Job(f"u-{len(jobs):03d}", 0.0, replicas, gpus, seconds))
+        total += replicas * gpus * seconds
+    arrivals = sorted(rng.uniform(0, arrival_s) for _ in jobs)
+    for job, at in zip(jobs, arrivals, strict=True):
+        job.at = round(at - arrivals[0], 1)  # the window opens at the first arrival
+    return jobs
 
 
 @dataclass

@@ -12,6 +12,7 @@ from lepton.builders.avoid import avoiding
 from lepton.builders.env import worker_env
 from lepton.builders.initializer import initializer_env
 from lepton.builders.owners import owner_reference
+from lepton.builders.prefer import preferring
 from lepton.builders.security import merged_container, merged_pod
 
 JOB_LABEL = "lepton.ai/job-name"
@@ -57,6 +58,7 @@ def construct_worker_pod(
     *,
     pod_group: str | None = None,
     avoid_nodes: Sequence[str] = (),
+    prefer_node: str | None = None,
 ) -> dict[str, Any]:
     """The pod of worker ``index`` in restart attempt ``attempt``.
 
@@ -66,12 +68,13 @@ def construct_worker_pod(
     Security contexts default to the restricted profile, the trainer's root filesystem to read-only
     with a writable /tmp; what the template sets itself wins (lepton.builders.security).
     ``pod_group`` names the PodGroup for Volcano or the coscheduler when one is used;
-    ``avoid_nodes`` are nodes the pod must not be scheduled on (faulty GPUs: builders.avoid).
+    ``avoid_nodes`` are nodes the pod must not be scheduled on (faulty GPUs: builders.avoid);
+    ``prefer_node`` the node admission placed it on, which kube-scheduler then prefers (builders.prefer).
     """
     spec = job.spec
     template = spec.template.model_dump(by_alias=True, exclude_none=True)
     meta = template.get("metadata") or {}
-    pod_spec: dict[str, Any] = avoiding(copy.deepcopy(template["spec"]), avoid_nodes)
+    pod_spec: dict[str, Any] = preferring(avoiding(copy.deepcopy(template["spec"]), avoid_nodes), prefer_node)
     name = worker_name(job.name, index)
 
     labels = {

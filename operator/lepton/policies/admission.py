@@ -92,6 +92,9 @@ class Decision:
     # Admitted jobs bound to end before a reservation's nodes drain -> the reserved heads whose
     # held nodes' free GPUs they were lent (their pods may go there).
     lent: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Admitted jobs -> the node this pass placed each worker on, by index: the pods prefer them
+    # (builders.prefer), so kube-scheduler packs as the pass did instead of spreading.
+    nodes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,7 @@ def decide(
     drained_by: dict[str, float | None] = {}  # reserved head -> when its held nodes are bound to drain
     avoid: dict[str, tuple[str, ...]] = {}
     lent: dict[str, tuple[str, ...]] = {}
+    placed: dict[str, tuple[str, ...]] = {}
     blocked: dict[tuple[str, str], str] = {}  # ("queue"|"namespace", name) -> the gang it waits behind
     heads: set[str] = set()  # queues whose head (first gang not admitted) was seen
 
@@ -235,10 +239,12 @@ def decide(
         until = now + gang.deadline if gang.deadline is not None else None
         borrowed: tuple[str, ...] = ()
         if (size or 0) < gang.pods and until is not None and gang.gpus_per_pod > 0:
-            size, borrowed = _time_fill(gang, size, until, free, held_nodes, drained_by, short is None, holds)
+            size, borrowed, placed[gang.key] = _time_fill(
+                gang, size, until, free, held_nodes, drained_by, short is None, holds
+            )
         if size is not None:
             if gang.gpus_per_pod > 0 and not borrowed:
-                free.place(size, gang.gpus_per_pod, gang.placement, until)
+                placed[gang.key] = free.placed(size, gang.gpus_per_pod, gang.placement, until)
             room.hold(gang.queue, gang.namespace, size * max(gang.gpus_per_pod, 0), size, gang.gpus_per_pod)
             admitted.append(gang.key)
             if gang.min_pods is not None:
@@ -316,6 +322,7 @@ def decide(
         grown=grown,
         avoid={k: v for k, v in avoid.items() if v},
         lent=lent,
+        nodes={k: v for k, v in placed.items() if v},
     )
 
 
@@ -328,22 +335,21 @@ def _time_fill(
     drained_by: Mapping[str, float | None],
     quota_room: bool,
     holds: Callable[[int], bool],
-) -> tuple[int | None, tuple[str, ...]]:
+) -> tuple[int | None, tuple[str, ...], tuple[str, ...]]:
     """Time fill (Slurm's backfill): a gang bound to be gone (``until``) before the held nodes of a
     reservation drain may use their free GPUs: it cannot delay that head, which starts by then at
     the latest. Its size, larger than ``size`` (what fits without them), and the heads whose nodes
-    it borrows, placed; else ``size`` and none."""
+    it borrows, placed, and the node of each pod; else ``size`` and none."""
     borrowed = tuple(h for h, by in drained_by.items() if by is not None and until <= by)
     if not borrowed:
-        return size, ()
+        return size, (), ()
     # A node held for a reservation it is not bound to end before stays held.
     kept = {n for h, nodes in held_nodes.items() if h not in borrowed for n in nodes}
     with free.lent(n for h in borrowed for n in held_nodes[h] if n not in kept):
         more = _size(gang, free.fit_count(gang.placement, gang.gpus_per_pod), quota_room, holds)
         if more is None or more <= (size or 0):
-            return size, ()
-        free.place(more, gang.gpus_per_pod, gang.placement, until)
-        return more, borrowed
+            return size, (), ()
+        return more, borrowed, free.placed(more, gang.gpus_per_pod, gang.placement, until)
 
 
 def _size(gang: Gang, fit: int, quota_room: bool, holds: Callable[[int], bool]) -> int | None:

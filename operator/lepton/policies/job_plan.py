@@ -51,6 +51,8 @@ class Admission:
     size: int | None = None  # elastic: how many workers it is admitted with
     # Nodes held for reservations that its workers must stay off (policies.admission avoid).
     avoid: tuple[str, ...] = ()
+    # The node admission placed each worker on, by index (policies.admission nodes).
+    nodes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,3 +86,4 @@ class Plan:
     preempting: tuple[str, ...] = ()  # while Queued: jobs just preempted for it (events name them)
     sizing: elastic.Sizing | None = None  # elastic: status.size and why
     avoid: tuple[str, ...] = ()  # nodes the workers it creates must stay off (held for reservations)
+    prefer: tuple[str, ...] = ()  # by worker index: the node admission placed it on (builders.prefer)

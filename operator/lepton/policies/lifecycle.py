@@ -225,6 +225,7 @@ def _admit(ctx: _Ctx) -> Plan:
         delete=ctx.stale,
         sizing=elastic.admitted(job.bounds, size) if job.bounds else None,
         avoid=admission.avoid,
+        prefer=admission.nodes,
     )
 
 

@@ -120,26 +120,37 @@ class FreeGpus:
         return self._capacity[key]
 
     def place(self, pods: int, gpus_per_pod: int, placement: Placement, until: float | None = None) -> int:
-        """Best-fit each pod onto the allowed node with the fewest free GPUs that still holds it;
-        ``until``: when the pods are bound to be gone (None: no bound).
-
-        Returns how many pods could not be placed.
-        """
+        """``placed``, counted: how many pods could not be placed."""
         if gpus_per_pod <= 0:
             return 0
+        return pods - len(self.placed(pods, gpus_per_pod, placement, until))
+
+    def placed(
+        self, pods: int, gpus_per_pod: int, placement: Placement, until: float | None = None
+    ) -> tuple[str, ...]:
+        """Best-fit each pod onto the allowed node with the fewest free GPUs that still holds it;
+        ``until``: when the pods are bound to be gone (None: no bound). Returns the node of each pod
+        placed, in order (the pods that fit nowhere are left out).
+
+        Of the nodes with the same free count the first by name is taken: any would do for best
+        fit, but the next pass, placing these pods again as pending demand, then puts them where
+        this one did, so what it hands out next agrees with the nodes the pods prefer
+        (builders.prefer).
+        """
+        if gpus_per_pod <= 0:
+            return ()
         pool = self._pool(placement)
-        unplaced = 0
+        nodes: list[str] = []
         for _ in range(pods):
             candidates = [free for free, names in pool.items() if names and free >= gpus_per_pod]
             if not candidates:
-                unplaced += 1
                 continue
-            # Nodes with the same free count are interchangeable for best fit: take any.
-            name = next(iter(pool[min(candidates)]))
+            name = min(pool[min(candidates)])
             self._take(name, gpus_per_pod)
             before = self._until.get(name, None)
             self._until[name] = None if until is None or before is None else max(before, until)
-        return unplaced
+            nodes.append(name)
+        return tuple(nodes)
 
     def claim(self, placement: Placement, gpus_per_pod: int) -> None:
         """Set aside every free GPU of the nodes ``placement`` allows that could ever hold one of the

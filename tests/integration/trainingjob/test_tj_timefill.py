@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from tjkit import TOLERATION, Jobs, finishing, gpu_pods, manifest, on_nodes, queued_with
+from tjkit import Jobs, block, finishing, gpu_pods, manifest, node_of, on_nodes, other_workload, queued_with
 
 from support.wait import wait_for
 
@@ -19,26 +19,11 @@ pytestmark = pytest.mark.integration
 HELD = ("lepton-gpu-0", "lepton-gpu-2")
 # Jobs created in the head's second of creationTimestamp are ordered by name: these come after it.
 FILL, LONG = "later-fill", "later-long"
-GPU = "nvidia.com/gpu"
 
 
 @pytest.fixture
 def jobs(kube, namespace, operator):
     return Jobs(kube, namespace)
-
-
-def block(
-    jobs: Jobs, node: str, gpus: int, annotations: dict[str, str] | None = None, **run_policy: Any
-) -> str:
-    """A job pinned to ``node`` holding ``gpus`` there (without ``annotations`` it never exits: it
-    runs until its deadline or the test's namespace goes)."""
-    name = f"block-{node.rsplit('-', 1)[1]}"
-    body = manifest(name, replicas=1, gpus=gpus, annotations=annotations)
-    body = on_nodes(body, **{"kubernetes.io/hostname": node})
-    if run_policy:
-        body["spec"]["runPolicy"] = run_policy
-    jobs.create(body)
-    return name
 
 
 def reserved_head(jobs: Jobs, queue: str, blockers: list[str]) -> dict[str, Any]:
@@ -70,15 +55,6 @@ def reserved_head(jobs: Jobs, queue: str, blockers: list[str]) -> dict[str, Any]
     return queued
 
 
-def node_of(jobs: Jobs, name: str) -> client.V1Pod:
-    return wait_for(
-        lambda: next((p for p in jobs.pods(name) if p.spec.node_name), None),
-        30,
-        f"the pod of {name} bound",
-        seen=lambda: [(p.metadata.name, p.status.phase) for p in jobs.pods(name)],
-    )
-
-
 def avoided(pod: client.V1Pod) -> set[str]:
     affinity = pod.spec.affinity and pod.spec.affinity.node_affinity
     required = affinity and affinity.required_during_scheduling_ignored_during_execution
@@ -108,17 +84,7 @@ def test_tj_backfill_pods_stay_off_the_nodes_held_for_a_reservation(jobs, queues
     held nodes; kube-scheduler, which prefers the least allocated node (CPU and memory), binds such
     a pod to the idle held lepton-gpu-2 unless told to avoid the held nodes."""
     queue = queues("held", reservationAfterSeconds=0)
-    other = {
-        "metadata": {"name": "other-workload"},
-        "spec": {
-            "nodeName": "lepton-gpu-1",
-            "tolerations": [TOLERATION],
-            "containers": [
-                {"name": "c", "image": "x", "resources": {"limits": {GPU: "4"}, "requests": {"cpu": "80"}}}
-            ],
-        },
-    }
-    jobs.core.create_namespaced_pod(jobs.namespace, other)
+    other_workload(jobs.core, jobs.namespace, "lepton-gpu-1", 4)
     blockers = [block(jobs, "lepton-gpu-0", 8), block(jobs, "lepton-gpu-3", 8)]
     reserved_head(jobs, queue, blockers)
     jobs.create(manifest("small", replicas=1, gpus=1, scheduling={"queue": queue}))

@@ -142,3 +142,46 @@ def finishing(after: str) -> dict[str, str]:
 def on_nodes(body: dict[str, Any], **selector: str) -> dict[str, Any]:
     body["spec"]["template"]["spec"]["nodeSelector"] = selector
     return body
+
+
+def block(
+    jobs: Jobs, node: str, gpus: int, annotations: dict[str, str] | None = None, **run_policy: Any
+) -> str:
+    """A job pinned to ``node`` holding ``gpus`` there (without ``annotations`` it never exits: it
+    runs until its deadline or the test's namespace goes)."""
+    name = f"block-{node.rsplit('-', 1)[1]}"
+    body = manifest(name, replicas=1, gpus=gpus, annotations=annotations)
+    body = on_nodes(body, **{"kubernetes.io/hostname": node})
+    if run_policy:
+        body["spec"]["runPolicy"] = run_policy
+    jobs.create(body)
+    return name
+
+
+def node_of(jobs: Jobs, name: str) -> client.V1Pod:
+    return wait_for(
+        lambda: next((p for p in jobs.pods(name) if p.spec.node_name), None),
+        30,
+        f"the pod of {name} bound",
+        seen=lambda: [(p.metadata.name, p.status.phase) for p in jobs.pods(name)],
+    )
+
+
+def other_workload(core: client.CoreV1Api, namespace: str, node: str, gpus: int) -> None:
+    """A plain pod of another workload holding ``gpus`` GPUs of ``node`` and 80 of its 96 CPUs, so
+    kube-scheduler's default scoring (least allocated CPU and memory) clearly prefers other nodes."""
+    pod = {
+        "metadata": {"name": "other-workload"},
+        "spec": {
+            "nodeName": node,
+            "tolerations": [TOLERATION],
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "x",
+                    "resources": {"limits": {"nvidia.com/gpu": str(gpus)}, "requests": {"cpu": "80"}},
+                }
+            ],
+        },
+    }
+    core.create_namespaced_pod(namespace, pod)

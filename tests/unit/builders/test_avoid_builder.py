@@ -1,4 +1,5 @@
-"""Keeping worker pods off nodes with faulty GPUs: the required node affinity the builder adds."""
+"""Keeping worker pods off nodes with faulty GPUs: the required node affinity the builder adds (and
+the preferred one for admission's node beside it: test_prefer_builder.py)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def test_avoiding(
     assert repr(spec) == before, "the template is not changed in place"
 
 
-def test_worker_pods_avoid_the_nodes_given_and_nothing_else_changes() -> None:
+def test_worker_pods_avoid_and_prefer_the_nodes_given_and_nothing_else_changes() -> None:
     job = TrainingJob.model_validate(
         {
             "apiVersion": "lepton.ai/v1alpha1",
@@ -92,3 +93,12 @@ def test_worker_pods_avoid_the_nodes_given_and_nothing_else_changes() -> None:
     terms = avoided["spec"].pop("affinity")["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert terms == {"nodeSelectorTerms": [{"matchFields": not_in("gpu-2")}]}
     assert avoided == plain
+    packed = construct_worker_pod(job, 1, 0, avoid_nodes=("gpu-2",), prefer_node="gpu-5")
+    node_affinity = packed["spec"]["affinity"]["nodeAffinity"]
+    assert node_affinity.pop("preferredDuringSchedulingIgnoredDuringExecution") == [
+        {
+            "weight": 100,
+            "preference": {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["gpu-5"]}]},
+        }
+    ]
+    assert packed == construct_worker_pod(job, 1, 0, avoid_nodes=("gpu-2",)), "held nodes still avoided"

@@ -279,6 +279,7 @@ def play(case: Timeline) -> tuple[float, int, list[float]]:
             off = decision.avoid.get(gang.key, ())
             gpus = gang.gpus_per_pod
             name = min((n for n in free if n not in off and free[n] >= gpus), key=lambda n: (free[n], n))
+            assert decision.nodes[gang.key] == (name,), "admission placed it where the scheduler packs it"
             free[name] -= gpus
             running.append([name, gpus, now + runs, None if gang.deadline is None else now + gang.deadline])
             times = sorted({*times, now + runs})

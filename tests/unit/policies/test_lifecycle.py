@@ -315,13 +315,12 @@ def test_every_reason_written_is_one_the_api_documents(case: Case) -> None:
     )
 
 
-def test_admitted_workers_avoid_the_nodes_held_for_reservations():
-    admitted = plan(
-        JobState(replicas=2), [], now=NOW, admission=Admission(True, avoid=("a", "b")), timing=TIMING
-    )
-    assert (admitted.create, admitted.avoid) == ((0, 1), ("a", "b"))
+def test_admitted_workers_avoid_the_nodes_held_for_reservations_and_prefer_those_placed_on():
+    admission = Admission(True, avoid=("a", "b"), nodes=("c", "d"))
+    admitted = plan(JobState(replicas=2), [], now=NOW, admission=admission, timing=TIMING)
+    assert (admitted.create, admitted.avoid, admitted.prefer) == ((0, 1), ("a", "b"), ("c", "d"))
     running_on = plan(JOB, running(), now=NOW, timing=TIMING)
-    assert running_on.avoid == (), "only the admitting plan carries the reservations of its pass"
+    assert (running_on.avoid, running_on.prefer) == ((), ()), "only the admitting plan carries its pass's"
 
 
 def test_deadline_counts_from_admission():

@@ -227,14 +227,21 @@ def _stopping(observed: Observed, holding: Mapping[str, tuple[str, bool]]) -> di
 
 
 def _admission(decision: admission.Decision, key: str) -> Admission:
-    """How ``key`` was admitted: its size, the held nodes its workers avoid, the ones lent to it."""
+    """How ``key`` was admitted: its size, the held nodes its workers avoid, the ones lent to it,
+    the nodes the pass placed its workers on."""
     lent = decision.lent.get(key)
     message = "all workers fit on the free GPUs"
     if lent:
         # The message says why a job runs on nodes another job waits for.
         held = ", ".join(lent)
         message += f", some on the nodes held for {held}: its activeDeadlineSeconds ends before they drain"
-    return Admission(True, message, size=decision.sizes.get(key), avoid=decision.avoid.get(key, ()))
+    return Admission(
+        True,
+        message,
+        size=decision.sizes.get(key),
+        avoid=decision.avoid.get(key, ()),
+        nodes=decision.nodes.get(key, ()),
+    )
 
 
 def _others(decision: admission.Decision, key: str) -> tuple[str, ...]:

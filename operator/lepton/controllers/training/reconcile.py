@@ -215,7 +215,14 @@ async def _act(
     pods = [
         pod
         for pod in (
-            construct_worker_pod(job, i, plan.attempt, pod_group=pod_group, avoid_nodes=avoid)
+            construct_worker_pod(
+                job,
+                i,
+                plan.attempt,
+                pod_group=pod_group,
+                avoid_nodes=avoid,
+                prefer_node=plan.prefer[i] if i < len(plan.prefer) else None,
+            )
             for i in plan.create
         )
         if not created.recently_created(key, created_pod(pod["metadata"]["name"], plan.attempt), now)

@@ -68,7 +68,8 @@ def test_a_finished_pod_holds_nothing_and_bounds_nothing():
 
 def test_a_job_admitted_beside_a_reservation_learns_the_held_nodes_to_avoid_whichever_pass_admitted_it():
     """gpu-0 is full, gpu-1 and gpu-3 half: the 2 x 8 head holds gpu-2 (idle) and gpu-1. The pass
-    that admits ns/small admits ns/other too; each learns to avoid them."""
+    that admits ns/small admits ns/other too; each learns to avoid them, and the node its pass placed
+    it on (gpu-3, the only other free one)."""
     queue = Queue(window_s=0.0)
     reserved = QueuePolicy("q", reservation_after=0.0)
     jobs = [
@@ -83,5 +84,6 @@ def test_a_job_admitted_beside_a_reservation_learns_the_held_nodes_to_avoid_whic
     observed = Observed(jobs, pods, NODES, gpus, {}, queues={"q": reserved}, now=NOW)
     small, others = asyncio.run(queue.admit("ns/small", "ns/small", observed))
     assert (small.admitted, small.avoid, others) == (True, ("gpu-1", "gpu-2"), ("ns/other",))
+    assert small.nodes == ("gpu-3",)
     other, _ = asyncio.run(queue.admit("ns/other", "ns/other", observed))
-    assert (other.admitted, other.avoid) == (True, ("gpu-1", "gpu-2"))
+    assert (other.admitted, other.avoid, other.nodes) == (True, ("gpu-1", "gpu-2"), ("gpu-3",))
