@@ -215,8 +215,9 @@ def test_headless_service():
     # Worker 0 alone: the rendezvous address is the one name looked up, and every selected worker
     # costs the endpoints controllers writes at its start.
     assert svc["spec"]["selector"] == {"lepton.ai/job-name": "resnet", "lepton.ai/replica-index": "0"}
-    assert construct_worker_pod(job(), 0, 0)["metadata"]["labels"].items() >= svc["spec"]["selector"].items()
-    assert not construct_worker_pod(job(), 1, 0)["metadata"]["labels"].items() >= svc["spec"]["selector"].items()
+    selected = svc["spec"]["selector"].items()
+    assert construct_worker_pod(job(), 0, 0)["metadata"]["labels"].items() >= selected
+    assert not construct_worker_pod(job(), 1, 0)["metadata"]["labels"].items() >= selected
 
 
 def test_pod_groups():
