@@ -58,7 +58,7 @@ GROUP, VERSION = "lepton.ai", "v1alpha1"
 POOL_LABEL = "bench.lepton.ai/pool"
 
 
-def bench_env(nodes: int, state_dir: str, port_offset: int) -> dict[str, str]:
+def bench_env(nodes: int, state_dir: str, port_offset: int, profiling: bool = False) -> dict[str, str]:
     return cluster_env(
         state_dir,
         port_offset,
@@ -66,7 +66,19 @@ def bench_env(nodes: int, state_dir: str, port_offset: int) -> dict[str, str]:
         CPU_NODES="0",
         PROMETHEUS="0",
         LEPTON_AUDIT="1",
+        LEPTON_APISERVER_PROFILING="1" if profiling else "0",
     )
+
+
+def profile_apiserver(cfg: Config, out: Path, seconds: int) -> subprocess.Popen[bytes]:
+    """The API server's CPU profile over the next ``seconds`` (pprof format, into ``out``; read it
+    with `go tool pprof -top`), taken beside a run. The cluster must have been made with profiling
+    on (--apiserver-profile): without it the API server answers 404 and the file stays empty."""
+    kubectl = [str(cluster.tools_dir() / "kubectl"), "--kubeconfig", str(cfg.kubeconfig)]
+    with out.open("wb") as sink:
+        return subprocess.Popen(
+            [*kubectl, "get", "--raw", f"/debug/pprof/profile?seconds={seconds}"], stdout=sink
+        )
 
 
 def job_body(
@@ -115,15 +127,19 @@ def wait_settled(api: client.ApiClient, timeout: float = 900) -> float:
         time.sleep(2)
 
 
-def throughput(api: client.ApiClient, cfg: Config, jobs: int, *, plain: bool = False) -> dict[str, Any]:
+def throughput(
+    api: client.ApiClient, cfg: Config, jobs: int, *, plain: bool = False, profile: Path | None = None
+) -> dict[str, Any]:
     """Apply ``jobs`` TrainingJobs at once (or, with ``plain``, create their 4 pods each directly: the
-    ceiling of this cluster) and time apply -> all pods bound."""
+    ceiling of this cluster) and time apply -> all pods bound; ``profile``: the API server's CPU
+    profile over the first 8 s into that file."""
     namespace = "bench-plain" if plain else "bench-throughput"
     make_namespace(api, namespace)
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
     bound: dict[str, float] = {}
     expected = jobs * 4
     applied: dict[str, float] = {}
+    profiler = profile_apiserver(cfg, profile, 8) if profile else None
     began = time.time()
 
     def apply(i: int) -> None:
@@ -160,6 +176,8 @@ def throughput(api: client.ApiClient, cfg: Config, jobs: int, *, plain: bool = F
         per_job.append(max(bound[f"{name}-worker-{i}"] for i in range(4)) - at)
     per_job.sort()
     time.sleep(3)  # let the audit log flush its last lines
+    if profiler is not None:
+        profiler.wait(timeout=60)
     requests = audit_count(cfg.state_dir / "audit.log", began, ended)
     total_requests = sum(requests.values())
     # The controller-manager works for the operator too: a Service's endpoints follow its pods.
@@ -271,18 +289,18 @@ def drain(api: client.ApiClient, namespace: str) -> None:
         time.sleep(1)
 
 
-def ceiling_run(api: client.ApiClient, cfg: Config, jobs: int) -> dict[str, Any]:
+def ceiling_run(api: client.ApiClient, cfg: Config, jobs: int, profile: Path | None) -> dict[str, Any]:
     """The same pods created directly, no operator running: what this cluster can bind, and the CPU
     its processes spent doing it."""
     before = cpu_seconds(cfg, -1)
-    result = throughput(api, cfg, jobs, plain=True)
+    result = throughput(api, cfg, jobs, plain=True, profile=profile)
     result["cpu_s"] = cpu_delta(before, cpu_seconds(cfg, -1))
     drain(api, "bench-plain")
     return result
 
 
 def operator_run(
-    api: client.ApiClient, cfg: Config, jobs: int, tree: str | None, py_spy: str | None
+    api: client.ApiClient, cfg: Config, jobs: int, tree: str | None, py_spy: str | None, profile: Path | None
 ) -> dict[str, Any]:
     """An operator started for this run (from ``tree``'s operator/ when given, else this process's
     PYTHONPATH), the jobs applied, the operator stopped and the namespace drained."""
@@ -311,7 +329,7 @@ def operator_run(
                 stderr=subprocess.DEVNULL,
             )
         before = cpu_seconds(cfg, operator.process.pid)
-        result = throughput(api, cfg, jobs)
+        result = throughput(api, cfg, jobs, profile=profile)
         result["cpu_s"] = cpu_delta(before, cpu_seconds(cfg, operator.process.pid))
         result["operator"] = operator.reconciles()
         if profiler is not None:
@@ -358,8 +376,17 @@ def main() -> None:
     parser.add_argument("--state-dir", default="/tmp/lepton-bench-trainingjob")
     parser.add_argument("--port-offset", type=int, default=2000, help="added to every default port")
     parser.add_argument("--py-spy", metavar="FILE", help="profile the operator during the throughput run")
+    parser.add_argument(
+        "--apiserver-profile",
+        metavar="DIR",
+        help="the API server's CPU profile of each run of the first round, as DIR/<run>.pprof "
+        "(a cluster made by this run: profiling is off in kept clusters made without it)",
+    )
     args = parser.parse_args()
-    os.environ.update(bench_env(args.nodes, args.state_dir, args.port_offset))
+    os.environ.update(bench_env(args.nodes, args.state_dir, args.port_offset, bool(args.apiserver_profile)))
+    profiles = Path(args.apiserver_profile) if args.apiserver_profile else None
+    if profiles:
+        profiles.mkdir(parents=True, exist_ok=True)
     cfg = Config.from_env()
     cluster.up(cfg)
     trees: list[str | None] = [t for t in args.trees.split(",") if t] or [None]
@@ -378,9 +405,22 @@ def main() -> None:
         api.configuration.connection_pool_maxsize = 32
         results: dict[str, Any] = {"settle_s": wait_settled(api), "rounds": []}
         for n in range(args.rounds):
-            ceiling = None if args.no_ceiling else ceiling_run(api, cfg, args.jobs)
+            first = profiles if n == 0 else None
+            ceiling = (
+                None
+                if args.no_ceiling
+                else ceiling_run(api, cfg, args.jobs, first and first / "ceiling.pprof")
+            )
             runs = [
-                operator_run(api, cfg, args.jobs, tree, args.py_spy if n == 0 else None) for tree in trees
+                operator_run(
+                    api,
+                    cfg,
+                    args.jobs,
+                    tree,
+                    args.py_spy if n == 0 else None,
+                    first and first / f"operator-{i}.pprof",
+                )
+                for i, tree in enumerate(trees)
             ]
             results["rounds"].append(
                 {

@@ -307,7 +307,7 @@ def _apiserver_argv(cfg: Config, bin_dir: Path) -> list[str]:
         f"--kubelet-client-certificate={p / 'apiserver-kubelet-client.crt'}",
         f"--kubelet-client-key={p / 'apiserver-kubelet-client.key'}",
         "--kubelet-preferred-address-types=InternalIP",
-        "--profiling=false",
+        f"--profiling={'true' if cfg.profiling else 'false'}",
         "--event-ttl=1h",
     ]
     # Always an audit log: every request at Metadata with LEPTON_AUDIT=1 (to count requests by user

@@ -62,6 +62,8 @@ class Config:
     cpu_nodes: int = 2
     prometheus: bool = False
     audit: bool = False
+    # The API server's /debug/pprof (benchmarks asking where its CPU goes); off otherwise.
+    profiling: bool = False
     scrape_interval: str = "2s"
     # Kubelet nodes running real pods; they share one bridge (and its /24) that also serves DNS.
     real_nodes: int = 0
@@ -80,6 +82,7 @@ class Config:
             cpu_nodes=_int("CPU_NODES", 2),
             prometheus=os.environ.get("PROMETHEUS", "0") not in ("", "0", "false"),
             audit=os.environ.get("LEPTON_AUDIT", "0") not in ("", "0", "false"),
+            profiling=os.environ.get("LEPTON_APISERVER_PROFILING", "0") not in ("", "0", "false"),
             real_nodes=_int("REAL_NODES", 0),
             bridge=os.environ.get("LEPTON_BRIDGE", "lepton0"),
             bridge_net=os.environ.get("LEPTON_BRIDGE_NET", "10.244.100"),
