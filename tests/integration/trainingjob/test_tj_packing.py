@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client
-from tjkit import Jobs, block, gpu_pods, manifest, node_of, other_workload
+from tjkit import Jobs, block, left_by_earlier_tests, manifest, node_of, other_workload
 
 from support.wait import wait_for
 
@@ -32,7 +32,12 @@ def test_tj_a_small_job_packs_onto_the_busy_node_leaving_a_whole_one_for_a_gang(
     clearly prefers lepton-gpu-1; the preferred node affinity sends it to lepton-gpu-0, so the
     1 x 8 job created right after finds lepton-gpu-1 whole and runs without waiting."""
     core = client.CoreV1Api(jobs.core.api_client)
-    wait_for(lambda: not gpu_pods(core), 90, "no GPU pod left by earlier tests", seen=lambda: gpu_pods(core))
+    wait_for(
+        lambda: not left_by_earlier_tests(core, jobs.namespace),
+        90,
+        "no GPU pod or TrainingJob left by earlier tests",
+        seen=lambda: left_by_earlier_tests(core, jobs.namespace),
+    )
     other_workload(jobs.core, jobs.namespace, "lepton-gpu-0", 7)
     blockers = [block(jobs, "lepton-gpu-2", 8), block(jobs, "lepton-gpu-3", 8)]
     wait_for(
