@@ -125,15 +125,17 @@ def gpu_pods(core: client.CoreV1Api) -> list[str]:
 
 
 def left_by_earlier_tests(core: client.CoreV1Api, namespace: str) -> list[str]:
-    """GPU pods anywhere and TrainingJobs outside ``namespace``: an earlier test's job whose namespace
-    is going away may have lost its pods before the namespace controller deletes it, and admission
-    counts the workers such a job still needs as demand on the nodes best fit places them on."""
+    """GPU pods anywhere and unfinished TrainingJobs outside ``namespace``: an earlier test's job whose
+    namespace is going away may have lost its pods before the namespace controller deletes it, and
+    admission counts the workers such a job still needs as demand on the nodes best fit places them
+    on (a finished job needs none)."""
     custom = client.CustomObjectsApi(core.api_client)
     jobs = custom.list_cluster_custom_object("lepton.ai", "v1alpha1", "trainingjobs")["items"]
     return gpu_pods(core) + [
         f"trainingjob {j['metadata']['namespace']}/{j['metadata']['name']}"
         for j in jobs
         if j["metadata"]["namespace"] != namespace
+        and j.get("status", {}).get("phase") not in ("Succeeded", "Failed")
     ]
 
 
