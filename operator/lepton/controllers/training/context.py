@@ -106,6 +106,10 @@ class Training:
     for a namespace of a hundred jobs. A time, not for ever: a namespace of that name may be
     made again."""
 
+    def creates_held(self, namespace: str) -> bool:
+        """Whether creates in ``namespace`` are held (``terminating``)."""
+        return self.terminating.get(namespace, 0.0) > self.clock()
+
     def forget(self, key: str) -> None:
         """The job is gone: drop everything this process kept about it."""
         self.queue.forget(key)

@@ -208,7 +208,7 @@ async def _act(
     if not plan.create:
         return 0
     key, created, now = f"{job.namespace}/{job.name}", training.created, training.clock()
-    if training.terminating.get(job.namespace, 0.0) > now:
+    if training.creates_held(job.namespace):
         return 0
     pod_group = await _ensure_pod_group(job, training)
     avoid = sorted({*avoid_nodes, *plan.avoid})
@@ -237,7 +237,7 @@ async def _act(
     if not created.recently_created(key, service, now):
         creations.append(_create_service(training, key, service, job))
     await asyncio.gather(*creations)
-    refused = key in training.refused or training.terminating.get(job.namespace, 0.0) > now
+    refused = key in training.refused or training.creates_held(job.namespace)
     return 0 if refused else len(plan.create)
 
 
@@ -247,7 +247,7 @@ async def _create_service(training: Training, key: str, what: str, job: Training
     next reconcile fails the job with that message instead of letting its rendezvous hang."""
     if await _create(training, key, what, construct_service(job), "services"):
         return True
-    if training.terminating.get(job.namespace, 0.0) > training.clock():
+    if training.creates_held(job.namespace):
         return False  # refused as the namespace goes: no Service of anyone else's to look for
     existing = await resources.get(training.kube, resources.Ref("v1", "services", job.namespace, job.name))
     holder = foreign_holder(existing, job.metadata.uid)
