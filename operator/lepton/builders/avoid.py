@@ -24,7 +24,8 @@ def avoiding(pod_spec: dict[str, Any], nodes: Sequence[str]) -> dict[str, Any]:
     """
     if not nodes:
         return pod_spec
-    spec = copy.deepcopy(pod_spec)
+    # Only the affinity changes: it is copied, the rest of the spec shared with ``pod_spec``.
+    spec = {**pod_spec, "affinity": copy.deepcopy(pod_spec.get("affinity") or {})}
     rules = [{"key": "metadata.name", "operator": "NotIn", "values": [node]} for node in nodes]
     affinity = spec.setdefault("affinity", {})
     node_affinity = affinity.setdefault("nodeAffinity", {})

@@ -32,7 +32,8 @@ def preferring(pod_spec: dict[str, Any], node: str | None) -> dict[str, Any]:
     preferred terms; required terms are kept as they are. None: unchanged."""
     if not node:
         return pod_spec
-    spec = copy.deepcopy(pod_spec)
+    # Only the affinity changes: it is copied, the rest of the spec shared with ``pod_spec``.
+    spec = {**pod_spec, "affinity": copy.deepcopy(pod_spec.get("affinity") or {})}
     node_affinity = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
     preferred = node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
     term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}

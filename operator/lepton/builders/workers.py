@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,7 +73,8 @@ def construct_worker_pod(
     spec = job.spec
     template = spec.template.model_dump(by_alias=True, exclude_none=True)
     meta = template.get("metadata") or {}
-    pod_spec: dict[str, Any] = preferring(avoiding(copy.deepcopy(template["spec"]), avoid_nodes), prefer_node)
+    # model_dump made the template afresh: its spec is this pod's own to change.
+    pod_spec: dict[str, Any] = preferring(avoiding(template["spec"], avoid_nodes), prefer_node)
     name = worker_name(job.name, index)
 
     labels = {
