@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 REQUEST_TIMEOUT = 30.0
 
@@ -71,7 +72,9 @@ class Kube:
         query: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        """One request; the decoded JSON answer, or ApiException for any non-2xx status."""
+        """One request; the decoded JSON answer, or ApiException for any non-2xx status, and with
+        status 0 when no answer came (refused, reset or timed out), which callers retry like a 503
+        (kube.errors): a transport error must not escape as an exception no controller expects."""
         resource = _resource_of(path)
         verb = method.lower()
         _, url, headers, payload, _ = self.api.param_serialize(
@@ -90,6 +93,9 @@ class Kube:
         except ApiException as exc:
             self.observe(verb, resource, int(exc.status or 0))
             raise
+        except HTTPError as exc:
+            self.observe(verb, resource, 0)
+            raise ApiException(status=0, reason=f"no answer: {type(exc).__name__}: {exc}") from exc
         self.observe(verb, resource, int(response.status))
         if not 200 <= response.status < 300:
             raise ApiException(http_resp=response)

@@ -36,14 +36,19 @@ def _autoscaled(spec: kopf.Spec, **_: Any) -> bool:
     when=_autoscaled,
     cancellation_backoff=2.0,
     cancellation_timeout=5.0,
+    # A round that raised (a bug: refusals and lost connections are KubeError) is restarted after
+    # this, with kopf's traceback in the log, not after kopf's default minute without scaling.
+    backoff=RETRY_SECONDS,
 )
 async def autoscaler(body: kopf.Body, memo: HasServing, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
-    """kopf keeps ``body`` current for daemons and stops this one when autoscaling is turned off."""
+    """kopf keeps ``body`` current for daemons and stops this one when autoscaling is turned off.
+    Each round reads the service as the last round wrote it when the watch has not delivered that
+    yet: whether it is at zero decides what held requests count for (metrics.read)."""
     serving = memo.serving
     key = inferenceservice_key(body["metadata"])
     while not stopped:
         try:
-            isvc = InferenceService.model_validate(dict(body))
+            isvc = InferenceService.model_validate(dict(serving.objects.freshest(key, body)))
         except ValueError:
             return  # the API server admitted what the model refuses: nothing to scale on
         autoscaling = isvc.spec.autoscaling
