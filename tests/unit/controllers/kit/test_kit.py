@@ -20,8 +20,25 @@ from lepton.controllers.kit.status import status_patch
         ({"phase": "Ready"}, {"phase": "Ready", "url": None}, None),
         # Keys the controller does not manage (another writer's) are never deleted.
         ({"phase": "Ready", "canary": {"weight": 20}}, {"phase": "Degraded"}, {"phase": "Degraded"}),
+        # Below a managed key the whole value is the controller's: what it dropped is deleted.
+        (
+            {"autoscaler": {"desiredReplicas": 1, "memory": {"failures": 1, "lastScaleTime": 5.0}}},
+            {"autoscaler": {"desiredReplicas": 1, "memory": {"lastScaleTime": 5.0}}},
+            {"autoscaler": {"desiredReplicas": 1, "memory": {"lastScaleTime": 5.0, "failures": None}}},
+        ),
+        ({"autoscaler": {"memory": {"failures": 1}}}, {"autoscaler": {}}, {"autoscaler": {"memory": None}}),
+        ({"traffic": [{"version": "v1"}]}, {"traffic": [{"weight": 1}]}, {"traffic": [{"weight": 1}]}),
     ],
-    ids=["first-write", "unchanged", "none-deletes", "none-of-absent-is-nothing", "unmanaged-left-alone"],
+    ids=[
+        "first-write",
+        "unchanged",
+        "none-deletes",
+        "none-of-absent-is-nothing",
+        "unmanaged-left-alone",
+        "nested-dropped-deleted",
+        "nested-emptied",
+        "lists-replaced-whole",
+    ],
 )
 def test_status_patch(current, desired, expected):
     assert status_patch(current, desired) == expected
