@@ -10,8 +10,20 @@ from kubernetes import client, config
 
 from support.cluster import LocalCluster, ensure_cluster, stop_cluster
 from support.kube import Kubectl, fresh_namespace, kubectl_runner
+from support.operator import Operator
 from support.paths import CRDS_DIR
 from support.wait import wait_for
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that ran an operator shows what the operator logged, in CI's output too."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    operator = getattr(item, "funcargs", {}).get("operator")
+    if report.when == "call" and report.failed and isinstance(operator, Operator):
+        report.sections.append(("operator log, last 80 lines above DEBUG", operator.tail(80, debug=False)))
+
 
 LEPTON_RESOURCES = (
     "trainingjobs.lepton.ai",

@@ -85,11 +85,13 @@ class Operator:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
             return str(response.read().decode())
 
-    def tail(self, lines: int = 40) -> str:
+    def tail(self, lines: int = 40, *, debug: bool = True) -> str:
+        """The log's last ``lines``; without ``debug``, of the lines that are not kopf's DEBUG ones."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return "(no log)"
+        return "\n".join([line for line in text if debug or "[DEBUG" not in line][-lines:])
 
 
 @contextmanager
