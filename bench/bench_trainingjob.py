@@ -9,10 +9,12 @@ Lepton's gang admission, and with the same pods created directly in random order
 
     python bench/bench_trainingjob.py [--nodes 1000] [--jobs 200] [--pool 32] [--job-seconds 10]
         [--state-dir /tmp/lepton-bench-trainingjob] [--port-offset 2000]
-        [--rounds N] [--trees CHECKOUT,CHECKOUT] [--no-queueing] [--keep]
+        [--rounds N] [--trees CHECKOUT,CHECKOUT] [--split-cpus] [--no-queueing] [--keep]
 
 Each round runs the plain pods (the ceiling) and then each tree's operator, so trees are compared
 against the same round's ceiling; the summary lists each tree's shares, p99 ratios and CPU ratios.
+``--split-cpus`` gives the control plane a CPU of its own, as a cluster's control-plane nodes are:
+without it, on a small machine the operator's own CPU is taken from the API server's.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,6 +41,7 @@ sys.path.insert(0, str(E2E))
 sys.path.insert(0, str(REPO / "operator"))
 
 from kubernetes import client, config  # noqa: E402
+from kubernetes.watch.watch import iter_resp_lines  # noqa: E402
 
 from localcluster import cluster  # noqa: E402
 from localcluster.config import Config  # noqa: E402
@@ -51,6 +55,7 @@ from benchkit import (  # noqa: E402
     cpu_seconds,
     install_crds,
     make_namespace,
+    split_cpus,
     tear_down,
 )
 
@@ -127,6 +132,68 @@ def wait_settled(api: client.ApiClient, timeout: float = 900) -> float:
         time.sleep(2)
 
 
+class BindWatch(threading.Thread):
+    """When each pod of a namespace was first seen bound to a node, from a watch (resumed from the
+    last resourceVersion whenever the loaded API server ends it, listed again only if that is too
+    old), started before the first create. A watch costs the API server far less than listing the
+    namespace every half second, which took more of its CPU the slower a run was, and it times each
+    bind to the event rather than to the next poll. Raw JSON: the typed client's models cost the
+    bench's CPU, which it shares with the operator."""
+
+    def __init__(self, core: client.CoreV1Api, namespace: str, expected: int) -> None:
+        super().__init__(daemon=True)
+        self.core, self.namespace, self.expected = core, namespace, expected
+        self.bound: dict[str, float] = {}
+        self.error: Exception | None = None
+        self.done = threading.Event()
+
+    def _see(self, pod: dict[str, Any], at: float) -> None:
+        name = pod["metadata"]["name"]
+        if pod.get("spec", {}).get("nodeName") and name not in self.bound:
+            self.bound[name] = at
+
+    def run(self) -> None:
+        try:
+            version = None
+            while len(self.bound) < self.expected and not self.done.is_set():
+                if version is None:
+                    raw = self.core.list_namespaced_pod(self.namespace, _preload_content=False)
+                    listed = json.loads(raw.data)
+                    at = time.time()
+                    for pod in listed["items"]:
+                        self._see(pod, at)
+                    version = listed["metadata"]["resourceVersion"]
+                response = self.core.list_namespaced_pod(
+                    self.namespace,
+                    watch=True,
+                    resource_version=version,
+                    allow_watch_bookmarks=True,
+                    timeout_seconds=60,
+                    _preload_content=False,
+                )
+                for line in iter_resp_lines(response):
+                    event = json.loads(line)
+                    if event["type"] == "ERROR":  # 410 Gone: the version is too old, list again
+                        version = None
+                        break
+                    version = event["object"]["metadata"]["resourceVersion"]
+                    self._see(event["object"], time.time())
+                    if len(self.bound) >= self.expected:
+                        break
+                response.release_conn()
+        except Exception as exc:  # handed to the caller by result()
+            self.error = exc
+
+    def result(self, timeout: float) -> dict[str, float]:
+        self.join(timeout)
+        self.done.set()
+        if self.error is not None:
+            raise SystemExit(f"watching the pods of {self.namespace} failed: {self.error!r}")
+        if self.is_alive() or len(self.bound) < self.expected:
+            raise SystemExit(f"only {len(self.bound)} of {self.expected} pods bound after {timeout:g}s")
+        return self.bound
+
+
 def throughput(
     api: client.ApiClient, cfg: Config, jobs: int, *, plain: bool = False, profile: Path | None = None
 ) -> dict[str, Any]:
@@ -136,10 +203,11 @@ def throughput(
     namespace = "bench-plain" if plain else "bench-throughput"
     make_namespace(api, namespace)
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
-    bound: dict[str, float] = {}
     expected = jobs * 4
     applied: dict[str, float] = {}
     profiler = profile_apiserver(cfg, profile, 8) if profile else None
+    watcher = BindWatch(core, namespace, expected)
+    watcher.start()
     began = time.time()
 
     def apply(i: int) -> None:
@@ -160,16 +228,7 @@ def throughput(
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(apply, range(jobs)))
-    # Polling, not a watch: a watch the loaded apiserver closes early would silently stop counting.
-    deadline = time.monotonic() + 900
-    while len(bound) < expected:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"only {len(bound)} of {expected} pods bound after 900s")
-        seen = time.time()
-        for pod in core.list_namespaced_pod(namespace).items:
-            if pod.spec.node_name and pod.metadata.name not in bound:
-                bound[pod.metadata.name] = seen
-        time.sleep(0.5)
+    bound = watcher.result(timeout=900)
     ended = time.time()
     per_job = []
     for name, at in applied.items():
@@ -382,7 +441,15 @@ def main() -> None:
         help="the API server's CPU profile of each run of the first round, as DIR/<run>.pprof "
         "(a cluster made by this run: profiling is off in kept clusters made without it)",
     )
+    parser.add_argument(
+        "--split-cpus",
+        action="store_true",
+        help="the control plane on CPU 0, the rest (KWOK, the operator, this client) on the other CPUs: "
+        "the operator then competes with the API server for CPU as on a real cluster, not as on a laptop",
+    )
     args = parser.parse_args()
+    if args.split_cpus and len(os.sched_getaffinity(0)) < 2:
+        parser.error("--split-cpus needs 2 CPUs or more")
     os.environ.update(bench_env(args.nodes, args.state_dir, args.port_offset, bool(args.apiserver_profile)))
     profiles = Path(args.apiserver_profile) if args.apiserver_profile else None
     if profiles:
@@ -401,9 +468,14 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
+        results: dict[str, Any] = {"rounds": []}
+        if args.split_cpus:
+            cpus = sorted(os.sched_getaffinity(0))
+            results["split_cpus"] = {"control_plane": cpus[:1], "rest": cpus[1:]}
+            results["pinned"] = split_cpus(cfg, set(cpus[:1]), set(cpus[1:]))
         api = config.new_client_from_config(config_file=str(cfg.kubeconfig))
         api.configuration.connection_pool_maxsize = 32
-        results: dict[str, Any] = {"settle_s": wait_settled(api), "rounds": []}
+        results["settle_s"] = wait_settled(api)
         for n in range(args.rounds):
             first = profiles if n == 0 else None
             ceiling = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 import collections
+import contextlib
 import json
 import os
 import subprocess
@@ -148,6 +149,34 @@ def cpu_seconds(cfg: Config, operator_pid: int) -> dict[str, float]:
             continue
         used[name] += (int(fields[11]) + int(fields[12])) / tick
     return dict(used)
+
+
+CONTROL_PLANE = frozenset({"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"})
+
+
+def split_cpus(cfg: Config, control_plane: set[int], rest: set[int]) -> dict[str, list[int]]:
+    """Pin the cluster's control plane to ``control_plane`` and everything else of the benchmark
+    (KWOK's kubelets, Prometheus, this process and so the operators it starts) to ``rest``, as on a
+    real cluster, where the operator runs on a node and not beside the API server. Every thread of
+    each process is pinned (a Go process's threads each have their own affinity)."""
+    pinned: dict[str, list[int]] = collections.defaultdict(list)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not any(str(cfg.state_dir).encode() in arg for arg in argv):
+            continue
+        name = Path(argv[0].decode(errors="replace")).name
+        cpus = control_plane if name in CONTROL_PLANE else rest
+        for task in (proc / "task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that just ended
+                os.sched_setaffinity(int(task.name), cpus)
+        pinned[name].append(int(proc.name))
+    os.sched_setaffinity(0, rest)  # threads and processes started from here on inherit it
+    return dict(pinned)
 
 
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
