@@ -128,24 +128,32 @@ def tear_down(cfg: Config, operator: Operator | None, keep: bool) -> None:
         cluster.down(cfg, quiet=True)
 
 
-def cpu_seconds(cfg: Config, operator_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the operator and by each process of the benchmark's cluster: on a
-    small machine they all share the same cores, so the operator's CPU is taken from the scheduler."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used: dict[str, float] = collections.defaultdict(float)
+def cluster_processes(cfg: Config) -> Iterator[tuple[Path, str]]:
+    """The /proc entry and program name of each process started for the benchmark's cluster (its
+    command line names the cluster's state dir)."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(proc.name) == operator_pid:
-            name = "operator"
-        elif any(str(cfg.state_dir).encode() in arg for arg in argv):
-            name = Path(argv[0].decode(errors="replace")).name
-        else:
+        if any(str(cfg.state_dir).encode() in arg for arg in argv):
+            yield proc, Path(argv[0].decode(errors="replace")).name
+
+
+def cpu_seconds(cfg: Config, operator_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the operator and by each process of the benchmark's cluster: on a
+    small machine they all share the same cores, so the operator's CPU is taken from the scheduler."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = collections.defaultdict(float)
+    procs = [(proc, name) for proc, name in cluster_processes(cfg) if proc.name != str(operator_pid)]
+    if operator_pid > 0:
+        procs.append((Path(f"/proc/{operator_pid}"), "operator"))
+    for proc, name in procs:
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
             continue
         used[name] += (int(fields[11]) + int(fields[12])) / tick
     return dict(used)
@@ -160,20 +168,12 @@ def split_cpus(cfg: Config, control_plane: set[int], rest: set[int]) -> dict[str
     real cluster, where the operator runs on a node and not beside the API server. Every thread of
     each process is pinned (a Go process's threads each have their own affinity)."""
     pinned: dict[str, list[int]] = collections.defaultdict(list)
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if not any(str(cfg.state_dir).encode() in arg for arg in argv):
-            continue
-        name = Path(argv[0].decode(errors="replace")).name
+    for proc, name in cluster_processes(cfg):
         cpus = control_plane if name in CONTROL_PLANE else rest
-        for task in (proc / "task").iterdir():
-            with contextlib.suppress(OSError):  # a thread that just ended
-                os.sched_setaffinity(int(task.name), cpus)
+        with contextlib.suppress(OSError):  # a process or thread that just ended
+            for task in (proc / "task").iterdir():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(int(task.name), cpus)
         pinned[name].append(int(proc.name))
     os.sched_setaffinity(0, rest)  # threads and processes started from here on inherit it
     return dict(pinned)
