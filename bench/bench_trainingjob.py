@@ -9,10 +9,12 @@ Lepton's gang admission, and with the same pods created directly in random order
 
     python bench/bench_trainingjob.py [--nodes 1000] [--jobs 200] [--pool 32] [--job-seconds 10]
         [--state-dir /tmp/lepton-bench-trainingjob] [--port-offset 2000]
-        [--rounds N] [--trees CHECKOUT,CHECKOUT] [--split-cpus] [--no-queueing] [--keep]
+        [--rounds N] [--trees CHECKOUT,CHECKOUT] [--split-cpus] [--rate JOBS_PER_S] [--no-queueing]
+        [--keep]
 
-Each round runs the plain pods (the ceiling) and then each tree's operator, so trees are compared
-against the same round's ceiling; the summary lists each tree's shares, p99 ratios and CPU ratios.
+Each round runs the ceilings (the jobs' pods created directly: as the template has them, and as the
+operator would create them, see CEILINGS) and then each tree's operator, so trees are compared
+against the same round's ceilings; the summary lists each tree's shares, p99 ratios and CPU ratios.
 ``--split-cpus`` gives the control plane a CPU of its own, as a cluster's control-plane nodes are:
 without it, on a small machine the operator's own CPU is taken from the API server's.
 """
@@ -43,6 +45,8 @@ sys.path.insert(0, str(REPO / "operator"))
 from kubernetes import client, config  # noqa: E402
 from kubernetes.watch.watch import iter_resp_lines  # noqa: E402
 
+from lepton.api.trainingjob import TrainingJob  # noqa: E402
+from lepton.builders.workers import construct_worker_pod  # noqa: E402
 from localcluster import cluster  # noqa: E402
 from localcluster.config import Config  # noqa: E402
 
@@ -194,36 +198,75 @@ class BindWatch(threading.Thread):
         return self.bound
 
 
+# The ceilings: each job's 4 pods created directly by the benchmark, no operator running.
+# "plain": the template's pod as the user wrote it (329 bytes); "same pods": the pods the operator
+# would create for the job (rendezvous environment, restricted security context, DNS name, the node
+# admission would prefer; 2.2 KB), so the ceiling pays what the pods themselves cost.
+CEILINGS = ("plain", "same pods")
+
+
+def ceiling_pod(kind: str, body: dict[str, Any], namespace: str, job: int, replica: int) -> dict[str, Any]:
+    """Pod ``replica`` of the job ``body`` as ceiling ``kind`` creates it."""
+    if kind == "plain":
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"{body['metadata']['name']}-worker-{replica}"},
+            "spec": {**body["spec"]["template"]["spec"], "restartPolicy": "Never"},
+        }
+    meta = {**body["metadata"], "namespace": namespace, "uid": f"bench-{job}", "generation": 1}
+    trainingjob = TrainingJob.model_validate({**body, "metadata": meta})
+    pod = construct_worker_pod(trainingjob, replica, 0, prefer_node=f"lepton-gpu-{4 * job + replica}")
+    # No TrainingJob owns them: the garbage collector would delete pods with a missing owner.
+    pod["metadata"].pop("ownerReferences", None)
+    return pod
+
+
 def throughput(
-    api: client.ApiClient, cfg: Config, jobs: int, *, plain: bool = False, profile: Path | None = None
+    api: client.ApiClient,
+    cfg: Config,
+    jobs: int,
+    *,
+    ceiling: str = "",
+    profile: Path | None = None,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
-    """Apply ``jobs`` TrainingJobs at once (or, with ``plain``, create their 4 pods each directly: the
-    ceiling of this cluster) and time apply -> all pods bound; ``profile``: the API server's CPU
-    profile over the first 8 s into that file."""
+    """Apply ``jobs`` TrainingJobs at once, or ``rate`` per second (or, with ``ceiling``, create their
+    4 pods each directly, as that kind of ceiling does: CEILINGS) and time apply -> all pods bound;
+    ``profile``: the API server's CPU profile over the first 8 s into that file. At a rate the
+    cluster keeps up with, a job's latency is what admission adds to it, not its place in a burst's
+    queue."""
+    plain = bool(ceiling)
     namespace = "bench-plain" if plain else "bench-throughput"
     make_namespace(api, namespace)
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
     expected = jobs * 4
     applied: dict[str, float] = {}
+    bodies = [job_body(f"tput-{i:04d}", replicas=4, gpus=8, annotations={}, selector={}) for i in range(jobs)]
+    # Built before the clock starts: building a pod like the operator's takes the client's CPU.
+    pods = [
+        [ceiling_pod(ceiling, body, namespace, i, r) for r in range(4)] if plain else []
+        for i, body in enumerate(bodies)
+    ]
     profiler = profile_apiserver(cfg, profile, 8) if profile else None
     watcher = BindWatch(core, namespace, expected)
     watcher.start()
     began = time.time()
 
     def apply(i: int) -> None:
-        name = f"tput-{i:04d}"
-        body = job_body(name, replicas=4, gpus=8, annotations={}, selector={})
-        applied[name] = time.time()
+        body = bodies[i]
+        name = body["metadata"]["name"]
+        if rate > 0:
+            # The job arrives at its slot: a client thread late to it counts against the run.
+            arrival = began + i / rate
+            time.sleep(max(0.0, arrival - time.time()))
+            applied[name] = arrival
+        else:
+            applied[name] = time.time()
         if not plain:
             custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "trainingjobs", body)
             return
-        for r in range(4):
-            pod = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": f"{name}-worker-{r}"},
-                "spec": {**body["spec"]["template"]["spec"], "restartPolicy": "Never"},
-            }
+        for pod in pods[i]:
             core.create_namespaced_pod(namespace, pod)
 
     with ThreadPoolExecutor(16) as pool:
@@ -242,8 +285,9 @@ def throughput(
     # The controller-manager works for the operator too: a Service's endpoints follow its pods.
     controllers = audit_count(cfg.state_dir / "audit.log", began, ended, {"kube-controller-manager": "kcm"})
     return {
-        "mode": "plain pods" if plain else "trainingjobs",
+        "mode": f"{ceiling} pods" if plain else "trainingjobs",
         "jobs": jobs,
+        "rate_jobs_per_s": rate or "all at once",
         "pods": expected,
         "total_s": round(ended - began, 2),
         "per_job_p50_s": round(statistics.median(per_job), 2),
@@ -348,18 +392,26 @@ def drain(api: client.ApiClient, namespace: str) -> None:
         time.sleep(1)
 
 
-def ceiling_run(api: client.ApiClient, cfg: Config, jobs: int, profile: Path | None) -> dict[str, Any]:
-    """The same pods created directly, no operator running: what this cluster can bind, and the CPU
-    its processes spent doing it."""
+def ceiling_run(
+    api: client.ApiClient, cfg: Config, jobs: int, kind: str, profile: Path | None, rate: float = 0.0
+) -> dict[str, Any]:
+    """The jobs' pods created directly (``kind``: CEILINGS), no operator running: what this cluster
+    can bind, and the CPU its processes spent doing it."""
     before = cpu_seconds(cfg, -1)
-    result = throughput(api, cfg, jobs, plain=True, profile=profile)
+    result = throughput(api, cfg, jobs, ceiling=kind, profile=profile, rate=rate)
     result["cpu_s"] = cpu_delta(before, cpu_seconds(cfg, -1))
     drain(api, "bench-plain")
     return result
 
 
 def operator_run(
-    api: client.ApiClient, cfg: Config, jobs: int, tree: str | None, py_spy: str | None, profile: Path | None
+    api: client.ApiClient,
+    cfg: Config,
+    jobs: int,
+    tree: str | None,
+    py_spy: str | None,
+    profile: Path | None,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
     """An operator started for this run (from ``tree``'s operator/ when given, else this process's
     PYTHONPATH), the jobs applied, the operator stopped and the namespace drained."""
@@ -388,7 +440,7 @@ def operator_run(
                 stderr=subprocess.DEVNULL,
             )
         before = cpu_seconds(cfg, operator.process.pid)
-        result = throughput(api, cfg, jobs, profile=profile)
+        result = throughput(api, cfg, jobs, profile=profile, rate=rate)
         result["cpu_s"] = cpu_delta(before, cpu_seconds(cfg, operator.process.pid))
         result["operator"] = operator.reconciles()
         if profiler is not None:
@@ -402,17 +454,25 @@ def operator_run(
     return result
 
 
-def compare(ours: dict[str, Any], ceiling: dict[str, Any]) -> dict[str, Any]:
+def compare(ours: dict[str, Any], ceilings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``ours`` against each ceiling of its round (keys of the "plain" one unprefixed)."""
+    compared: dict[str, Any] = {"tree": ours["tree"], "operator_cpu_s": ours["cpu_s"].get("operator", 0.0)}
+    for kind, ceiling in ceilings.items():
+        suffix = "" if kind == "plain" else "_" + kind.replace(" ", "_")
+        for key, value in against(ours, ceiling).items():
+            compared[key + suffix] = value
+    return compared
+
+
+def against(ours: dict[str, Any], ceiling: dict[str, Any]) -> dict[str, Any]:
     """One operator run against the ceiling run just before it: the share of its pods bound per second,
     its p99 job bind latency over the ceiling's, and its whole cluster's CPU (operator included) over
     the ceiling's: on a machine whose cores the control plane saturates, the share cannot pass the
     inverse of that CPU ratio, whatever the operator does with its requests."""
     return {
-        "tree": ours["tree"],
         "share_of_ceiling": round(ours["pods_bound_per_s"] / ceiling["pods_bound_per_s"], 3),
         "p99_ratio": round(ours["per_job_p99_s"] / ceiling["per_job_p99_s"], 2),
         "cpu_ratio": round(sum(ours["cpu_s"].values()) / max(0.1, sum(ceiling["cpu_s"].values())), 2),
-        "operator_cpu_s": ours["cpu_s"].get("operator", 0.0),
     }
 
 
@@ -440,6 +500,13 @@ def main() -> None:
         metavar="DIR",
         help="the API server's CPU profile of each run of the first round, as DIR/<run>.pprof "
         "(a cluster made by this run: profiling is off in kept clusters made without it)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="jobs applied per second instead of all at once (both runs): the latency admission adds "
+        "at a pace the cluster keeps up with, rather than a place in a burst's queue",
     )
     parser.add_argument(
         "--split-cpus",
@@ -478,11 +545,17 @@ def main() -> None:
         results["settle_s"] = wait_settled(api)
         for n in range(args.rounds):
             first = profiles if n == 0 else None
-            ceiling = (
-                None
-                if args.no_ceiling
-                else ceiling_run(api, cfg, args.jobs, first and first / "ceiling.pprof")
-            )
+            ceilings = {
+                kind: ceiling_run(
+                    api,
+                    cfg,
+                    args.jobs,
+                    kind,
+                    first and first / f"ceiling-{kind.replace(' ', '-')}.pprof",
+                    args.rate,
+                )
+                for kind in ([] if args.no_ceiling else CEILINGS)
+            }
             runs = [
                 operator_run(
                     api,
@@ -491,14 +564,15 @@ def main() -> None:
                     tree,
                     args.py_spy if n == 0 else None,
                     first and first / f"operator-{i}.pprof",
+                    args.rate,
                 )
                 for i, tree in enumerate(trees)
             ]
             results["rounds"].append(
                 {
-                    "ceiling": ceiling,
+                    "ceilings": ceilings,
                     "runs": runs,
-                    "compared": [compare(run, ceiling) for run in runs] if ceiling else [],
+                    "compared": [compare(run, ceilings) for run in runs] if ceilings else [],
                 }
             )
             print(json.dumps(results["rounds"][-1], indent=2), flush=True)
@@ -508,7 +582,14 @@ def main() -> None:
                     key: [
                         c[key] for r in results["rounds"] for c in r["compared"] if c["tree"] == (tree or ".")
                     ]
-                    for key in ("share_of_ceiling", "p99_ratio", "cpu_ratio", "operator_cpu_s")
+                    for key in (
+                        "share_of_ceiling",
+                        "p99_ratio",
+                        "share_of_ceiling_same_pods",
+                        "p99_ratio_same_pods",
+                        "cpu_ratio_same_pods",
+                        "operator_cpu_s",
+                    )
                 }
                 for tree in trees
             }
