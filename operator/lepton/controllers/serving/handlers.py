@@ -124,7 +124,13 @@ async def inferenceservice_changed(body: kopf.Body, memo: HasServing, **kwargs: 
 
 
 @kopf.daemon(
-    GROUP, VERSION, INFERENCESERVICE_PLURAL, id="rollout", cancellation_backoff=2.0, cancellation_timeout=5.0
+    GROUP,
+    VERSION,
+    INFERENCESERVICE_PLURAL,
+    id="rollout",
+    cancellation_backoff=2.0,
+    cancellation_timeout=5.0,
+    backoff=RETRY_SECONDS,  # as the autoscaler's: a round that raised is not a minute without rollouts
 )
 async def rollout_clock(
     body: kopf.Body, memo: HasServing, stopped: kopf.DaemonStopped, **kwargs: Any
