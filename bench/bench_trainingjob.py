@@ -236,8 +236,8 @@ def throughput(
     ``profile``: the API server's CPU profile over the first 8 s into that file. At a rate the
     cluster keeps up with, a job's latency is what admission adds to it, not its place in a burst's
     queue."""
-    plain = bool(ceiling)
-    namespace = "bench-plain" if plain else "bench-throughput"
+    direct = bool(ceiling)  # a ceiling run: the pods created by this client
+    namespace = "bench-plain" if direct else "bench-throughput"
     make_namespace(api, namespace)
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
     expected = jobs * 4
@@ -245,7 +245,7 @@ def throughput(
     bodies = [job_body(f"tput-{i:04d}", replicas=4, gpus=8, annotations={}, selector={}) for i in range(jobs)]
     # Built before the clock starts: building a pod like the operator's takes the client's CPU.
     pods = [
-        [ceiling_pod(ceiling, body, namespace, i, r) for r in range(4)] if plain else []
+        [ceiling_pod(ceiling, body, namespace, i, r) for r in range(4)] if direct else []
         for i, body in enumerate(bodies)
     ]
     profiler = profile_apiserver(cfg, profile, 8) if profile else None
@@ -263,7 +263,7 @@ def throughput(
             applied[name] = arrival
         else:
             applied[name] = time.time()
-        if not plain:
+        if not direct:
             custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "trainingjobs", body)
             return
         for pod in pods[i]:
@@ -285,7 +285,7 @@ def throughput(
     # The controller-manager works for the operator too: a Service's endpoints follow its pods.
     controllers = audit_count(cfg.state_dir / "audit.log", began, ended, {"kube-controller-manager": "kcm"})
     return {
-        "mode": f"{ceiling} pods" if plain else "trainingjobs",
+        "mode": f"{ceiling} pods" if direct else "trainingjobs",
         "jobs": jobs,
         "rate_jobs_per_s": rate or "all at once",
         "pods": expected,
@@ -297,7 +297,7 @@ def throughput(
         # Plain pods: the bench's own requests, which the audit count leaves out (4 per job).
         **(
             {}
-            if plain
+            if direct
             else {
                 "api_requests_per_job": round(total_requests / jobs, 2),
                 "api_requests": dict(requests.most_common()),

@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from localcluster import cluster  # noqa: E402
 from localcluster.config import Config, Ports  # noqa: E402
+from localcluster.procs import command_lines  # noqa: E402
 from support.ports import free_port  # noqa: E402
 
 
@@ -131,14 +132,9 @@ def tear_down(cfg: Config, operator: Operator | None, keep: bool) -> None:
 def cluster_processes(cfg: Config) -> Iterator[tuple[Path, str]]:
     """The /proc entry and program name of each process started for the benchmark's cluster (its
     command line names the cluster's state dir)."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(str(cfg.state_dir).encode() in arg for arg in argv):
+    state = str(cfg.state_dir).encode()
+    for proc, argv in command_lines():
+        if any(state in arg for arg in argv):
             yield proc, Path(argv[0].decode(errors="replace")).name
 
 

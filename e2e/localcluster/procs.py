@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +61,18 @@ def require_free(ports: dict[str, int]) -> None:
             f"port {', '.join(busy)} in use by another process; stop it, or choose other ports with "
             "LEPTON_PORT_<NAME>=<port> (see e2e/localcluster/config.py)"
         )
+
+
+def command_lines() -> Iterator[tuple[Path, list[bytes]]]:
+    """Each running process's /proc entry and argv (processes that end meanwhile are skipped)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        yield proc, argv
 
 
 def alive(pid: int) -> bool:

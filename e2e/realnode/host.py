@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from localcluster.procs import ClusterError
+from localcluster.procs import ClusterError, command_lines
 
 CNI_DIR = Path("/usr/lib/cni")
 CNI_PLUGINS = ("bridge", "host-local", "loopback")
@@ -149,17 +149,7 @@ def remove_cgroup(root: str) -> None:
 
 def processes_with_arg(value: str) -> list[int]:
     """Processes whose command line has ``value`` as one argument (e.g. our containerd socket)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if value.encode() in argv:
-            found.append(int(proc.name))
-    return found
+    return [int(proc.name) for proc, argv in command_lines() if value.encode() in argv]
 
 
 def kill_all(pids: list[int], timeout: float = 10) -> None:
