@@ -289,7 +289,9 @@ def test_to_zero_when_idle_and_back_through_the_activator_with_no_failed_request
     kubectl("patch", "lisvc", "classifier", "-n", NAMESPACE, "--type=merge", "-p", patch)
     wait_for(lambda: deployment_replicas(kubectl, deployment) == 0, 240, "zero replicas after 30 s idle",
              seen=lambda: (phase_of(kubectl), deployment_replicas(kubectl, deployment)))  # fmt: skip
-    assert phase_of(kubectl) == "ScaledToZero"
+    # The reconcile that scales the Deployment to zero writes the phase after it: a moment later.
+    wait_for(lambda: phase_of(kubectl) == "ScaledToZero", 30, "phase ScaledToZero at zero replicas",
+             seen=lambda: (phase_of(kubectl), deployment_replicas(kubectl, deployment)))  # fmt: skip
     # At once, while the servers drain and kube-proxy moves the Service to the activator.
     sent = time.monotonic()
     first = infer(cluster_ip, result.row, port=80, timeout=120)
