@@ -70,6 +70,14 @@ def autoscaled_service(prometheus_down_s: int) -> dict[str, Any]:
     return inference_service(AUTO, "auto", replicas=1, autoscaling=autoscaling)
 
 
+# How long a finishing job's workers run. Real rank 0 cannot finish before every worker has joined
+# its rendezvous; a simulated one finishes on its clock alone. If it finishes while a fault still
+# delays a worker's create (etcd down up to 5 s, the API server restarting, then the operator's 5 s
+# retry), the job rightly succeeds on rank 0 and the worker is never created, which "each job
+# exactly its workers" below cannot tell from a worker lost. So the workers outlast any such delay.
+FINISH_AFTER_S = (30.0, 40.0)
+
+
 def finishing_job(name: str, after: float) -> dict[str, Any]:
     """Two workers that succeed after ``after`` seconds; rank 0 reports an artifact, which the
     operator records as ModelVersion chaos-<name>."""
@@ -155,7 +163,7 @@ def test_chaos_mixed_load_converges_with_nothing_lost(
                 version, failing = f"v{number + 2}", rng.random() < 0.3
                 for i in range(2):
                     name = f"r{number}-{i}"
-                    jobs.create(finishing_job(name, rng.uniform(2, 10)))
+                    jobs.create(finishing_job(name, rng.uniform(*FINISH_AFTER_S)))
                     finished.append(name)
                 targets.set(
                     "bad" if failing else "good", bad if failing else good, service=CANARY, version=version
@@ -194,7 +202,7 @@ def test_chaos_mixed_load_converges_with_nothing_lost(
     for name, replicas in [("long", 4), *((n, 2) for n in finished)]:
         pods = jobs.pods(name)
         names = [p.metadata.name for p in pods]
-        assert names == [f"{name}-worker-{i}" for i in range(replicas)], (name, names)
+        assert names == [f"{name}-worker-{i}" for i in range(replicas)], (name, names, jobs.status(name))
         attempts = {p.metadata.labels.get("lepton.ai/restart-attempt") for p in pods}
         assert attempts == {"0"}, (name, attempts)
     assert {p.metadata.name: p.metadata.uid for p in jobs.pods("long")} == long_pods, "long's pods replaced"
