@@ -532,6 +532,9 @@ def main() -> None:
         "the operator then competes with the API server for CPU as on a real cluster, not as on a laptop",
     )
     args = parser.parse_args()
+    if args.jobs * 4 > args.nodes:
+        # Each worker takes a whole 8-GPU node: the pods past the nodes would never bind.
+        parser.error(f"--jobs {args.jobs} needs {args.jobs * 4} nodes (a worker per node), has {args.nodes}")
     if args.split_cpus and len(os.sched_getaffinity(0)) < 2:
         parser.error("--split-cpus needs 2 CPUs or more")
     os.environ.update(bench_env(args.nodes, args.state_dir, args.port_offset, bool(args.apiserver_profile)))
