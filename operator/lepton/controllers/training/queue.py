@@ -4,6 +4,7 @@ watch lag. Pure decisions live in policies.admission, fed by controllers.trainin
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -20,9 +21,10 @@ from lepton.policies.lifecycle import Admission
 # refused), and a gang that waits for that quota looks again when the window ends.
 QUOTA_SETTLE_S = 2.0
 
-# How long a job that asks for admission waits before its pass, so that the jobs applied with it are
-# in the jobs index too: a hundred jobs applied at once are then admitted by a few passes, not by a
-# pass each (every pass reads every node and job).
+# Passes begin at least this far apart. A job that asks when no pass began within the window is
+# decided at once (a job applied alone waits for nothing); one that asks sooner waits for the window
+# to end, and the jobs applied with it are in the jobs index by then: a hundred jobs applied at once
+# are admitted by a few passes, not by a pass each (every pass reads every node and job).
 ADMISSION_WINDOW_S = 0.05
 
 
@@ -45,6 +47,7 @@ class Queue:
         self._lock = asyncio.Lock()
         self.window_s = window_s
         self._passes = 0
+        self._pass_began = -math.inf  # the event loop's clock (monotonic) when the last pass began
         self._last: _Pass | None = None
         # key -> (uid, holds its admission)
         self._holding: dict[str, tuple[str, bool]] = {}
@@ -114,6 +117,7 @@ class Queue:
     def _pass(self, observed: Observed) -> tuple[admission.Decision, Inputs]:
         """One admission pass, with the GPUs held for preemptors and the sizes this process gave
         elastic jobs; remembers whom it admitted and the sizes it gave."""
+        self._pass_began = asyncio.get_running_loop().time()
         now = observed.now
         self._admitted_at = {k: t for k, t in self._admitted_at.items() if now - t < QUOTA_SETTLE_S}
         sizes = {k: size for k, (uid, size) in self._sizes.items() if uid == _uid_of(observed, k)}
@@ -143,13 +147,16 @@ class Queue:
     ) -> tuple[Admission, tuple[str, ...]]:
         """Whether ``key`` is admitted, and the other jobs admitted by the pass it ran (to be woken:
         their GPUs are set aside for them now). ``observe``: the cluster now (a callable is called
-        once the pass runs, after the window, so that it sees the jobs that came meanwhile).
+        once the pass runs, after the window if one is open, so that it sees the jobs that came
+        meanwhile).
 
         A pass that began after this call decided about every job the index showed by then, this
         one included: a job that such a pass left waiting takes its answer instead of running
         another pass (a thousand queued jobs woken at once cost one pass, not a thousand)."""
         asked = self._passes
-        await asyncio.sleep(self.window_s)
+        wait = self._pass_began + self.window_s - asyncio.get_running_loop().time()
+        if wait > 0:
+            await asyncio.sleep(wait)
         async with self._lock:
             if self.is_admitted(key, uid):
                 return replace(self.admitted_how(key, uid), size=self.granted(key, uid)), ()

@@ -1,6 +1,7 @@
-"""Admission passes coalesced: jobs that ask for admission together are decided by one pass (the
-window lets the jobs applied together into the index first), and a job that a pass begun after its
-request left waiting takes that pass's answer instead of running its own."""
+"""Admission passes coalesced: a job that asks alone is decided at once; jobs that ask within the
+window after a pass are decided by one pass when it ends (the window lets the jobs applied together
+into the index first), and a job that a pass begun after its request left waiting takes that pass's
+answer instead of running its own."""
 
 from __future__ import annotations
 
@@ -43,17 +44,49 @@ async def arrive(queue: Queue, index: Index, summary: JobSummary, after: float) 
     return admission
 
 
-def test_jobs_applied_together_are_admitted_by_one_pass():
+def test_jobs_applied_together_are_admitted_by_two_passes():
     index, queue = Index(), Queue(window_s=0.05)
     jobs = [job(f"ns/j{i}", 1, created=i) for i in range(4)]
 
     async def burst() -> list[Admission]:
-        # Each job arrives within the first one's window, as a burst of applies does.
+        # The first job asks alone and is decided at once; the rest arrive within the window its
+        # pass opened, as a burst of applies does, and share the pass at the window's end.
         return list(await asyncio.gather(*(arrive(queue, index, j, 0.005 * i) for i, j in enumerate(jobs))))
 
     answers = asyncio.run(burst())
     assert [a.admitted for a in answers] == [True] * 4
-    assert index.reads == 1, f"one pass for the four jobs, saw {index.reads}"
+    assert index.reads == 2, f"one pass for the first job, one for the three after it; saw {index.reads}"
+
+
+def test_a_job_alone_is_decided_without_waiting_for_the_window():
+    index, queue = Index(), Queue(window_s=30.0)
+    index.jobs.append(job("ns/alone", 1, created=0))
+
+    async def ask() -> Admission:
+        admission, _ = await asyncio.wait_for(queue.admit("ns/alone", "ns/alone", index.observe()), 5)
+        return admission
+
+    assert asyncio.run(ask()).admitted, "a lone job waited for a window no pass had opened"
+    assert index.reads == 1
+
+
+def test_a_job_asking_right_after_a_pass_waits_for_the_window_to_end():
+    window = 0.2
+    index, queue = Index(), Queue(window_s=window)
+    index.jobs.extend([job("ns/first", 1, created=0), job("ns/next", 1, created=1)])
+
+    async def two() -> float:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await queue.admit("ns/first", "ns/first", index.observe())
+        await queue.admit("ns/next", "ns/next", index.observe())
+        return loop.time() - began
+
+    # "first"'s pass admitted "next" too (both were in the index): "next" takes that answer once the
+    # window ends, with no pass of its own.
+    elapsed = asyncio.run(two())
+    assert elapsed >= window, f"the second job's answer came {elapsed:.3f}s after the first pass began"
+    assert index.reads == 1
 
 
 def test_waiting_jobs_woken_together_share_one_pass_and_keep_their_positions():
