@@ -286,6 +286,7 @@ def throughput(
         # -> bound (the scheduler's queue): where a job's latency goes.
         to_pods.append(last_created - at)
         to_bound.append(last_bound - last_created)
+    p50, p99 = _p50_p99(per_job)
     time.sleep(3)  # let the audit log flush its last lines
     if profiler is not None:
         profiler.wait(timeout=60)
@@ -294,13 +295,13 @@ def throughput(
     # The controller-manager works for the operator too: a Service's endpoints follow its pods.
     controllers = audit_count(cfg.state_dir / "audit.log", began, ended, {"kube-controller-manager": "kcm"})
     return {
-        "mode": f"{ceiling} pods" if direct else "trainingjobs",
+        "mode": f"ceiling: {ceiling}" if direct else "trainingjobs",
         "jobs": jobs,
         "rate_jobs_per_s": rate or "all at once",
         "pods": expected,
         "total_s": round(ended - began, 2),
-        "per_job_p50_s": _p50_p99(per_job)[0],
-        "per_job_p99_s": _p50_p99(per_job)[1],
+        "per_job_p50_s": p50,
+        "per_job_p99_s": p99,
         "pods_bound_per_s": round(expected / (ended - began), 1),
         "apply_to_pods_p50_p99_s": _p50_p99(to_pods),
         "pods_to_bound_p50_p99_s": _p50_p99(to_bound),

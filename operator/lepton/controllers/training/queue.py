@@ -21,10 +21,11 @@ from lepton.policies.lifecycle import Admission
 # refused), and a gang that waits for that quota looks again when the window ends.
 QUOTA_SETTLE_S = 2.0
 
-# Passes begin at least this far apart. A job that asks when no pass began within the window is
-# decided at once (a job applied alone waits for nothing); one that asks sooner waits for the window
-# to end, and the jobs applied with it are in the jobs index by then: a hundred jobs applied at once
-# are admitted by a few passes, not by a pass each (every pass reads every node and job).
+# A job's admission pass begins at least this long after the last pass (an elastic job's growth
+# pass counts, but does not wait). A job that asks when no pass began within the window is decided at
+# once (a job applied alone waits for nothing); one that asks sooner waits for the window to end, and
+# the jobs applied with it are in the jobs index by then: a hundred jobs applied at once are admitted
+# by a few passes, not by a pass each (every pass reads every node and job).
 ADMISSION_WINDOW_S = 0.05
 
 
