@@ -203,8 +203,8 @@ class BindWatch(threading.Thread):
 
 # The ceilings: each job's 4 pods created directly by the benchmark, no operator running.
 # "plain": the template's pod as the user wrote it (329 bytes); "same pods": the pods the operator
-# would create for the job (rendezvous environment, restricted security context, DNS name, the node
-# admission would prefer; 2.2 KB), so the ceiling pays what the pods themselves cost.
+# would create for the job (rendezvous environment, restricted security context, DNS name, pinned to
+# the node admission would place it on; 2.2 KB), so the ceiling pays what the pods themselves cost.
 CEILINGS = ("plain", "same pods")
 
 
@@ -219,7 +219,7 @@ def ceiling_pod(kind: str, body: dict[str, Any], namespace: str, job: int, repli
         }
     meta = {**body["metadata"], "namespace": namespace, "uid": f"bench-{job}", "generation": 1}
     trainingjob = TrainingJob.model_validate({**body, "metadata": meta})
-    pod = construct_worker_pod(trainingjob, replica, 0, prefer_node=f"lepton-gpu-{4 * job + replica}")
+    pod = construct_worker_pod(trainingjob, replica, 0, place_on=f"lepton-gpu-{4 * job + replica}")
     # No TrainingJob owns them: the garbage collector would delete pods with a missing owner.
     pod["metadata"].pop("ownerReferences", None)
     return pod

@@ -1,12 +1,11 @@
-"""Ask kube-scheduler to bind a worker where admission placed it: a preferred node affinity on
+"""Ask a gang scheduler's pods to bind where admission placed them: a preferred node affinity on
 ``metadata.name``.
 
-Admission best-fits each gang onto the free GPUs (policies.placement): a 1-GPU worker goes to the
-node with the fewest free GPUs that holds it, so whole nodes stay free for 8-GPU gangs. Left alone,
-kube-scheduler's default scoring (NodeResourcesFit's LeastAllocated, BalancedAllocation) spreads
-pods onto the emptiest node instead, and the whole node the next gang was admitted for is gone.
-A preference, not a requirement: when the node cannot take the pod (a pod admitted earlier bound
-there first, the node went away), kube-scheduler binds it elsewhere rather than leave it Pending.
+Workers are pinned to admission's node (builders.required) except under a gang scheduler (Volcano,
+the coscheduler): it reports every pod of a gang still waiting for its members Unschedulable, which
+for a pinned pod would read as a node that cannot take it. There the pod only prefers the node: a
+preference, not a requirement, so when the node cannot take the pod kube-scheduler binds it
+elsewhere rather than leave it Pending.
 
 Why it wins: the NodeAffinity score plugin sums the weights of the preferred terms a node matches
 and normalizes them so that the best node scores 100, whatever the weights; the default profile
@@ -15,8 +14,7 @@ scoring at most 100 (from cpu and memory: GPUs are not among their default resou
 node thus leads by 200 from the preference and trails by less on any node the pod fits: both
 spreading scores at their extremes would need the pod's node full and another one empty and
 balanced. 100, the largest weight allowed, outweighs any preferred term of the user's template
-(kept beside it), so admission's node stays the best match among them. Measured on the simulated
-cluster: tests/integration/trainingjob/test_tj_packing.py.
+(kept beside it), so admission's node stays the best match among them.
 """
 
 from __future__ import annotations

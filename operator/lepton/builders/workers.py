@@ -7,11 +7,11 @@ from typing import Any
 
 from lepton.api.trainingjob import TRAINER_CONTAINER, TrainingJob
 from lepton.builders.artifact import PVC_ROOT, claim_of, claim_volume_name
-from lepton.builders.avoid import avoiding
 from lepton.builders.env import worker_env
 from lepton.builders.initializer import initializer_env
 from lepton.builders.owners import owner_reference
 from lepton.builders.prefer import preferring
+from lepton.builders.required import PINNED_ANNOTATION, avoiding, pinning
 from lepton.builders.security import merged_container, merged_pod
 
 JOB_LABEL = "lepton.ai/job-name"
@@ -57,7 +57,7 @@ def construct_worker_pod(
     *,
     pod_group: str | None = None,
     avoid_nodes: Sequence[str] = (),
-    prefer_node: str | None = None,
+    place_on: str | None = None,
 ) -> dict[str, Any]:
     """The pod of worker ``index`` in restart attempt ``attempt``.
 
@@ -67,14 +67,18 @@ def construct_worker_pod(
     Security contexts default to the restricted profile, the trainer's root filesystem to read-only
     with a writable /tmp; what the template sets itself wins (lepton.builders.security).
     ``pod_group`` names the PodGroup for Volcano or the coscheduler when one is used;
-    ``avoid_nodes`` are nodes the pod must not be scheduled on (faulty GPUs: builders.avoid);
-    ``prefer_node`` the node admission placed it on, which kube-scheduler then prefers (builders.prefer).
+    ``avoid_nodes`` are nodes the pod must not be scheduled on (faulty GPUs, held nodes:
+    builders.required); ``place_on`` the node admission placed it on: the pod is pinned there
+    (builders.required), or, under a gang scheduler (``pod_group``), which reports every pod of a
+    waiting gang unschedulable, only prefers it (builders.prefer).
     """
     spec = job.spec
     template = spec.template.model_dump(by_alias=True, exclude_none=True)
     meta = template.get("metadata") or {}
     # model_dump made the template afresh: its spec is this pod's own to change.
-    pod_spec: dict[str, Any] = preferring(avoiding(template["spec"], avoid_nodes), prefer_node)
+    pin = place_on if pod_group is None else None
+    pod_spec: dict[str, Any] = avoiding(template["spec"], avoid_nodes)
+    pod_spec = pinning(pod_spec, pin) if pin else preferring(pod_spec, place_on)
     name = worker_name(job.name, index)
 
     labels = {
@@ -84,6 +88,8 @@ def construct_worker_pod(
         ATTEMPT_LABEL: str(attempt),
     }
     annotations = dict(meta.get("annotations") or {})
+    if pin:
+        annotations[PINNED_ANNOTATION] = pin
     if pod_group is not None:
         labels[COSCHEDULING_GROUP_LABEL] = pod_group
         annotations[VOLCANO_GROUP_ANNOTATION] = pod_group

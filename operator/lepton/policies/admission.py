@@ -92,8 +92,8 @@ class Decision:
     # Admitted jobs bound to end before a reservation's nodes drain -> the reserved heads whose
     # held nodes' free GPUs they were lent (their pods may go there).
     lent: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # Admitted jobs -> the node this pass placed each worker on, by index: the pods prefer them
-    # (builders.prefer), so kube-scheduler packs as the pass did instead of spreading.
+    # Admitted jobs -> the node this pass placed each worker on, by index: the pods are pinned there
+    # (builders.required), so kube-scheduler packs as the pass did instead of spreading.
     nodes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 

@@ -86,4 +86,4 @@ class Plan:
     preempting: tuple[str, ...] = ()  # while Queued: jobs just preempted for it (events name them)
     sizing: elastic.Sizing | None = None  # elastic: status.size and why
     avoid: tuple[str, ...] = ()  # nodes the workers it creates must stay off (held for reservations)
-    prefer: tuple[str, ...] = ()  # by worker index: the node admission placed it on (builders.prefer)
+    place_on: tuple[str, ...] = ()  # by worker index: the node admission placed it on (builders.required)

@@ -225,7 +225,7 @@ def _admit(ctx: _Ctx) -> Plan:
         delete=ctx.stale,
         sizing=elastic.admitted(job.bounds, size) if job.bounds else None,
         avoid=admission.avoid,
-        prefer=admission.nodes,
+        place_on=admission.nodes,
     )
 
 
@@ -326,7 +326,11 @@ def _admitted(ctx: _Ctx) -> Plan:
             message=message,
             delete=ctx.stale,
         )
-    return _with(base, phase=phase, create=elastic.missing(present, job.replicas), delete=ctx.stale)
+    # A worker pinned to admission's node that the scheduler says fits nowhere it may go: admission
+    # counts GPUs only, and the node lacks something else (CPU, memory) or was taken first. Made
+    # again unpinned once gone (the create below leaves it out until then), kube-scheduler places it.
+    unpin = tuple(p.name for p in current if p.unplaceable and not p.deleting)
+    return _with(base, phase=phase, create=elastic.missing(present, job.replicas), delete=ctx.stale + unpin)
 
 
 def _rank0_succeeded(ctx: _Ctx, rank0: PodState) -> Plan:

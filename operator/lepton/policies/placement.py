@@ -134,8 +134,8 @@ class FreeGpus:
 
         Of the nodes with the same free count the first by name is taken: any would do for best
         fit, but the next pass, placing these pods again as pending demand, then puts them where
-        this one did, so what it hands out next agrees with the nodes the pods prefer
-        (builders.prefer).
+        this one did, so what it hands out next agrees with the nodes the pods are pinned to
+        (builders.required).
         """
         if gpus_per_pod <= 0:
             return ()

@@ -48,6 +48,10 @@ class PodState:
     gpus: int = 0
     ip: str | None = None  # status.podIP: where the operator reads rank 0's progress
     disruption: str | None = None  # reason of a True DisruptionTarget condition ("" if none given)
+    # Pinned by the operator to admission's node (builders.required), and reported by the scheduler
+    # as fitting nowhere it may go: the node cannot take it after all (policies.lifecycle unpins it).
+    pinned: bool = False
+    unschedulable: bool = False
     # What its start depends on (policies.pod_start): why a worker that was bound does not start.
     start: PodStart | None = field(default=None, compare=False)
 
@@ -58,6 +62,11 @@ class PodState:
     @property
     def active(self) -> bool:
         return not self.terminal and not self.deleting
+
+    @property
+    def unplaceable(self) -> bool:
+        """Pinned to a node that cannot take it: never bound, so never ran; deleting it loses nothing."""
+        return self.pinned and self.unschedulable and self.node is None
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def classify(
         elif (lost := faults.lost(pod)) is not None:
             reason = f"node {pod.node} GPU unhealthy"
             failures.append(WorkerFailure(pod.index, None, reason, pod=pod.name, node=pod.node, fault=lost))
-        elif pod.deleting and pod.phase != "Succeeded":
+        elif pod.deleting and pod.phase != "Succeeded" and not pod.unplaceable:  # unpinned: lifecycle
             reason = pod.disruption or pod.reason or "Deleted"
             failures.append(WorkerFailure(pod.index, None, reason, pod=pod.name, node=pod.node, fault=fault))
     if expected is not None:

@@ -74,11 +74,12 @@ def test_tj_unhealthy_nodes_are_avoided_until_they_recover(jobs, gpu_fault, oper
     jobs.create(manifest("spread", replicas=2, gpus=8))
     wait_for(lambda: jobs.phase("spread") == "Running", 60, "Running", seen=lambda: jobs.status("spread"))
     assert nodes_of(jobs, "spread") == {"lepton-gpu-2", "lepton-gpu-3"}
-    affinity = jobs.pods("spread")[0].spec.affinity.node_affinity
-    rules = affinity.required_during_scheduling_ignored_during_execution.node_selector_terms[0].match_fields
-    assert [(r.key, r.operator, r.values) for r in rules] == [
+    pod = jobs.pods("spread")[0]
+    rules = pod.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution
+    assert [(r.key, r.operator, r.values) for r in rules.node_selector_terms[0].match_fields] == [
         ("metadata.name", "NotIn", ["lepton-gpu-0"]),
         ("metadata.name", "NotIn", ["lepton-gpu-1"]),
+        ("metadata.name", "In", [pod.spec.node_name]),  # pinned where admission placed it
     ]
 
     # lepton-gpu-0 still looks Ready with 8 free GPUs to kube-scheduler: only the fault keeps it out.

@@ -1,5 +1,5 @@
-"""Where admission places each admitted gang's workers (Decision.nodes, which the pods prefer:
-builders.prefer): best fit, the first node by name among equals, after the pending demand of jobs
+"""Where admission places each admitted gang's workers (Decision.nodes, where the pods are
+pinned: builders.required): best fit, the first node by name among equals, after the pending demand of jobs
 admitted before, never on a node held for a reservation."""
 
 from __future__ import annotations

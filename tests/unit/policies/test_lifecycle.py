@@ -73,6 +73,32 @@ CASES = [
         create=(2, 3),
     ),
     Case(
+        "a worker pinned to a node that cannot take it is deleted, to be made again unpinned",
+        replace(JOB, phase=Phase.ADMITTED),
+        [*running(3), replace(pod(3, "Pending"), node=None, ready=False, pinned=True, unschedulable=True)],
+        Phase.ADMITTED,
+        delete=("j-worker-3",),
+    ),
+    Case(
+        "once it is gone it is made again (unpinned: no node to place it on), no restart",
+        replace(JOB, phase=Phase.ADMITTED),
+        running(3),
+        Phase.ADMITTED,
+        create=(3,),
+    ),
+    Case(
+        "an unschedulable worker the operator did not pin is left to the scheduler",
+        replace(JOB, phase=Phase.ADMITTED),
+        [*running(3), replace(pod(3, "Pending"), node=None, ready=False, unschedulable=True)],
+        Phase.ADMITTED,
+    ),
+    Case(
+        "a pinned worker being deleted is not deleted again",
+        replace(JOB, phase=Phase.ADMITTED),
+        [*running(3), replace(pod(3, "Pending"), node=None, pinned=True, unschedulable=True, deleting=True)],
+        Phase.ADMITTED,
+    ),
+    Case(
         "all workers running",
         replace(JOB, phase=Phase.ADMITTED),
         running(),
@@ -315,12 +341,12 @@ def test_every_reason_written_is_one_the_api_documents(case: Case) -> None:
     )
 
 
-def test_admitted_workers_avoid_the_nodes_held_for_reservations_and_prefer_those_placed_on():
+def test_admitted_workers_avoid_the_nodes_held_for_reservations_and_are_placed_on_admissions():
     admission = Admission(True, avoid=("a", "b"), nodes=("c", "d"))
     admitted = plan(JobState(replicas=2), [], now=NOW, admission=admission, timing=TIMING)
-    assert (admitted.create, admitted.avoid, admitted.prefer) == ((0, 1), ("a", "b"), ("c", "d"))
+    assert (admitted.create, admitted.avoid, admitted.place_on) == ((0, 1), ("a", "b"), ("c", "d"))
     running_on = plan(JOB, running(), now=NOW, timing=TIMING)
-    assert (running_on.avoid, running_on.prefer) == ((), ()), "only the admitting plan carries its pass's"
+    assert (running_on.avoid, running_on.place_on) == ((), ()), "only the admitting plan carries its pass's"
 
 
 def test_deadline_counts_from_admission():

@@ -9,6 +9,7 @@ from typing import Any
 from lepton.api.times import epoch_of
 from lepton.api.trainingjob import GPU_RESOURCE, TRAINER_CONTAINER
 from lepton.builders.initializer import INITIALIZER_LABEL
+from lepton.builders.required import PINNED_ANNOTATION
 from lepton.builders.workers import ATTEMPT_LABEL, INDEX_LABEL, JOB_LABEL
 from lepton.controllers.kit.pod_start import pod_start
 from lepton.policies.gpu_health import DISRUPTION_TARGET, NodeHealth
@@ -67,6 +68,10 @@ def pod_state(body: Mapping[str, Any]) -> PodState | None:
         ),
         None,
     )
+    unschedulable = any(
+        c.get("type") == "PodScheduled" and c.get("status") == "False" and c.get("reason") == "Unschedulable"
+        for c in status.get("conditions") or []
+    )
     return PodState(
         name=str(meta.get("name")),
         index=index,
@@ -83,6 +88,8 @@ def pod_state(body: Mapping[str, Any]) -> PodState | None:
         gpus=pod_gpus(spec),
         ip=status.get("podIP") or None,
         disruption=disruption,
+        pinned=PINNED_ANNOTATION in (meta.get("annotations") or {}),
+        unschedulable=unschedulable,
     )
 
 

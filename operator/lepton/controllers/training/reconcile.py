@@ -221,7 +221,7 @@ async def _act(
                 plan.attempt,
                 pod_group=pod_group,
                 avoid_nodes=avoid,
-                prefer_node=plan.prefer[i] if i < len(plan.prefer) else None,
+                place_on=plan.place_on[i] if i < len(plan.place_on) else None,
             )
             for i in plan.create
         )

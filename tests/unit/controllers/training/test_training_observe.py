@@ -51,6 +51,14 @@ def pod_body(phase="Running", node="gpu-0", index="0", *, exit_code=None, deleti
     }
 
 
+def pinned(body, reason):
+    """``body`` as the operator pins it, with kube-scheduler's PodScheduled condition (None: none yet)."""
+    body["metadata"]["annotations"] = {"lepton.ai/pinned-node": "gpu-0"}
+    if reason is not None:
+        body["status"]["conditions"].append({"type": "PodScheduled", "status": "False", "reason": reason})
+    return body
+
+
 POD_CASES = [
     ("running", pod_body(), {"phase": "Running", "ready": True, "exit_code": None, "attempt": 2, "gpus": 8}),
     ("failed with code", pod_body("Failed", exit_code=137), {"phase": "Failed", "exit_code": 137}),
@@ -66,6 +74,22 @@ POD_CASES = [
         {"termination_message": "{}", "finished_at": 1767225600.0},
     ),
     ("other ranks drop it", pod_body("Succeeded", index="1", exit_code=0), {"termination_message": None}),
+    ("not pinned, scheduled", pod_body(), {"pinned": False, "unschedulable": False, "unplaceable": False}),
+    (
+        "pinned by the operator to a node that cannot take it",
+        pinned(pod_body("Pending", node=None), "Unschedulable"),
+        {"pinned": True, "unschedulable": True, "unplaceable": True},
+    ),
+    (
+        "pinned, not tried yet",
+        pinned(pod_body("Pending", node=None), None),
+        {"pinned": True, "unschedulable": False, "unplaceable": False},
+    ),
+    (
+        "pinned and gated (another reason than Unschedulable)",
+        pinned(pod_body("Pending", node=None), "SchedulingGated"),
+        {"pinned": True, "unschedulable": False},
+    ),
 ]
 
 
