@@ -1,11 +1,12 @@
-"""Ask a gang scheduler's pods to bind where admission placed them: a preferred node affinity on
-``metadata.name``.
+"""Ask a worker that cannot be pinned to bind where admission placed it: a preferred node affinity
+on ``metadata.name``.
 
-Workers are pinned to admission's node (builders.required) except under a gang scheduler (Volcano,
-the coscheduler): it reports every pod of a gang still waiting for its members Unschedulable, which
-for a pinned pod would read as a node that cannot take it. There the pod only prefers the node: a
-preference, not a requirement, so when the node cannot take the pod kube-scheduler binds it
-elsewhere rather than leave it Pending.
+Workers are pinned to admission's node (builders.required) except where a pin could go wrong:
+under a gang scheduler (Volcano, the coscheduler), which reports every pod of a gang still waiting
+for its members Unschedulable (for a pinned pod: a node that cannot take it), and where
+``builders.required.pinnable`` says no. There the pod only prefers the node: a preference, not a
+requirement, so when the node cannot take the pod kube-scheduler binds it elsewhere rather than
+leave it Pending.
 
 Why it wins: the NodeAffinity score plugin sums the weights of the preferred terms a node matches
 and normalizes them so that the best node scores 100, whatever the weights; the default profile

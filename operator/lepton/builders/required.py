@@ -17,13 +17,14 @@ node, where a preference (builders.prefer) has it filter and score a few hundred
 cluster for every pod (measured: bench/README-trainingjob.md). Admission counts only GPUs, so a
 pinned pod (annotated PINNED_ANNOTATION) that the node cannot take after all (its CPU or memory, a
 pod bound there first) is deleted and made again unpinned (policies.lifecycle), and kube-scheduler
-places it.
+places it. Where a pin could go wrong for what admission does not see (``pinnable``), the worker
+only prefers the node (builders.prefer).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 NAME_FIELD = "metadata.name"
@@ -41,6 +42,25 @@ def avoiding(pod_spec: dict[str, Any], nodes: Sequence[str]) -> dict[str, Any]:
 def pinning(pod_spec: dict[str, Any], node: str | None) -> dict[str, Any]:
     """``pod_spec`` requiring ``node``; None: unchanged."""
     return requiring(pod_spec, [{"key": NAME_FIELD, "operator": "In", "values": [node]}] if node else [])
+
+
+def pinnable(template_spec: Mapping[str, Any]) -> bool:
+    """Whether a worker of this template may be pinned. Not when it asks for what admission's
+    placement does not model (required node affinity, pod affinity or anti-affinity, topology
+    spread): its node could fail those for ever. Nor with a priority class: kube-scheduler would
+    preempt lower-priority pods on the one node a pinned worker may take (whole gangs' workers
+    among them) rather than bind it to another node with room; Lepton preempts whole gangs itself."""
+    affinity = template_spec.get("affinity") or {}
+    required_nodes = (affinity.get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
+    return not (
+        required_nodes
+        or (affinity.get("podAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+        or (affinity.get("podAntiAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+        or template_spec.get("topologySpreadConstraints")
+        or template_spec.get("priorityClassName")
+    )
 
 
 def requiring(pod_spec: dict[str, Any], rules: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from lepton.builders.env import worker_env
 from lepton.builders.initializer import initializer_env
 from lepton.builders.owners import owner_reference
 from lepton.builders.prefer import preferring
-from lepton.builders.required import PINNED_ANNOTATION, avoiding, pinning
+from lepton.builders.required import PINNED_ANNOTATION, avoiding, pinnable, pinning
 from lepton.builders.security import merged_container, merged_pod
 
 JOB_LABEL = "lepton.ai/job-name"
@@ -69,14 +69,16 @@ def construct_worker_pod(
     ``pod_group`` names the PodGroup for Volcano or the coscheduler when one is used;
     ``avoid_nodes`` are nodes the pod must not be scheduled on (faulty GPUs, held nodes:
     builders.required); ``place_on`` the node admission placed it on: the pod is pinned there
-    (builders.required), or, under a gang scheduler (``pod_group``), which reports every pod of a
-    waiting gang unschedulable, only prefers it (builders.prefer).
+    (builders.required) unless the template asks what admission does not model (``pinnable``) or
+    a gang scheduler (``pod_group``) reports every pod of a waiting gang unschedulable: then it
+    only prefers the node (builders.prefer).
     """
     spec = job.spec
     template = spec.template.model_dump(by_alias=True, exclude_none=True)
     meta = template.get("metadata") or {}
     # model_dump made the template afresh: its spec is this pod's own to change.
-    pin = place_on if pod_group is None else None
+    pinned = pod_group is None and not spec.scheduling.priority_class_name and pinnable(template["spec"])
+    pin = place_on if pinned else None
     pod_spec: dict[str, Any] = avoiding(template["spec"], avoid_nodes)
     pod_spec = pinning(pod_spec, pin) if pin else preferring(pod_spec, place_on)
     name = worker_name(job.name, index)
@@ -87,7 +89,9 @@ def construct_worker_pod(
         INDEX_LABEL: str(index),
         ATTEMPT_LABEL: str(attempt),
     }
-    annotations = dict(meta.get("annotations") or {})
+    # Only the operator's own pin carries the annotation (one copied into a template would make
+    # every unschedulable worker look like a pin to undo).
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != PINNED_ANNOTATION}
     if pin:
         annotations[PINNED_ANNOTATION] = pin
     if pod_group is not None:

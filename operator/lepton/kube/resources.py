@@ -64,16 +64,24 @@ async def create(kube: Kube, body: Mapping[str, Any], plural: str) -> bool:
 
 
 async def delete(
-    kube: Kube, ref: Ref, *, grace_seconds: int | None = None, propagation: str = "Background"
+    kube: Kube,
+    ref: Ref,
+    *,
+    grace_seconds: int | None = None,
+    propagation: str = "Background",
+    version: str | None = None,
 ) -> bool:
-    """Delete the object; False when it is gone already."""
+    """Delete the object; False when it is gone already, or, with ``version``, when it changed since
+    that resourceVersion (a precondition: it is then left as it is)."""
     options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
     if grace_seconds is not None:
         options["gracePeriodSeconds"] = grace_seconds
+    if version is not None:
+        options["preconditions"] = {"resourceVersion": version}
     try:
         await kube.request("DELETE", ref.path, body=options)
     except ApiException as exc:
-        if exc.status == 404:
+        if exc.status == 404 or (exc.status == 409 and version is not None):
             return False
         raise kube_error(exc, f"deleting {ref}") from exc
     return True

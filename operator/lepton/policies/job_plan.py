@@ -78,6 +78,9 @@ class Plan:
     counts: Counts = field(default_factory=Counts)
     create: tuple[int, ...] = ()
     delete: tuple[str, ...] = ()
+    # Pinned workers their node cannot take: deleted only as last seen (still unbound), then made
+    # again unpinned (policies.lifecycle).
+    unpin: tuple[str, ...] = ()
     force_delete: tuple[str, ...] = ()  # pods on lost nodes: no kubelet will ever confirm
     delete_job: bool = False
     requeue_after: float | None = None

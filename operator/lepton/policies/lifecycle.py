@@ -330,7 +330,9 @@ def _admitted(ctx: _Ctx) -> Plan:
     # counts GPUs only, and the node lacks something else (CPU, memory) or was taken first. Made
     # again unpinned once gone (the create below leaves it out until then), kube-scheduler places it.
     unpin = tuple(p.name for p in current if p.unplaceable and not p.deleting)
-    return _with(base, phase=phase, create=elastic.missing(present, job.replicas), delete=ctx.stale + unpin)
+    return _with(
+        base, phase=phase, create=elastic.missing(present, job.replicas), delete=ctx.stale, unpin=unpin
+    )
 
 
 def _rank0_succeeded(ctx: _Ctx, rank0: PodState) -> Plan:

@@ -48,10 +48,12 @@ class PodState:
     gpus: int = 0
     ip: str | None = None  # status.podIP: where the operator reads rank 0's progress
     disruption: str | None = None  # reason of a True DisruptionTarget condition ("" if none given)
-    # Pinned by the operator to admission's node (builders.required), and reported by the scheduler
-    # as fitting nowhere it may go: the node cannot take it after all (policies.lifecycle unpins it).
-    pinned: bool = False
+    # The node the operator pinned it to (builders.required; None: not pinned), and whether the
+    # scheduler reports it fitting nowhere it may go (pinned: that node cannot take it after all,
+    # and policies.lifecycle unpins it).
+    pinned: str | None = None
     unschedulable: bool = False
+    version: str | None = field(default=None, compare=False)  # metadata.resourceVersion
     # What its start depends on (policies.pod_start): why a worker that was bound does not start.
     start: PodStart | None = field(default=None, compare=False)
 
@@ -66,7 +68,12 @@ class PodState:
     @property
     def unplaceable(self) -> bool:
         """Pinned to a node that cannot take it: never bound, so never ran; deleting it loses nothing."""
-        return self.pinned and self.unschedulable and self.node is None
+        return self.pinned is not None and self.unschedulable and self.node is None
+
+    @property
+    def placed_on(self) -> str | None:
+        """The node it holds GPUs on: where it is bound, or, not bound yet, where it is pinned."""
+        return self.node or (None if self.unplaceable else self.pinned)
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,92 @@ def test_under_a_gang_scheduler_worker_pods_only_prefer_admissions_node() -> Non
         }
     }
     assert "lepton.ai/pinned-node" not in packed["metadata"].get("annotations", {})
+
+
+UNPINNABLE = [
+    (
+        "required node affinity",
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [{"matchExpressions": [ZONE]}]
+                    }
+                }
+            }
+        },
+    ),
+    (
+        "required pod anti-affinity",
+        {
+            "affinity": {
+                "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "x"}]}
+            }
+        },
+    ),
+    (
+        "required pod affinity",
+        {
+            "affinity": {
+                "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "x"}]}
+            }
+        },
+    ),
+    (
+        "topology spread",
+        {
+            "topologySpreadConstraints": [
+                {"maxSkew": 1, "topologyKey": "x", "whenUnsatisfiable": "DoNotSchedule"}
+            ]
+        },
+    ),
+    ("a priority class in the template", {"priorityClassName": "high"}),
+]
+
+
+@pytest.mark.parametrize(("scenario", "extra"), UNPINNABLE, ids=[c[0] for c in UNPINNABLE])
+def test_a_template_asking_what_admission_does_not_model_only_prefers_the_node(
+    scenario: str, extra: dict[str, Any]
+) -> None:
+    """Its node could fail those for ever (or, with a priority, kube-scheduler would preempt there)."""
+    body = {
+        **JOB,
+        "spec": {
+            **JOB["spec"],
+            "template": {"spec": {"containers": [{"name": "trainer", "image": "i"}], **extra}},
+        },
+    }
+    pod = construct_worker_pod(TrainingJob.model_validate(body), 1, 0, place_on="gpu-5")
+    preferred = pod["spec"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred[-1] == {"weight": 100, "preference": {"matchFields": [node_is("gpu-5")]}}
+    assert "lepton.ai/pinned-node" not in pod["metadata"].get("annotations", {})
+    assert pinned_in(pod) == []
+
+
+def pinned_in(pod: dict[str, Any]) -> list[str]:
+    required = ((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    return [
+        v
+        for t in required.get("nodeSelectorTerms") or []
+        for f in t.get("matchFields") or []
+        if f["operator"] == "In"
+        for v in f["values"]
+    ]
+
+
+def test_a_job_with_a_priority_class_only_prefers_the_node_and_a_copied_pin_annotation_is_dropped() -> None:
+    spec = {**JOB["spec"], "scheduling": {"priorityClassName": "high"}}
+    spec["template"] = {
+        "metadata": {"annotations": {"lepton.ai/pinned-node": "gpu-1", "a": "b"}},
+        **JOB["spec"]["template"],
+    }
+    pod = construct_worker_pod(TrainingJob.model_validate({**JOB, "spec": spec}), 1, 0, place_on="gpu-5")
+    assert pinned_in(pod) == []
+    assert pod["metadata"]["annotations"] == {"a": "b"}, "only the operator's own pin is marked"
+    unprioritised = construct_worker_pod(
+        TrainingJob.model_validate({**JOB, "spec": {**spec, "scheduling": {}}}), 1, 0, place_on="gpu-5"
+    )
+    assert pinned_in(unprioritised) == ["gpu-5"]
+    assert unprioritised["metadata"]["annotations"] == {"a": "b", "lepton.ai/pinned-node": "gpu-5"}

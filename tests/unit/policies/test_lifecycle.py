@@ -39,6 +39,7 @@ class Case:
     create: tuple[int, ...] = ()
     delete: tuple[str, ...] = ()
     force_delete: tuple[str, ...] = ()
+    unpin: tuple[str, ...] = ()
     delete_job: bool = False
     restart_count: int = 0
     admission: Admission | None = None
@@ -75,9 +76,9 @@ CASES = [
     Case(
         "a worker pinned to a node that cannot take it is deleted, to be made again unpinned",
         replace(JOB, phase=Phase.ADMITTED),
-        [*running(3), replace(pod(3, "Pending"), node=None, ready=False, pinned=True, unschedulable=True)],
+        [*running(3), replace(pod(3, "Pending"), node=None, ready=False, pinned="gpu-3", unschedulable=True)],
         Phase.ADMITTED,
-        delete=("j-worker-3",),
+        unpin=("j-worker-3",),
     ),
     Case(
         "once it is gone it is made again (unpinned: no node to place it on), no restart",
@@ -95,7 +96,10 @@ CASES = [
     Case(
         "a pinned worker being deleted is not deleted again",
         replace(JOB, phase=Phase.ADMITTED),
-        [*running(3), replace(pod(3, "Pending"), node=None, pinned=True, unschedulable=True, deleting=True)],
+        [
+            *running(3),
+            replace(pod(3, "Pending"), node=None, pinned="gpu-3", unschedulable=True, deleting=True),
+        ],
         Phase.ADMITTED,
     ),
     Case(
@@ -306,6 +310,7 @@ def test_plan(case: Case) -> None:
     assert result.create == case.create
     assert sorted(result.delete) == sorted(case.delete)
     assert result.force_delete == case.force_delete
+    assert result.unpin == case.unpin
     assert result.delete_job is case.delete_job
     assert result.restart_count == case.restart_count
     assert result.result_pod == case.result_pod

@@ -88,8 +88,9 @@ def pod_state(body: Mapping[str, Any]) -> PodState | None:
         gpus=pod_gpus(spec),
         ip=status.get("podIP") or None,
         disruption=disruption,
-        pinned=PINNED_ANNOTATION in (meta.get("annotations") or {}),
+        pinned=(meta.get("annotations") or {}).get(PINNED_ANNOTATION),
         unschedulable=unschedulable,
+        version=meta.get("resourceVersion"),
     )
 
 

@@ -165,12 +165,17 @@ def inputs(
         if holds(job, holding):
             pods = [p for p in observed.pods_by_job.get(job.key, ()) if not p.terminal]
             bound = sum(1 for p in pods if p.node)
+            # Pinned and not bound yet: they hold GPUs where they are pinned, not wherever best fit
+            # would place them again (their node is the one kube-scheduler may bind them to).
+            pinned = [p.placed_on for p in pods if not p.node and p.placed_on]
+            for node in pinned if job.gpus_per_pod else ():
+                used[node] = used.get(node, 0) + job.gpus_per_pod
             size = _size(job, sizes or {})
             until = job.until(observed.now)
             drains.add(pods, job.gpus_per_pod, until)
             demand.append(
                 admission.Demand(
-                    max(size - bound, 0) if job.gpus_per_pod else 0,
+                    max(size - bound - len(pinned), 0) if job.gpus_per_pod else 0,
                     job.gpus_per_pod,
                     job.placement,
                     queue=job.queue,
@@ -229,10 +234,11 @@ class _Drains:
 
     def add(self, pods: Iterable[PodState], gpus_per_pod: int, until: float | None) -> None:
         for pod in pods:
-            if pod.node and gpus_per_pod > 0:
-                self._gpus[pod.node] = self._gpus.get(pod.node, 0) + gpus_per_pod
-                before = self._until.get(pod.node, until)
-                self._until[pod.node] = None if until is None or before is None else max(before, until)
+            node = pod.placed_on
+            if node and gpus_per_pod > 0:
+                self._gpus[node] = self._gpus.get(node, 0) + gpus_per_pod
+                before = self._until.get(node, until)
+                self._until[node] = None if until is None or before is None else max(before, until)
 
     def until(self, node: str, used: int) -> float | None:
         """None also where GPUs are held by pods of no admitted job (another workload, a finished

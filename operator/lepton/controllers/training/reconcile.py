@@ -88,8 +88,8 @@ async def _reconcile(
     )
     events = events_about(job)
     await initializer.act(job, init, training, key)
-    created = await _act(job, plan, training, faults.avoid())
-    if created and not (plan.delete or plan.force_delete):
+    created = await _act(job, plan, {p.name: p.version for p in pods}, training, faults.avoid())
+    if created and not (plan.delete or plan.force_delete or plan.unpin):
         # The workers just created exist (the API server said so) though the pods index shows them
         # only once the watch delivers them: the status counts them now, instead of a second status
         # write for that alone (the next reconcile finds them as this one wrote them).
@@ -191,13 +191,25 @@ async def _plan(
 
 
 async def _act(
-    job: TrainingJob, plan: lifecycle.Plan, training: Training, avoid_nodes: tuple[str, ...]
+    job: TrainingJob,
+    plan: lifecycle.Plan,
+    versions: dict[str, str | None],
+    training: Training,
+    avoid_nodes: tuple[str, ...],
 ) -> int:
     """Delete and create what the plan says; how many of the workers it creates exist now (created,
-    or there already): none when the API server refused one for good."""
+    or there already): none when the API server refused one for good. ``versions``: each worker's
+    resourceVersion as last seen (a worker is unpinned only as it was then)."""
     kube = training.kube
     deletions = [
         *(resources.delete(kube, resources.Ref("v1", "pods", job.namespace, name)) for name in plan.delete),
+        # Only as last seen, unbound: one kube-scheduler bound meanwhile is a worker to keep.
+        *(
+            resources.delete(
+                kube, resources.Ref("v1", "pods", job.namespace, name), version=versions.get(name)
+            )
+            for name in plan.unpin
+        ),
         *(
             resources.delete(kube, resources.Ref("v1", "pods", job.namespace, name), grace_seconds=0)
             for name in plan.force_delete

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -53,7 +54,7 @@ def pod_body(phase="Running", node="gpu-0", index="0", *, exit_code=None, deleti
 
 def pinned(body, reason):
     """``body`` as the operator pins it, with kube-scheduler's PodScheduled condition (None: none yet)."""
-    body["metadata"]["annotations"] = {"lepton.ai/pinned-node": "gpu-0"}
+    body["metadata"]["annotations"] = {"lepton.ai/pinned-node": "gpu-3"}
     if reason is not None:
         body["status"]["conditions"].append({"type": "PodScheduled", "status": "False", "reason": reason})
     return body
@@ -74,21 +75,25 @@ POD_CASES = [
         {"termination_message": "{}", "finished_at": 1767225600.0},
     ),
     ("other ranks drop it", pod_body("Succeeded", index="1", exit_code=0), {"termination_message": None}),
-    ("not pinned, scheduled", pod_body(), {"pinned": False, "unschedulable": False, "unplaceable": False}),
+    (
+        "not pinned, scheduled",
+        pod_body(),
+        {"pinned": None, "unschedulable": False, "unplaceable": False, "placed_on": "gpu-0"},
+    ),
     (
         "pinned by the operator to a node that cannot take it",
         pinned(pod_body("Pending", node=None), "Unschedulable"),
-        {"pinned": True, "unschedulable": True, "unplaceable": True},
+        {"pinned": "gpu-3", "unschedulable": True, "unplaceable": True, "placed_on": None},
     ),
     (
         "pinned, not tried yet",
         pinned(pod_body("Pending", node=None), None),
-        {"pinned": True, "unschedulable": False, "unplaceable": False},
+        {"pinned": "gpu-3", "unschedulable": False, "unplaceable": False, "placed_on": "gpu-3"},
     ),
     (
         "pinned and gated (another reason than Unschedulable)",
         pinned(pod_body("Pending", node=None), "SchedulingGated"),
-        {"pinned": True, "unschedulable": False},
+        {"pinned": "gpu-3", "unschedulable": False},
     ),
 ]
 
@@ -167,6 +172,31 @@ def test_queue_counts_unbound_pods_of_admitted_jobs():
     decision = decide(observed, {})
     # gpu-0 is used, one of the running job's pods is not bound yet and takes gpu-1: one node left.
     assert decision.waiting == {"ns/waiting": "needs 2 pods x 8 GPUs; 1 fit now"}
+
+
+def test_pinned_pods_not_bound_yet_hold_their_node_not_one_best_fit_would_choose_again():
+    """ns/a's worker 1 is pinned to gpu-2 and not bound yet. Placed again by best fit it would take
+    gpu-1 (equal nodes go by name), and ns/b would be pinned to gpu-2, where ns/a's worker binds."""
+    nodes = [NodeInfo(f"gpu-{i}", 8, True) for i in range(3)]
+    pods = [
+        PodState("a-worker-0", 0, 0, "Running", node="gpu-0"),
+        PodState("a-worker-1", 1, 0, "Pending", pinned="gpu-2"),
+    ]
+
+    def decided(pods):
+        observed = Observed(
+            jobs=[summary("ns/a", Phase.ADMITTED), summary("ns/b", Phase.QUEUED, created=5, replicas=1)],
+            pods_by_job={"ns/a": pods},
+            nodes=nodes,
+            gpus_by_node={"gpu-0": [8]},
+            priorities={},
+        )
+        return decide(observed, {}).nodes.get("ns/b")
+
+    assert decided(pods) == ("gpu-1",)
+    # Its node cannot take it (it is unpinned next): placed again like any pod not bound yet (gpu-1).
+    assert decided([pods[0], replace(pods[1], unschedulable=True)]) == ("gpu-2",)
+    assert decided([pods[0], replace(pods[1], pinned="gpu-1")]) == ("gpu-2",)
 
 
 def test_queue_trusts_its_own_release_over_a_lagging_index():
