@@ -18,8 +18,8 @@ from kubernetes import client
 from tjkit import manifest
 
 from lepton.api.trainingjob import TrainingJob
+from lepton.controllers.training.act import TERMINATING_HOLD_S, act
 from lepton.controllers.training.context import Training
-from lepton.controllers.training.reconcile import TERMINATING_HOLD_S, _act
 from lepton.kube.client import Kube
 from lepton.kube.resources import Discovery
 from lepton.metrics import Metrics
@@ -73,7 +73,7 @@ def test_tj_no_create_is_asked_again_in_a_namespace_being_deleted(kubeconfig, te
         create=(0, 1),
     )
     try:
-        asyncio.run(_act(job, plan, {}, training, ()))
+        asyncio.run(act(job, plan, {}, training, ()))
         refused = sorted(posts)
         assert refused == [("pods", 403), ("pods", 403), ("services", 403)], (
             f"the first act should ask for both workers and the Service and be refused: {refused}"
@@ -82,11 +82,11 @@ def test_tj_no_create_is_asked_again_in_a_namespace_being_deleted(kubeconfig, te
         assert f"{terminating}/doomed" not in training.refused, "a namespace being deleted is no ConfigError"
         posts.clear()
         # Woken again (a pod's deletion, a resync): nothing asked while the hold lasts.
-        asyncio.run(_act(job, plan, {}, training, ()))
+        asyncio.run(act(job, plan, {}, training, ()))
         assert posts == [], f"asked again in a namespace being deleted: {posts}"
         # The hold ends: a namespace of that name may have been made again, so it asks once more.
         training.terminating[terminating] = time.time() - 1
-        asyncio.run(_act(job, plan, {}, training, ()))
+        asyncio.run(act(job, plan, {}, training, ()))
         assert sorted(posts) == [("pods", 403), ("pods", 403), ("services", 403)], posts
     finally:
         kube.close()
