@@ -115,6 +115,10 @@ class Grower:
         return self.key.partition("/")[0]
 
 
+# The end of a waiting head's message once it holds a reservation (its bound counts from then).
+RESERVATION_NOTE = "; holds a reservation: nothing admitted after it may take what it waits for"
+
+
 def queue_order(gangs: Iterable[Gang]) -> list[Gang]:
     return sorted(gangs, key=lambda g: (-g.priority, g.created, g.key))
 
@@ -308,7 +312,7 @@ def decide(
                 # tests/unit/policies/test_admission_backfill.py, test_admission_timefill.py.
                 held_nodes[gang.key] = free.reserve(gang.placement, gang.gpus_per_pod, gang.least)
                 drained_by[gang.key] = free.drained_by(held_nodes[gang.key], now)
-            message += "; holds a reservation: nothing admitted after it may take what it waits for"
+            message += RESERVATION_NOTE
         wait(gang, reason, message)
     grown = _grow(free, room, queues, list(growers), still_waiting)
     return Decision(

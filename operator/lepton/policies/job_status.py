@@ -3,6 +3,7 @@ back as the whole desired status."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from lepton.api.trainingjob import RestartRecord, TrainingJob
 from lepton.builders.env import reserved_env_violation
 from lepton.builders.initializer import initializer_violation
 from lepton.policies import elastic, restart, restart_history
+from lepton.policies.admission import RESERVATION_NOTE
 from lepton.policies.lifecycle import JobState, Plan
 from lepton.policies.status import Phase, conditions_for
 
@@ -146,6 +148,38 @@ def build_status(
     if result:
         status.update(result)
     return status
+
+
+# Where a queued job stands: its place in its queue and what it waits for ("2 fit now").
+_STANDING = ("queuePosition", "admissionMessage")
+
+
+def standing_only(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:
+    """Whether ``desired`` differs from ``current``, and only in where a queued job stands (its
+    position, its message and its Queued condition's), not in its phase, reason or whether it holds
+    a reservation. Those change with every admission ahead of it and every GPU freed: with a queue
+    of a hundred jobs, a status write for each of them each time."""
+    if (
+        not current
+        or current.get("phase") != Phase.QUEUED.value
+        or desired.get("phase") != Phase.QUEUED.value
+    ):
+        return False
+    held = [RESERVATION_NOTE in str(s.get("admissionMessage") or "") for s in (current, desired)]
+    if held[0] != held[1]:
+        return False
+
+    def same(key: str, value: Any, *, messages: bool = True) -> bool:  # as the status write compares
+        if key == "conditions" and not messages:
+            return _without_messages(current.get(key)) == _without_messages(value)
+        return current.get(key) == value or (value is None and key not in current)
+
+    steady = all(same(k, v, messages=False) for k, v in desired.items() if k not in _STANDING)
+    return steady and not all(same(k, v) for k, v in desired.items())
+
+
+def _without_messages(conditions: Any) -> list[Any]:
+    return [{k: v for k, v in c.items() if k != "message"} for c in conditions or []]
 
 
 def _history(previous: list[RestartRecord] | None, plan: Plan) -> list[dict[str, Any]] | None:

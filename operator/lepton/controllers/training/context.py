@@ -51,27 +51,45 @@ class Created:
 
 class Wakeups:
     """Each job's resync loop sleeps on an event: pod events and freed GPUs set it, and the job's
-    own requeue time bounds the sleep."""
+    own requeue time bounds the sleep. A woken loop waits a moment before it reconciles, so that a
+    burst of pod events costs one reconcile; a kick ``at_once`` skips that wait, for what GPUs
+    stand idle until it is done (a job admitted by another job's pass creating its workers, the
+    pass that GPUs freed by a finished job allow)."""
 
     def __init__(self) -> None:
         self._wake: dict[str, asyncio.Event] = {}
+        self._at_once: set[str] = set()
         # When each job asked to be looked at again (epoch seconds).
         self.requeue_at: dict[str, float] = {}
 
     def event(self, key: str) -> asyncio.Event:
         return self._wake.setdefault(key, asyncio.Event())
 
-    def kick(self, key: str) -> None:
+    def kick(self, key: str, *, at_once: bool = False) -> None:
         event = self._wake.get(key)
         if event is not None:
+            if at_once:
+                self._at_once.add(key)
             event.set()
 
-    def kick_all(self, keys: Iterable[str]) -> None:
+    def kick_all(self, keys: Iterable[str], *, at_once: bool = False) -> None:
         for key in keys:
-            self.kick(key)
+            self.kick(key, at_once=at_once)
+
+    def at_once(self, key: str) -> bool:
+        """Whether ``key`` was kicked ``at_once`` since its loop last cleared its kicks."""
+        return key in self._at_once
+
+    def clear(self, key: str) -> None:
+        """``key``'s loop is about to reconcile: that serves every kick so far."""
+        event = self._wake.get(key)
+        if event is not None:
+            event.clear()
+        self._at_once.discard(key)
 
     def forget(self, key: str) -> None:
         self._wake.pop(key, None)
+        self._at_once.discard(key)
         self.requeue_at.pop(key, None)
 
 
@@ -99,6 +117,9 @@ class Training:
     """The GPU fault last seen on each node, so that a change wakes the jobs it concerns."""
     pod_starts: PodStarts = field(default_factory=PodStarts)
     """The last read of a stalled worker pod's Events, per job."""
+    standing: dict[str, float] = field(default_factory=dict)
+    """When each job's status was last written (where a queued job stands is written at most every
+    reconcile.STANDING_REFRESH_S)."""
     terminating: dict[str, float] = field(default_factory=dict)
     """Namespace -> until when no pod or Service is created in it: the API server refused one as
     the namespace is being deleted (its jobs go with it). Each pod the namespace's deletion removes
@@ -120,3 +141,4 @@ class Training:
         self.conflicts.pop(key, None)
         self.refused.pop(key, None)
         self.pod_starts.forget(key)
+        self.standing.pop(key, None)

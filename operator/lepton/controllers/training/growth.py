@@ -33,5 +33,5 @@ async def look(
         faults=faults.nodes, now=now, default_reservation=training.settings.queue_reservation_seconds
     )
     grown, others = await training.queue.grow(key, uid, observed)
-    training.wakeups.kick_all(others)
+    training.wakeups.kick_all(others, at_once=True)  # GPUs are set aside for them: they create workers
     return grown

@@ -62,10 +62,23 @@ async def tj_pods(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> dict[str
     if key:
         # Every change of a worker is a reason to look at its job. Waking the job from here costs
         # nothing, where an event handler would run kopf's handler machinery for each pod event.
-        training.wakeups.kick(key)
-        if state is not None and state.terminal:
+        # The last of its workers to stop wakes it at once: its GPUs wait idle until its reconcile
+        # releases them (other pod events come in bursts, and the loop waits a moment for the rest).
+        stopped = state is not None and state.terminal
+        training.wakeups.kick(key, at_once=stopped and _last_to_stop(kwargs.get("tj_pods"), key, state))
+        if stopped and not training.queue.holds(key):
+            # A job holding its admission still counts this worker's GPUs (its demand): its own
+            # reconcile releases them, and wakes the waiting jobs then.
             kick_waiting(training, kwargs)
     return {key: state} if key and state else {}
+
+
+def _last_to_stop(pods: Mapping[str, Iterable[PodState]] | None, key: str, state: PodState | None) -> bool:
+    """Whether no worker of the job but ``state``'s is active, as the pods index shows them (it
+    holds ``state``'s pod as it was before this event)."""
+    if pods is None or state is None:
+        return False
+    return not any(p.name != state.name and not p.terminal for p in pods.get(key, ()))
 
 
 @kopf.index("pods", labels={INITIALIZER_LABEL: kopf.PRESENT})

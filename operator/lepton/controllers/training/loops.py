@@ -41,6 +41,7 @@ async def resync(
     body: Body,
     stopped: Callable[[], bool],
     after: Callable[[], None] = lambda: None,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
 ) -> None:
     """``after`` runs after each reconcile (the tasks start the progress loop from there)."""
     wake = training.wakeups.event(key)
@@ -54,9 +55,10 @@ async def resync(
         except TimeoutError:
             pass
         else:
-            # Pod events come in bursts (created, bound, running): one reconcile for the burst.
-            await asyncio.sleep(DEBOUNCE_SECONDS)
-        wake.clear()
+            if not training.wakeups.at_once(key):
+                # Pod events come in bursts (created, bound, running): one reconcile for the burst.
+                await sleep(DEBOUNCE_SECONDS)
+        training.wakeups.clear(key)
         current = body()
         if stopped() or current is None:
             break

@@ -143,6 +143,11 @@ class Queue:
     def is_admitted(self, key: str, uid: str) -> bool:
         return self._holding.get(key) == (uid, True)
 
+    def holds(self, key: str) -> bool:
+        """Whether this process last decided that ``key`` holds its admission (whichever uid)."""
+        known = self._holding.get(key)
+        return known is not None and known[1]
+
     async def admit(
         self, key: str, uid: str, observe: Observed | Callable[[], Observed]
     ) -> tuple[Admission, tuple[str, ...]]:

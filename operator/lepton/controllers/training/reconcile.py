@@ -4,6 +4,7 @@ status write, then events). Every handler of the job funnels into ``reconcile``.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -13,6 +14,7 @@ from lepton.api.trainingjob import TrainingJob, TrainingJobReason
 from lepton.builders.modelversion import ResultError, construct_model_version, parse_termination_message
 from lepton.controllers.kit.events import Events, events_about
 from lepton.controllers.kit.objects import ref_of
+from lepton.controllers.kit.status import status_patch
 from lepton.controllers.training import growth, initializer
 from lepton.controllers.training.act import act
 from lepton.controllers.training.context import Training
@@ -21,11 +23,15 @@ from lepton.controllers.training.pass_inputs import Observed
 from lepton.kube import resources
 from lepton.policies import lifecycle, preemption
 from lepton.policies.gpu_health import Faults
-from lepton.policies.job_status import Recorded, build_status, job_state
+from lepton.policies.job_status import Recorded, build_status, job_state, standing_only
 from lepton.policies.restart import Backoff
 from lepton.policies.status import WARNING_PHASES, Phase, PodState
 
 log = logging.getLogger("lepton.trainingjob")
+
+# Where a queued job stands (its position, what it waits for: policies.job_status.standing_only) is
+# written at most this often; its phase and reason at once.
+STANDING_REFRESH_S = 5.0
 
 
 def timing(training: Training) -> lifecycle.Timing:
@@ -92,9 +98,17 @@ async def _reconcile(
     plan = await _start_problem(job, plan, key, pods, training, now)
     desired = build_status(job, plan, now=now, result=result, progress=progress, recorded=recorded)
     desired = initializer.with_condition(desired, init, job, now)
-    if await training.objects.write_status(training.kube, ref_of(job), key, body.get("status"), desired):
-        _report(job, state, plan, events)
-        await events.send(training.kube)
+    current, due = body.get("status"), training.standing.get(key, -math.inf) + STANDING_REFRESH_S
+    if standing_only(current, desired) and due > now:
+        # Written when due: a queue of a hundred jobs is not a hundred writes per admission.
+        later = plan.requeue_after if plan.requeue_after is not None else math.inf
+        plan = replace(plan, requeue_after=min(due - now, later))
+    else:
+        if status_patch(current, desired) is not None:
+            training.standing[key] = now
+        if await training.objects.write_status(training.kube, ref_of(job), key, current, desired):
+            _report(job, state, plan, events)
+            await events.send(training.kube)
     _account(job, state, plan, training, indices)
     if plan.delete_job:
         await resources.delete(training.kube, ref_of(job))
@@ -167,7 +181,8 @@ async def _plan(
             admission, others = await training.queue.admit(key, job.metadata.uid or "", observe)
             if not admission.admitted and faults.nodes:
                 admission = replace(admission, message=f"{admission.message}; {faults.left_out()}")
-            training.wakeups.kick_all(others)
+            # The pass set GPUs aside for them: they create their workers now, not after a debounce.
+            training.wakeups.kick_all(others, at_once=True)
             training.wakeups.kick_all(admission.preempting)  # each victim stops its own workers
     lost, next_lost = indices.lost_nodes(now, training.settings.node_lost_seconds)
     plan = lifecycle.plan(
@@ -264,11 +279,16 @@ def _account(
         queue.hold(key, uid)
         if plan.sizing is not None:
             queue.resize(key, uid, plan.sizing.size)
+    shrank = plan.sizing is not None and plan.sizing.size < state.replicas  # elastic, on node loss
     freed = (state.phase is not None and state.phase.holds_admission and releasing) or bool(
-        plan.delete or plan.force_delete
+        plan.delete or plan.force_delete or shrank
     )
     if freed:
-        wakeups.kick_all(k for k in indices.waiting_jobs() if k != key)
+        waiting = [k for k in indices.waiting_jobs() if k != key]
+        # One pass decides for the whole queue: the first waiting job runs it at once (and wakes at
+        # once those it admits); the others take its answer after the debounce.
+        wakeups.kick_all(waiting[:1], at_once=True)
+        wakeups.kick_all(waiting[1:])
     if plan.requeue_after is not None:
         wakeups.requeue_at[key] = training.clock() + plan.requeue_after
     else:

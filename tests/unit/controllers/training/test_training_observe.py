@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
-from lepton.controllers.training.indices import Indices, tj_priorities
+from lepton.controllers.training.context import Created, Wakeups
+from lepton.controllers.training.indices import Indices, tj_pods, tj_priorities
 from lepton.controllers.training.observe import NodeInfo, bound_gpus, node_info, placement, pod_state
 from lepton.controllers.training.pass_inputs import JobSummary, Observed, decide
+from lepton.controllers.training.queue import Queue
 from lepton.policies.placement import Placement, Toleration
 from lepton.policies.status import Phase, PodState
 
@@ -231,3 +234,50 @@ def test_nodes_count_as_lost_only_after_the_grace_period():
     indices = Indices(pods={}, gpu_pods={}, nodes={None: nodes}, jobs={}, priorities={})
     assert indices.lost_nodes(now=170.0, grace=60.0) == (frozenset({"long-gone"}), 210.0)
     assert indices.lost_nodes(now=220.0, grace=60.0) == (frozenset({"long-gone", "blip"}), None)
+
+
+@pytest.mark.parametrize(
+    ("before", "event", "at_once"),
+    [
+        # (the job's workers in the pods index, by index: phase), the event's worker and phase
+        ({"0": "Running", "1": "Running"}, ("0", "Succeeded"), False),  # another worker still runs
+        ({"0": "Succeeded", "1": "Running"}, ("1", "Succeeded"), True),  # the last to stop
+        ({"0": "Failed", "1": "Running"}, ("1", "Failed"), True),
+        ({"0": "Succeeded", "1": "Pending"}, ("1", "Running"), False),  # a start is a burst's first event
+        ({"0": "Running"}, ("0", "Succeeded"), True),  # the index holds the event's pod as it was
+        ({}, ("0", "Succeeded"), True),
+    ],
+)
+def test_the_last_worker_to_stop_wakes_its_job_at_once(before, event, at_once):
+    """Its GPUs stand idle until the job's reconcile releases them: that reconcile skips the
+    debounce that merges a burst of pod events (controllers.training.loops)."""
+    training = stopping_worker(Queue(), before, event)
+    assert training.wakeups.event("ns/j").is_set(), "every change of a worker wakes its job"
+    assert training.wakeups.at_once("ns/j") is at_once
+
+
+def stopping_worker(queue, before, event):
+    """The pods index handler given ``event`` for a worker of ns/j (the index as ``before``), a job
+    ns/waiting in the queue; the training context it woke jobs in."""
+    wakeups = Wakeups()
+    for key in ("ns/j", "ns/waiting"):
+        wakeups.event(key)
+    training = SimpleNamespace(created=Created(), wakeups=wakeups, queue=queue)
+    index = {"ns/j": [pod_state(pod_body(phase, index=i)) for i, phase in before.items()]}
+    body = pod_body(event[1], index=event[0], exit_code=0 if event[1] == "Succeeded" else None)
+    jobs = {None: [summary("ns/waiting", phase="Queued")]}
+    asyncio.run(tj_pods(body=body, memo=SimpleNamespace(training=training), tj_pods=index, tj_jobs=jobs))
+    return training
+
+
+@pytest.mark.parametrize("holds", [True, False])
+def test_a_stopped_worker_wakes_the_waiting_jobs_only_once_its_job_holds_nothing(holds):
+    """A job holding its admission counts its stopped workers' GPUs as its own until its reconcile
+    releases them, and that reconcile wakes the waiting jobs: the stop itself waking every waiting
+    job would have them all look before anything is free. A job that holds nothing (it failed, its
+    workers stop after it) frees the GPUs as each worker stops."""
+    queue = Queue()
+    if holds:
+        queue.hold("ns/j", "ns/j")
+    training = stopping_worker(queue, {"0": "Succeeded", "1": "Running"}, ("1", "Succeeded"))
+    assert training.wakeups.event("ns/waiting").is_set() is not holds
