@@ -45,6 +45,7 @@ from benchkit import cluster_env, tear_down  # noqa: E402
 from localcluster import cluster  # noqa: E402
 from localcluster.config import Config  # noqa: E402
 from support.operator import Operator  # noqa: E402
+from utilisation_audit import handoffs, operator_writes_per_job  # noqa: E402
 from utilisation_kit import Job, Tally, by_size, summary, utilisation_within, workload  # noqa: E402
 
 QUEUE = "bench-utilisation"
@@ -232,6 +233,7 @@ def main() -> None:
             GPUS_PER_NODE="8",
             CPU_NODES="0",
             PROMETHEUS="0",
+            LEPTON_AUDIT="1",  # every request: how long freed GPUs wait, the operator's writes
         )
     )
     cfg = Config.from_env()
@@ -287,6 +289,11 @@ def main() -> None:
         jobs, tally = run(api, "lepton", plan, capacity, limit, args.interval)
         mark_lent(client.CoreV1Api(api), "bench-util-lepton", jobs)
         results["lepton"] = summary(jobs, tally, args.reservation_seconds)
+        audit = cfg.state_dir / "audit.log"
+        results["lepton"]["handoffs"] = handoffs(audit, "bench-util-lepton")
+        results["lepton"]["operator_writes_per_job"] = operator_writes_per_job(
+            audit, "bench-util-lepton", len(jobs)
+        )
         results["load_after"] = [round(x, 1) for x in os.getloadavg()]
         if anchor is not None:
             # The anchor can deadlock (every GPU held by partial gangs), and then its own window is
