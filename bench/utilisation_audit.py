@@ -48,13 +48,15 @@ def _spread(values: list[float]) -> dict[str, float | int]:
 
 def handoffs(path: Path, namespace: str) -> dict[str, Any]:
     """A job ends when the last of its workers' status turns terminal (KWOK's second status write of
-    each pod: Running, then Succeeded). For each gang bound, the time from the latest job end before
-    its first binding (within HANDOFF_WITHIN_S), and that split: the ended job's status write
-    (Lepton releasing its GPUs), then the gang's first pod created, then bound."""
+    each pod: Running, then Succeeded). For each gang bound that was applied before the latest job
+    end before its first binding (within HANDOFF_WITHIN_S), the time from that end, and that split:
+    the ended job's status write (Lepton releasing its GPUs), then the gang's first pod created,
+    then bound."""
     statuses: dict[str, list[float]] = collections.defaultdict(list)
     binds: dict[str, list[float]] = collections.defaultdict(list)
     creates: dict[str, list[float]] = collections.defaultdict(list)
     job_writes: dict[str, list[float]] = collections.defaultdict(list)
+    applied: dict[str, float] = {}
     for event in _events(path, namespace):
         ref, verb, at = event["objectRef"], event["verb"], _at(event)
         resource, sub, name = ref.get("resource"), ref.get("subresource"), ref.get("name") or ""
@@ -66,6 +68,8 @@ def handoffs(path: Path, namespace: str) -> dict[str, Any]:
             creates[_job(name)].append(at)
         elif resource == "trainingjobs" and sub == "status":
             job_writes[name].append(at)
+        elif resource == "trainingjobs" and verb == "create" and not sub:
+            applied[name] = at
     ended: dict[str, float] = {}
     for job in {_job(p) for p in statuses}:
         pods = [times for pod, times in statuses.items() if _job(pod) == job]
@@ -79,6 +83,8 @@ def handoffs(path: Path, namespace: str) -> dict[str, Any]:
         if not before or first - before[-1][0] > HANDOFF_WITHIN_S:
             continue
         end, ender = before[-1]
+        if applied.get(job, end) > end:
+            continue  # applied after that end: it waited for no job to end
         release = next((w for w in job_writes[ender] if w >= end), None)
         create = min(creates[job], default=None)
         if release is None or create is None or not end <= release <= create <= first:
