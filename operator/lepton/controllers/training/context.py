@@ -52,24 +52,28 @@ class Created:
 class Wakeups:
     """Each job's resync loop sleeps on an event: pod events and freed GPUs set it, and the job's
     own requeue time bounds the sleep. A woken loop waits a moment before it reconciles, so that a
-    burst of pod events costs one reconcile; a kick ``at_once`` skips that wait, for what GPUs
-    stand idle until it is done (a job admitted by another job's pass creating its workers, the
-    pass that GPUs freed by a finished job allow)."""
+    burst of pod events costs one reconcile; a kick ``at_once`` skips that wait or ends it, for what
+    GPUs stand idle until it is done (a job admitted by another job's pass creating its workers, the
+    pass that GPUs freed by a finished job allow, a preemption victim stopping its workers)."""
 
     def __init__(self) -> None:
         self._wake: dict[str, asyncio.Event] = {}
-        self._at_once: set[str] = set()
+        self._at_once: dict[str, asyncio.Event] = {}
         # When each job asked to be looked at again (epoch seconds).
         self.requeue_at: dict[str, float] = {}
 
     def event(self, key: str) -> asyncio.Event:
         return self._wake.setdefault(key, asyncio.Event())
 
+    def urgent(self, key: str) -> asyncio.Event:
+        """Set by a kick ``at_once`` until the loop clears its kicks: its debounce ends there."""
+        return self._at_once.setdefault(key, asyncio.Event())
+
     def kick(self, key: str, *, at_once: bool = False) -> None:
         event = self._wake.get(key)
         if event is not None:
             if at_once:
-                self._at_once.add(key)
+                self.urgent(key).set()
             event.set()
 
     def kick_all(self, keys: Iterable[str], *, at_once: bool = False) -> None:
@@ -78,18 +82,19 @@ class Wakeups:
 
     def at_once(self, key: str) -> bool:
         """Whether ``key`` was kicked ``at_once`` since its loop last cleared its kicks."""
-        return key in self._at_once
+        urgent = self._at_once.get(key)
+        return urgent is not None and urgent.is_set()
 
     def clear(self, key: str) -> None:
         """``key``'s loop is about to reconcile: that serves every kick so far."""
-        event = self._wake.get(key)
-        if event is not None:
-            event.clear()
-        self._at_once.discard(key)
+        for events in (self._wake, self._at_once):
+            event = events.get(key)
+            if event is not None:
+                event.clear()
 
     def forget(self, key: str) -> None:
         self._wake.pop(key, None)
-        self._at_once.discard(key)
+        self._at_once.pop(key, None)
         self.requeue_at.pop(key, None)
 
 

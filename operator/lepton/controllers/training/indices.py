@@ -34,7 +34,7 @@ from lepton.policies import gpu_health
 from lepton.policies.elastic import Bounds
 from lepton.policies.gpu_health import NodeFault
 from lepton.policies.initializers import InitPod, is_initialized
-from lepton.policies.status import PodState
+from lepton.policies.status import Phase, PodState
 
 
 class HasTraining(Protocol):
@@ -66,11 +66,19 @@ async def tj_pods(body: kopf.Body, memo: HasTraining, **kwargs: Any) -> dict[str
         # releases them (other pod events come in bursts, and the loop waits a moment for the rest).
         stopped = state is not None and state.terminal
         training.wakeups.kick(key, at_once=stopped and _last_to_stop(kwargs.get("tj_pods"), key, state))
-        if stopped and not training.queue.holds(key):
-            # A job holding its admission still counts this worker's GPUs (its demand): its own
-            # reconcile releases them, and wakes the waiting jobs then.
+        if stopped and not _counts_its_workers(training, kwargs.get("tj_jobs"), key):
             kick_waiting(training, kwargs)
     return {key: state} if key and state else {}
+
+
+def _counts_its_workers(
+    training: Training, jobs: Mapping[Any, Iterable[JobSummary]] | None, key: str
+) -> bool:
+    """Whether an admission pass counts the job's stopped workers' GPUs as its own (its demand): it
+    holds its admission and is not being deleted. Then its reconcile releases them and wakes the
+    waiting jobs (controllers.training.reconcile); else they are free as each worker stops."""
+    summary = next((j for j in (jobs or {}).get(None, ()) if j.key == key), None)
+    return summary is not None and not summary.deleting and training.queue.holds(summary)
 
 
 def _last_to_stop(pods: Mapping[str, Iterable[PodState]] | None, key: str, state: PodState | None) -> bool:
@@ -300,6 +308,13 @@ class Indices:
             else:
                 next_due = due if next_due is None else min(next_due, due)
         return frozenset(lost), next_due
+
+    def queued_jobs(self) -> list[str]:
+        """Jobs queued for GPUs (their reconcile runs an admission pass), oldest first."""
+        jobs: list[JobSummary] = list(self.jobs.get(None, []))
+        queued = (None, Phase.CREATED, Phase.QUEUED)
+        asking = [j for j in jobs if j.waiting and j.gang and not j.deleting and j.phase in queued]
+        return [j.key for j in sorted(asking, key=lambda j: j.created)]
 
     def waiting_jobs(self) -> list[str]:
         """Jobs that freed GPUs may let in: waiting ones, and running elastic ones below maxReplicas."""

@@ -44,7 +44,7 @@ async def resync(
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
 ) -> None:
     """``after`` runs after each reconcile (the tasks start the progress loop from there)."""
-    wake = training.wakeups.event(key)
+    wake, urgent = training.wakeups.event(key), training.wakeups.urgent(key)
     while not stopped():
         timeout = training.settings.resync_seconds
         due = training.wakeups.requeue_at.get(key)
@@ -55,9 +55,8 @@ async def resync(
         except TimeoutError:
             pass
         else:
-            if not training.wakeups.at_once(key):
-                # Pod events come in bursts (created, bound, running): one reconcile for the burst.
-                await sleep(DEBOUNCE_SECONDS)
+            # Pod events come in bursts (created, bound, running): one reconcile for the burst.
+            await _debounce(urgent, sleep)
         training.wakeups.clear(key)
         current = body()
         if stopped() or current is None:
@@ -68,6 +67,18 @@ async def resync(
             log.warning("reconcile of %s failed: %s", key, exc)
             training.wakeups.requeue_at[key] = training.clock() + RETRY_SECONDS
         after()
+
+
+async def _debounce(urgent: asyncio.Event, sleep: Callable[[float], Awaitable[Any]]) -> None:
+    """Wait DEBOUNCE_SECONDS, or until a kick at once (none: no wait)."""
+    if urgent.is_set():
+        return
+    pause, cut = asyncio.ensure_future(sleep(DEBOUNCE_SECONDS)), asyncio.ensure_future(urgent.wait())
+    try:
+        await asyncio.wait((pause, cut), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        pause.cancel()
+        cut.cancel()
 
 
 async def progress(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from lepton.api.trainingjob import TrainingJobReason
-from lepton.controllers.training.pass_inputs import Inputs, Observed, decide_with, holds, inputs
+from lepton.controllers.training.pass_inputs import Inputs, JobSummary, Observed, decide_with, holds, inputs
 from lepton.controllers.training.preempting import PREEMPTION_POLL_S, Preemptions
 from lepton.policies import admission, preemption
 from lepton.policies.lifecycle import Admission
@@ -143,10 +143,9 @@ class Queue:
     def is_admitted(self, key: str, uid: str) -> bool:
         return self._holding.get(key) == (uid, True)
 
-    def holds(self, key: str) -> bool:
-        """Whether this process last decided that ``key`` holds its admission (whichever uid)."""
-        known = self._holding.get(key)
-        return known is not None and known[1]
+    def holds(self, job: JobSummary) -> bool:
+        """Whether ``job`` holds its admission, as an admission pass counts it."""
+        return holds(job, self._holding)
 
     async def admit(
         self, key: str, uid: str, observe: Observed | Callable[[], Observed]

@@ -99,14 +99,16 @@ async def _reconcile(
     desired = build_status(job, plan, now=now, result=result, progress=progress, recorded=recorded)
     desired = initializer.with_condition(desired, init, job, now)
     current, due = body.get("status"), training.standing.get(key, -math.inf) + STANDING_REFRESH_S
-    if standing_only(current, desired) and due > now:
-        # Written when due: a queue of a hundred jobs is not a hundred writes per admission.
+    if standing_only(current, desired) and due > now and not plan.preempting:
+        # Written when due: a queue of a hundred jobs is not a hundred writes per admission. (A new
+        # preemption is written at once: its event goes with that write.)
         later = plan.requeue_after if plan.requeue_after is not None else math.inf
         plan = replace(plan, requeue_after=min(due - now, later))
     else:
-        if status_patch(current, desired) is not None:
-            training.standing[key] = now
+        changed = status_patch(current, desired) is not None
         if await training.objects.write_status(training.kube, ref_of(job), key, current, desired):
+            if changed:
+                training.standing[key] = now
             _report(job, state, plan, events)
             await events.send(training.kube)
     _account(job, state, plan, training, indices)
@@ -183,7 +185,8 @@ async def _plan(
                 admission = replace(admission, message=f"{admission.message}; {faults.left_out()}")
             # The pass set GPUs aside for them: they create their workers now, not after a debounce.
             training.wakeups.kick_all(others, at_once=True)
-            training.wakeups.kick_all(admission.preempting)  # each victim stops its own workers
+            # Each victim stops its own workers: the preemptor waits for their GPUs.
+            training.wakeups.kick_all(admission.preempting, at_once=True)
     lost, next_lost = indices.lost_nodes(now, training.settings.node_lost_seconds)
     plan = lifecycle.plan(
         state, pods, now=now, lost_nodes=lost, admission=admission, timing=tm, faults=faults, grow_to=grow_to
@@ -279,16 +282,16 @@ def _account(
         queue.hold(key, uid)
         if plan.sizing is not None:
             queue.resize(key, uid, plan.sizing.size)
-    shrank = plan.sizing is not None and plan.sizing.size < state.replicas  # elastic, on node loss
-    freed = (state.phase is not None and state.phase.holds_admission and releasing) or bool(
-        plan.delete or plan.force_delete or shrank
-    )
+    held = state.phase is not None and state.phase.holds_admission
+    # An elastic job that kept running smaller (node loss) frees what it no longer counts.
+    shrank = held and not releasing and plan.sizing is not None and plan.sizing.size < state.replicas
+    freed = (held and releasing) or bool(plan.delete or plan.force_delete or shrank)
     if freed:
-        waiting = [k for k in indices.waiting_jobs() if k != key]
-        # One pass decides for the whole queue: the first waiting job runs it at once (and wakes at
-        # once those it admits); the others take its answer after the debounce.
-        wakeups.kick_all(waiting[:1], at_once=True)
-        wakeups.kick_all(waiting[1:])
+        # One pass decides for the whole queue: the first job queued for GPUs runs it at once (and
+        # wakes at once those it admits). The others look after the debounce (their own pass when
+        # that one began before they asked; where they stand is written when due).
+        wakeups.kick_all([k for k in indices.queued_jobs() if k != key][:1], at_once=True)
+        wakeups.kick_all(k for k in indices.waiting_jobs() if k != key)
     if plan.requeue_after is not None:
         wakeups.requeue_at[key] = training.clock() + plan.requeue_after
     else:

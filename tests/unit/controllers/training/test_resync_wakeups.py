@@ -1,6 +1,6 @@
 """A job's resync loop: a woken loop waits the debounce before it reconciles (a burst of pod events
-costs one reconcile), a kick ``at_once`` skips it (GPUs stand idle until that reconcile is done),
-and every kick before the reconcile is served by it."""
+costs one reconcile), a kick ``at_once`` skips it or ends it (GPUs stand idle until that reconcile
+is done), and every kick before the reconcile is served by it."""
 
 from __future__ import annotations
 
@@ -85,23 +85,25 @@ def test_a_kick_waits_the_debounce_and_one_at_once_does_not(monkeypatch: pytest.
     assert log == [f"sleep {loops.DEBOUNCE_SECONDS}", "reconcile", "reconcile"], log
 
 
-def test_kicks_during_the_debounce_are_served_by_its_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A kick at once that comes while the loop waits the debounce is served by the reconcile after
-    it: it does not make the next pod event's kick skip its debounce."""
+def test_a_kick_at_once_ends_a_debounce_under_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first of a gang's workers to stop starts the debounce; the last one's kick at once ends
+    it (the debounce is not let run out), and one reconcile serves every kick so far: the next pod
+    event's kick waits its debounce again."""
 
     async def scenario() -> list[str]:
         loop = Loop(monkeypatch)
         task = loop.start()
         loop.wakeups.kick(KEY)
         await loop.settle()
+        assert loop.log == [f"sleep {loops.DEBOUNCE_SECONDS}"]
         loop.wakeups.kick(KEY, at_once=True)
         loop.wakeups.kick(KEY)
-        loop.released.set()
-        await loop.reconciles()
+        await loop.reconciles()  # the debounce's sleep was never released
         await loop.settle()
         assert loop.log == [f"sleep {loops.DEBOUNCE_SECONDS}", "reconcile"], (
             "one reconcile for the three kicks"
         )
+        assert not loop.wakeups.at_once(KEY)
         loop.wakeups.kick(KEY)  # the next pod event
         await loop.settle()
         assert loop.log[-1] == f"sleep {loops.DEBOUNCE_SECONDS}", f"its debounce was skipped: {loop.log}"

@@ -256,28 +256,59 @@ def test_the_last_worker_to_stop_wakes_its_job_at_once(before, event, at_once):
     assert training.wakeups.at_once("ns/j") is at_once
 
 
-def stopping_worker(queue, before, event):
-    """The pods index handler given ``event`` for a worker of ns/j (the index as ``before``), a job
-    ns/waiting in the queue; the training context it woke jobs in."""
+def stopping_worker(queue, before, event, job=None):
+    """The pods index handler given ``event`` for a worker of ns/j (the index as ``before``; ``job``
+    its job in the jobs index), a job ns/waiting in the queue; the training context it woke jobs in."""
     wakeups = Wakeups()
     for key in ("ns/j", "ns/waiting"):
         wakeups.event(key)
     training = SimpleNamespace(created=Created(), wakeups=wakeups, queue=queue)
     index = {"ns/j": [pod_state(pod_body(phase, index=i)) for i, phase in before.items()]}
     body = pod_body(event[1], index=event[0], exit_code=0 if event[1] == "Succeeded" else None)
-    jobs = {None: [summary("ns/waiting", phase="Queued")]}
+    jobs = {None: [summary("ns/waiting", phase="Queued"), *([job] if job else [])]}
     asyncio.run(tj_pods(body=body, memo=SimpleNamespace(training=training), tj_pods=index, tj_jobs=jobs))
     return training
 
 
-@pytest.mark.parametrize("holds", [True, False])
-def test_a_stopped_worker_wakes_the_waiting_jobs_only_once_its_job_holds_nothing(holds):
+@pytest.mark.parametrize(
+    ("decided", "phase", "deleting", "wakes"),
+    [
+        # (what this process last decided of ns/j, its phase in the jobs index, being deleted)
+        ("holds", "Running", False, False),  # its reconcile releases the GPUs, and wakes them then
+        ("released", "Running", False, True),  # released (done, failed): the index lags our write
+        (None, "Failed", False, True),  # its workers stop after it
+        (None, "Running", False, False),  # the operator restarted: as the pass counts it, by phase
+        ("holds", "Running", True, True),  # being deleted: the pass counts nothing of it
+    ],
+)
+def test_a_stopped_worker_wakes_the_waiting_jobs_only_when_its_gpus_are_free(decided, phase, deleting, wakes):
     """A job holding its admission counts its stopped workers' GPUs as its own until its reconcile
     releases them, and that reconcile wakes the waiting jobs: the stop itself waking every waiting
-    job would have them all look before anything is free. A job that holds nothing (it failed, its
-    workers stop after it) frees the GPUs as each worker stops."""
+    job would have them all look before anything is free. Where the admission pass counts nothing
+    of the job, the GPUs are free as each worker stops."""
     queue = Queue()
-    if holds:
+    if decided == "holds":
         queue.hold("ns/j", "ns/j")
-    training = stopping_worker(queue, {"0": "Succeeded", "1": "Running"}, ("1", "Succeeded"))
-    assert training.wakeups.event("ns/waiting").is_set() is not holds
+    elif decided == "released":
+        queue.release("ns/j", "ns/j")
+    job = replace(summary("ns/j", phase=phase), deleting=deleting)
+    training = stopping_worker(queue, {"0": "Succeeded", "1": "Running"}, ("1", "Succeeded"), job)
+    assert training.wakeups.event("ns/waiting").is_set() is wakes
+
+
+def test_the_job_that_runs_the_pass_once_gpus_are_released_is_one_queued_for_them():
+    """The first of these is woken at once when a job releases its GPUs: its reconcile must run an
+    admission pass (a job in its restart backoff, suspended, being deleted or without gang admission
+    may not)."""
+    jobs = [
+        summary("ns/restarting", phase="Restarting", created=1.0),
+        replace(summary("ns/deleting", phase="Queued", created=2.0), deleting=True),
+        replace(summary("ns/suspended", phase="Queued", created=3.0), suspend=True),
+        replace(summary("ns/no-gang", phase="Queued", created=4.0), gang=False),
+        summary("ns/late", phase="Queued", created=9.0),
+        summary("ns/new", phase=None, created=6.0),
+        summary("ns/running", phase="Running", created=0.5),
+        summary("ns/queued", phase="Queued", created=5.0),
+    ]
+    indices = Indices(pods={}, gpu_pods={}, nodes={None: []}, jobs={None: jobs}, priorities={})
+    assert indices.queued_jobs() == ["ns/queued", "ns/new", "ns/late"]
