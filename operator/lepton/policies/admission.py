@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from lepton.api.trainingjob import TrainingJobReason
 from lepton.policies import elastic
+from lepton.policies.admission_messages import RESERVATION_NOTE, waiting_message, why_blocking
 from lepton.policies.placement import FreeGpus, Node, Placement
 from lepton.policies.queues import QueuePolicy, Quota, Room
 
@@ -115,10 +116,6 @@ class Grower:
         return self.key.partition("/")[0]
 
 
-# The end of a waiting head's message once it holds a reservation (its bound counts from then).
-RESERVATION_NOTE = "; holds a reservation: nothing admitted after it may take what it waits for"
-
-
 def queue_order(gangs: Iterable[Gang]) -> list[Gang]:
     return sorted(gangs, key=lambda g: (-g.priority, g.created, g.key))
 
@@ -130,28 +127,6 @@ def free_after(nodes: Sequence[Node], admitted_demand: Iterable[Demand]) -> dict
     for demand in sorted(admitted_demand, key=lambda d: -d.gpus_per_pod):
         free.place(demand.pods, demand.gpus_per_pod, demand.placement, demand.until)
     return dict(free.free)
-
-
-def waiting_message(
-    gang: Gang, fit_now: int, fit_ever: int, excluded: Sequence[str] = (), drain_in: float | None = None
-) -> str:
-    """What it needs and how many fit; ``excluded``: the reserved heads whose held nodes it could
-    use (their free GPUs are not counted in ``fit_now``); ``drain_in``: for a gang with a deadline,
-    how long the first of those reservations' nodes are bound to stay busy (None: some has no
-    bound)."""
-    unit = "GPU" if gang.gpus_per_pod == 1 else "GPUs"
-    pod_word = "pod" if gang.pods == 1 else "pods"
-    message = f"needs {gang.pods} {pod_word} x {gang.gpus_per_pod} {unit}; {min(fit_now, gang.pods)} fit now"
-    if excluded:
-        message += f" (the nodes held for {', '.join(excluded)} excluded"
-        if gang.deadline is not None and drain_in is None:
-            message += ": a job without activeDeadlineSeconds runs there"
-        elif gang.deadline is not None and drain_in is not None:
-            message += f": they drain within {drain_in:.0f}s, its activeDeadlineSeconds is {gang.deadline:g}s"
-        message += ")"
-    if fit_ever < gang.pods:
-        message += f"; at most {fit_ever} fit on the matching nodes even when idle"
-    return message
 
 
 def decide(
@@ -233,7 +208,7 @@ def decide(
             wait(
                 gang,
                 TrainingJobReason.WAITING_IN_QUEUE,
-                f"behind {blocker}, {_why_blocking(blocker, reserved)}",
+                f"behind {blocker}, {why_blocking(blocker, reserved)}",
             )
             continue
         short = room.shortage(policy, gang.namespace, gang.pods, gang.gpus_per_pod)
@@ -396,9 +371,3 @@ def _grow(
             room.hold(grower.queue, grower.namespace, extra * grower.gpus_per_pod, extra, grower.gpus_per_pod)
             grown[grower.key] = grower.size + extra
     return grown
-
-
-def _why_blocking(blocker: str, reserved: Sequence[str]) -> str:
-    if blocker in reserved:
-        return "which holds a reservation"
-    return "the head of a StrictFIFO queue"

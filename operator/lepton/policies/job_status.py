@@ -13,7 +13,7 @@ from lepton.api.trainingjob import RestartRecord, TrainingJob
 from lepton.builders.env import reserved_env_violation
 from lepton.builders.initializer import initializer_violation
 from lepton.policies import elastic, restart, restart_history
-from lepton.policies.admission import RESERVATION_NOTE
+from lepton.policies.admission_messages import RESERVATION_NOTE
 from lepton.policies.lifecycle import JobState, Plan
 from lepton.policies.status import Phase, conditions_for
 

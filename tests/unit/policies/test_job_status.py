@@ -7,7 +7,7 @@ import pytest
 from lepton.api import TrainingJob
 from lepton.api.trainingjob import TrainingJobReason
 from lepton.controllers.kit.status import status_patch
-from lepton.policies.admission import RESERVATION_NOTE
+from lepton.policies.admission_messages import RESERVATION_NOTE
 from lepton.policies.job_status import MODEL_CONDITION, Recorded, build_status, job_state, standing_only
 from lepton.policies.lifecycle import Admission, plan
 from lepton.policies.status import PodState
